@@ -1,0 +1,93 @@
+export {
+  filterLinks,
+  formatLinkFormat,
+  type Link,
+  type LinkAttribute,
+  LinkFormatError,
+  type LinkFormatErrorReason,
+  linkAttribute,
+  linkAttributeValues,
+  type ParseLinkFormatOptions,
+  parseLinkFormat,
+} from './link-format/index.js';
+export {
+  type BlockValue,
+  type DecodedBlock,
+  decodeBlock,
+  encodeBlock,
+  MAX_BLOCK_NUM,
+  sizeToSzx,
+  szxToSize,
+} from './message/block.js';
+export {
+  Code,
+  codeClass,
+  codeDetail,
+  codeName,
+  describeCode,
+  formatCode,
+  isRequestCode,
+  isReservedCodeClass,
+  isResponseCode,
+  isSuccessCode,
+  MessageType,
+  makeCode,
+  messageTypeName,
+  parseCode,
+} from './message/constants.js';
+export {
+  ContentFormat,
+  contentFormatForExtension,
+  contentFormatMediaType,
+  parseContentFormat,
+} from './message/content-formats.js';
+export { CoapMessage, decodeMessage, type OptionVisitor } from './message/decode.js';
+export { encodedLength, encodeMessage, encodeMessageInto } from './message/encode.js';
+export {
+  CoapDecodeError,
+  type CoapDecodeErrorReason,
+  CoapEncodeError,
+  type CoapEncodeErrorReason,
+} from './message/errors.js';
+export {
+  isCritical,
+  isNoCacheKey,
+  isRepeatable,
+  isUnsafe,
+  type OptionDefinition,
+  type OptionFormat,
+  OptionNumber,
+  optionByName,
+  optionDefinition,
+  optionFormat,
+  optionName,
+  registeredOptions,
+} from './message/options.js';
+export type { CoapMessageInit, CoapOption, CoapOptionInit, OptionValue } from './message/types.js';
+export {
+  type CoapUri,
+  DEFAULT_PORTS,
+  formatUri,
+  optionsToUri,
+  parseUri,
+  percentDecode,
+  UriError,
+  type UriErrorReason,
+  type UriOptionSource,
+  type UriParts,
+  uriToOptions,
+} from './message/uri.js';
+export {
+  bytesEqual,
+  encodeUint,
+  fromHex,
+  readUint,
+  readUtf8,
+  toHex,
+  uintLength,
+  utf8Decode,
+  utf8Encode,
+  utf8Length,
+  writeUint,
+  writeUtf8,
+} from './util/bytes.js';
