@@ -1,20 +1,21 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+const packages = ['coap-core', 'oscore', 'lwm2m'];
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
   resolve: {
-    alias: {
-      '@thimble/coap-core': src('coap-core'),
-    },
+    // Tests run against the TypeScript sources of sibling packages, no build needed.
+    alias: Object.fromEntries(packages.map((p) => [`@thimble/${p}`, here(`./packages/${p}/src/index.ts`)])),
   },
   test: {
-    projects: [
-      {
+    projects: packages
+      .filter((p) => existsSync(here(`./packages/${p}/test`)))
+      .map((p) => ({
         extends: true,
-        test: { name: 'coap-core', include: ['packages/coap-core/test/**/*.test.ts'] },
-      },
-    ],
+        test: { name: p, include: [`packages/${p}/test/**/*.test.ts`] },
+      })),
   },
 });
