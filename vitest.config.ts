@@ -8,7 +8,10 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources of sibling packages, no build needed.
-    alias: Object.fromEntries(packages.map((p) => [`@thimble/${p}`, here(`./packages/${p}/src/index.ts`)])),
+    alias: [
+      { find: '@thimble/coap-core/node', replacement: here('./packages/coap-core/src/node.ts') },
+      ...packages.map((p) => ({ find: `@thimble/${p}`, replacement: here(`./packages/${p}/src/index.ts`) })),
+    ],
   },
   test: {
     projects: packages

@@ -1,3 +1,16 @@
+export { type Clock, FakeClock, systemClock, type TimerHandle } from './clock.js';
+export {
+  CoapEndpoint,
+  type CoapEndpointOptions,
+  CoapRequest,
+  CoapResponse,
+  type Handler,
+  type RequestOptions,
+  type ResponseInit,
+  type RouteOptions,
+} from './endpoint/endpoint.js';
+export { CoapRequestError, type CoapRequestErrorReason } from './endpoint/errors.js';
+export { METHOD_CODES, type Method } from './endpoint/router.js';
 export {
   filterLinks,
   formatLinkFormat,
@@ -77,6 +90,43 @@ export {
   type UriParts,
   uriToOptions,
 } from './message/uri.js';
+export {
+  DEFAULT_LIMITS,
+  type InboundExchange,
+  MessageLayer,
+  type MessageLayerLimits,
+  type MessageLayerOptions,
+  type OutgoingMessage,
+  type TraceDirection,
+  type TraceHook,
+  Transmission,
+  type TransmissionCallbacks,
+  type UpperLayer,
+} from './messaging/message-layer.js';
+export {
+  DEFAULT_TRANSMISSION_PARAMETERS,
+  exchangeLifetime,
+  maxTransmitSpan,
+  maxTransmitWait,
+  nonLifetime,
+  type TransmissionParameters,
+} from './messaging/parameters.js';
+export { cryptoRandom, type Random, randomFloat, randomInt, seededRandom } from './random.js';
+export {
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  MemoryTransport,
+  type NetworkConditions,
+  type NetworkStats,
+} from './transport/memory.js';
+export {
+  type DatagramHandler,
+  formatPeer,
+  type Peer,
+  peerKey,
+  type Transport,
+  type TransportErrorHandler,
+} from './transport/types.js';
 export {
   bytesEqual,
   encodeUint,

@@ -1,0 +1,109 @@
+/**
+ * UDP transport over node:dgram (Node adapter). IPv4 and IPv6; port 0 binds an ephemeral port.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { DatagramHandler, Peer, Transport, TransportErrorHandler } from './types.js';
+
+export interface UdpTransportOptions {
+  /** Address to bind; default `::` (dual-stack) or `0.0.0.0` when `family` is 4. */
+  readonly address?: string;
+  /** Port to bind; 0 (default) picks an ephemeral port. */
+  readonly port?: number;
+  /** 4 or 6; default from `address`, else 6 with IPv4 mapped addresses accepted. */
+  readonly family?: 4 | 6;
+  /** Receive/send buffer sizes in bytes (SO_RCVBUF / SO_SNDBUF). */
+  readonly bufferSize?: number;
+  /** Allow several sockets on the port (needed to join multicast groups on a shared port). */
+  readonly reuseAddress?: boolean;
+}
+
+const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/;
+
+export class UdpTransport implements Transport {
+  readonly scheme = 'coap';
+  readonly maxDatagramSize = 1152; // RFC 7252 §4.6: good upper bound without Path MTU knowledge
+  private readonly socket: Socket;
+  private datagramHandler: DatagramHandler = () => {};
+  private errorHandler: TransportErrorHandler = () => {};
+  private readonly family: 4 | 6;
+  private boundPeer: Peer = { address: '', port: 0 };
+  private closed = false;
+
+  private constructor(socket: Socket, family: 4 | 6) {
+    this.socket = socket;
+    this.family = family;
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      // Node hands out a Buffer over its own memory; the stack only needs the Uint8Array view.
+      const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+      const m = MAPPED_V4.exec(rinfo.address);
+      this.datagramHandler(data, { address: m ? m[1]! : rinfo.address, port: rinfo.port });
+    });
+    socket.on('error', (err) => this.errorHandler(err, undefined));
+  }
+
+  /** Binds a UDP socket and resolves when it is listening. */
+  static async bind(options: UdpTransportOptions = {}): Promise<UdpTransport> {
+    const family = options.family ?? (options.address !== undefined && isIP(options.address) === 4 ? 4 : 6);
+    const socket = createSocket({
+      type: family === 4 ? 'udp4' : 'udp6',
+      reuseAddr: options.reuseAddress ?? false,
+      ipv6Only: false,
+      recvBufferSize: options.bufferSize,
+      sendBufferSize: options.bufferSize,
+    });
+    const transport = new UdpTransport(socket, family);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      socket.once('error', onError);
+      socket.bind(
+        { port: options.port ?? 0, address: options.address ?? (family === 4 ? '0.0.0.0' : '::') },
+        () => {
+          socket.off('error', onError);
+          resolve();
+        },
+      );
+    });
+    const a = socket.address();
+    transport.boundPeer = { address: a.address, port: a.port };
+    return transport;
+  }
+
+  get local(): Peer {
+    return this.boundPeer;
+  }
+
+  /** The underlying socket, for multicast membership and socket options. */
+  get rawSocket(): Socket {
+    return this.socket;
+  }
+
+  send(data: Uint8Array, peer: Peer): void {
+    if (this.closed) return;
+    const address = this.family === 6 && isIP(peer.address) === 4 ? `::ffff:${peer.address}` : peer.address;
+    this.socket.send(data, peer.port, address, (err) => {
+      if (err) this.errorHandler(err, peer);
+    });
+  }
+
+  onDatagram(handler: DatagramHandler): void {
+    this.datagramHandler = handler;
+  }
+
+  onError(handler: TransportErrorHandler): void {
+    this.errorHandler = handler;
+  }
+
+  async resolve(host: string, port: number): Promise<Peer> {
+    if (isIP(host) !== 0) return { address: host, port };
+    const r = await lookup(host, { family: this.family === 4 ? 4 : 0 });
+    return { address: r.address, port };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
