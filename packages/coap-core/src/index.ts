@@ -55,6 +55,7 @@ export {
   parseContentFormat,
 } from './message/content-formats.js';
 export { CoapMessage, decodeMessage, type OptionVisitor } from './message/decode.js';
+export { describeMessage } from './message/describe.js';
 export { encodedLength, encodeMessage, encodeMessageInto } from './message/encode.js';
 export {
   CoapDecodeError,

@@ -13,3 +13,5 @@ export async function createUdpEndpoint(
   const transport = await UdpTransport.bind(options);
   return new CoapEndpoint({ ...options, transport });
 }
+
+export { DtlsClientTransport, type DtlsClientTransportOptions, type DtlsPsk } from './transport/dtls.js';

@@ -198,6 +198,7 @@ export class CoapEndpoint implements UpperLayer {
   private readonly pending = new Map<string, PendingRequest>();
   private readonly router = new Router<RouteEntry>();
   private readonly understood = new Set(UNDERSTOOD_CRITICAL);
+  private readonly linkProviders: (() => Link[])[] = [];
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -308,6 +309,10 @@ export class CoapEndpoint implements UpperLayer {
     signal: AbortSignal | undefined,
   ): Promise<CoapResponse> {
     return new Promise<CoapResponse>((resolve, reject) => {
+      if (this.closed) {
+        reject(new CoapRequestError('closed', 'endpoint is closed'));
+        return;
+      }
       if (signal?.aborted) {
         reject(new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
         return;
@@ -452,6 +457,12 @@ export class CoapEndpoint implements UpperLayer {
     return this;
   }
 
+  /** Adds links to `/.well-known/core` computed at request time (e.g. the files of a file server). */
+  addLinkProvider(provider: () => Link[]): this {
+    this.linkProviders.push(provider);
+    return this;
+  }
+
   /** The resources `/.well-known/core` lists (RFC 6690 §4): routes with link attributes and no parameters. */
   links(): Link[] {
     const out: Link[] = [];
@@ -459,6 +470,7 @@ export class CoapEndpoint implements UpperLayer {
       if (r.link === undefined || r.wildcard || r.segments.some((s) => s.startsWith(':'))) continue;
       out.push({ target: `/${r.segments.join('/')}`, attributes: r.link });
     }
+    for (const provider of this.linkProviders) for (const l of provider()) out.push(l);
     return out;
   }
 

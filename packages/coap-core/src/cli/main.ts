@@ -1,0 +1,241 @@
+/**
+ * The `coap` command: requests, discovery and a file server (see README.md, "The coap command").
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { CoapEndpoint, type CoapResponse } from '../endpoint/endpoint.js';
+import { CoapRequestError } from '../endpoint/errors.js';
+import type { Method } from '../endpoint/router.js';
+import { parseLinkFormat } from '../link-format/index.js';
+import { describeCode } from '../message/constants.js';
+import { parseContentFormat } from '../message/content-formats.js';
+import { describeMessage } from '../message/describe.js';
+import { parseUri } from '../message/uri.js';
+import type { TraceHook } from '../messaging/message-layer.js';
+import { DtlsClientTransport } from '../transport/dtls.js';
+import { formatPeer, type Transport } from '../transport/types.js';
+import { UdpTransport } from '../transport/udp.js';
+import { fromHex } from '../util/bytes.js';
+import { serveDirectory } from './serve.js';
+
+export interface CliIo {
+  readonly stdout: { write(data: string | Uint8Array): unknown };
+  readonly stderr: { write(data: string): unknown };
+  readonly stdin?: AsyncIterable<Uint8Array | string>;
+}
+
+const USAGE = `Usage:
+  coap get|post|put|delete|fetch|patch|ipatch URI [options]
+  coap discover URI [options]
+  coap serve DIR [--host H] [--port P]
+
+Request options:
+  -p, --payload TEXT          request payload
+  -f, --file PATH             request payload from a file ('-' for stdin)
+  -o, --output PATH           write the response payload to a file instead of stdout
+  -t, --content-format CF     Content-Format of the payload (number or media type)
+  -A, --accept CF             Accept option (number or media type)
+      --non                   send a Non-confirmable request
+      --timeout SECONDS       give up after this long (default 30)
+      --psk-identity ID       DTLS PSK identity (coaps://)
+      --psk-key HEX           DTLS pre-shared key, hex
+  -v, --verbose               print the messages exchanged on stderr
+`;
+
+const METHODS: Record<string, Method> = {
+  get: 'GET',
+  post: 'POST',
+  put: 'PUT',
+  delete: 'DELETE',
+  fetch: 'FETCH',
+  patch: 'PATCH',
+  ipatch: 'iPATCH',
+};
+
+class UsageError extends Error {}
+
+function contentFormatArg(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const cf = parseContentFormat(value);
+  if (cf === undefined) throw new UsageError(`${flag}: unknown Content-Format "${value}"`);
+  return cf;
+}
+
+async function readAll(stream: AsyncIterable<Uint8Array | string>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : c);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** A running `coap serve`, for embedding and tests. */
+export interface RunningServer {
+  readonly endpoint: CoapEndpoint;
+  close(): Promise<void>;
+}
+
+/** Starts the file server of `coap serve`. */
+export async function startFileServer(dir: string, host = '::', port = 5683): Promise<RunningServer> {
+  const transport = await UdpTransport.bind({ address: host, port });
+  const endpoint = new CoapEndpoint({ transport });
+  await serveDirectory(endpoint, dir);
+  return { endpoint, close: () => endpoint.close() };
+}
+
+/**
+ * Runs the command with `argv` (without `node` and the script). Returns the exit code: 0 on a 2.xx
+ * response, 1 on another response code, 2 on a network failure or timeout, 64 on a usage error.
+ * `serve` resolves only when `signal` aborts.
+ */
+export async function runCli(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  try {
+    return await run(argv, io, signal);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`coap: ${e.message}\n\n${USAGE}`);
+      return 64;
+    }
+    throw e;
+  }
+}
+
+async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    io.stdout.write(USAGE);
+    return command === undefined ? 64 : 0;
+  }
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  const OPTIONS = {
+    payload: { type: 'string', short: 'p' },
+    file: { type: 'string', short: 'f' },
+    output: { type: 'string', short: 'o' },
+    'content-format': { type: 'string', short: 't' },
+    accept: { type: 'string', short: 'A' },
+    non: { type: 'boolean' },
+    timeout: { type: 'string' },
+    'psk-identity': { type: 'string' },
+    'psk-key': { type: 'string' },
+    verbose: { type: 'boolean', short: 'v' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+  } as const;
+  try {
+    parsed = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+
+  if (command === 'serve') {
+    const dir = positionals[0];
+    if (dir === undefined) throw new UsageError('serve needs a directory');
+    const port = values.port === undefined ? 5683 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`invalid port ${values.port}`);
+    const server = await startFileServer(dir, values.host ?? '::', port);
+    io.stderr.write(`coap: serving ${dir} on coap://${formatPeer(server.endpoint.local)}\n`);
+    await new Promise<void>((resolve) => {
+      if (signal === undefined) return; // runs until the process ends
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await server.close();
+    return 0;
+  }
+
+  const method = command === 'discover' ? 'GET' : METHODS[command];
+  if (method === undefined) throw new UsageError(`unknown command "${command}"`);
+  let uri = positionals[0];
+  if (uri === undefined) throw new UsageError(`${command} needs a URI`);
+  if (command === 'discover') {
+    const u = parseUri(uri);
+    if (u.path.length === 0) uri = `${uri.replace(/\/$/, '')}/.well-known/core`;
+  }
+  let scheme: string;
+  try {
+    scheme = parseUri(uri).scheme;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  let payload: Uint8Array | string | undefined = values.payload;
+  if (values.file !== undefined) {
+    if (values.file === '-') {
+      if (io.stdin === undefined) throw new UsageError('no standard input');
+      payload = await readAll(io.stdin);
+    } else {
+      payload = new Uint8Array(await readFile(values.file));
+    }
+  }
+  const timeoutSeconds = values.timeout === undefined ? 30 : Number(values.timeout);
+  if (!(timeoutSeconds > 0)) throw new UsageError(`invalid timeout ${values.timeout}`);
+
+  let transport: Transport;
+  if (scheme === 'coaps') {
+    if (values['psk-identity'] === undefined || values['psk-key'] === undefined) {
+      throw new UsageError('coaps:// needs --psk-identity and --psk-key');
+    }
+    let key: Uint8Array;
+    try {
+      key = fromHex(values['psk-key']);
+    } catch {
+      throw new UsageError('--psk-key must be hex');
+    }
+    transport = new DtlsClientTransport({
+      psk: { identity: values['psk-identity'], key },
+      handshakeTimeout: Math.min(timeoutSeconds * 800, 10_000),
+    });
+  } else if (scheme === 'coap') {
+    const host = parseUri(uri).host;
+    transport = await UdpTransport.bind({ family: host.includes(':') ? 6 : 4 });
+  } else {
+    throw new UsageError(`unsupported scheme ${scheme}://`);
+  }
+  const trace: TraceHook | undefined = values.verbose
+    ? (direction, bytes, peer) =>
+        io.stderr.write(`${direction === 'out' ? '→' : '←'} ${formatPeer(peer)} ${describeMessage(bytes)}\n`)
+    : undefined;
+  const endpoint = new CoapEndpoint({ transport, trace });
+  let response: CoapResponse;
+  try {
+    response = await endpoint.request({
+      method,
+      uri,
+      payload,
+      confirmable: !values.non,
+      contentFormat: contentFormatArg(values['content-format'], '--content-format'),
+      accept: contentFormatArg(values.accept, '--accept'),
+      timeout: timeoutSeconds * 1000,
+    });
+  } catch (e) {
+    const reason = e instanceof CoapRequestError ? e.message : (e as Error).message;
+    io.stderr.write(`coap: ${method} ${uri} failed: ${reason}\n`);
+    await endpoint.close();
+    return 2;
+  }
+  await endpoint.close();
+  if (!response.ok) {
+    const diagnostic = response.payload.length > 0 ? `: ${response.text()}` : '';
+    io.stderr.write(`${describeCode(response.code)}${diagnostic}\n`);
+    return 1;
+  }
+  if (command === 'discover') {
+    for (const link of parseLinkFormat(response.text())) {
+      const attrs = link.attributes.map((a) => (a.value === true ? `;${a.name}` : `;${a.name}="${a.value}"`));
+      io.stdout.write(`<${link.target}>${attrs.join('')}\n`);
+    }
+    return 0;
+  }
+  if (values.output !== undefined) {
+    if (values.output === '-') io.stdout.write(response.payload);
+    else await writeFile(values.output, response.payload);
+  } else {
+    io.stdout.write(response.payload);
+  }
+  return 0;
+}

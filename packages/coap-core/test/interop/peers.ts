@@ -1,0 +1,143 @@
+/**
+ * Helpers for interop tests that start real peers. With CI=true a missing peer fails the suite; on a
+ * developer's machine without it the suite is skipped with a message naming the peer.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { afterAll } from 'vitest';
+
+export const IN_CI = process.env.CI === 'true';
+
+/** Whether an executable is on PATH. */
+export function hasExecutable(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks peers before a suite. Returns true when the suite can run. Throws in CI when one is missing,
+ * otherwise warns with the missing peer's name (the suite then shows as skipped).
+ */
+export function requirePeers(suite: string, executables: readonly string[], install: string): boolean {
+  const missing = executables.filter((e) => !hasExecutable(e));
+  if (missing.length === 0) return true;
+  const message = `${suite}: interop peer missing: ${missing.join(', ')} (install: ${install})`;
+  if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
+  console.warn(`SKIPPED ${message}`);
+  return false;
+}
+
+/** A free UDP port on loopback (ports p and p+1 free when `pair` is set, for libcoap's DTLS port). */
+export async function freeUdpPort(pair = false): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 30000);
+    const ok = await Promise.all((pair ? [port, port + 1] : [port]).map(isFree));
+    if (ok.every(Boolean)) return port;
+  }
+  throw new Error('no free UDP port found');
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Starts a peer process, killed when the test file ends. Output is kept for diagnostics. */
+export function startPeer(
+  command: string,
+  args: readonly string[],
+): { process: ChildProcess; output: () => string } {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  children.push(child);
+  return { process: child, output: () => output };
+}
+
+/** Runs a peer command to completion. */
+export function runPeer(
+  command: string,
+  args: readonly string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('latin1');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Waits until something answers CoAP on a port (a ping gets RST from a live CoAP server). */
+export async function waitForCoap(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const answered = await new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      const t = setTimeout(() => {
+        s.close();
+        resolve(false);
+      }, 200);
+      s.on('message', () => {
+        clearTimeout(t);
+        s.close();
+        resolve(true);
+      });
+      s.send(Uint8Array.of(0x40, 0, 0x12, 0x34), port, '127.0.0.1');
+    });
+    if (answered) return;
+  }
+  throw new Error(`nothing answered CoAP on port ${port} within ${timeoutMs} ms`);
+}
+
+/** Captures what the `coap` CLI writes. */
+export function captureIo() {
+  const out: Uint8Array[] = [];
+  let err = '';
+  return {
+    io: {
+      stdout: {
+        write: (d: string | Uint8Array) =>
+          out.push(typeof d === 'string' ? new TextEncoder().encode(d) : d.slice()),
+      },
+      stderr: {
+        write: (d: string) => {
+          err += d;
+        },
+      },
+    },
+    stdout: () => Buffer.concat(out).toString('latin1'),
+    stdoutBytes: () => new Uint8Array(Buffer.concat(out)),
+    stderr: () => err,
+  };
+}
