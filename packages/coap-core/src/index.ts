@@ -1,10 +1,15 @@
+export { type BlockwiseLimits, DEFAULT_BLOCKWISE_LIMITS, etagOf } from './blockwise/store.js';
 export { type Clock, FakeClock, systemClock, type TimerHandle } from './clock.js';
 export {
+  type BlockProgress,
+  type BlockSink,
   CoapEndpoint,
   type CoapEndpointOptions,
   CoapRequest,
   CoapResponse,
+  CoapStatusError,
   type Handler,
+  type ObserveServerOptions,
   type RequestOptions,
   type ResponseInit,
   type RouteOptions,
@@ -112,6 +117,8 @@ export {
   nonLifetime,
   type TransmissionParameters,
 } from './messaging/parameters.js';
+export { Observation, type ObservationEvent } from './observe/observation.js';
+export { isFresher, OBSERVE_FRESHNESS_MS, OBSERVE_MODULUS } from './observe/sequence.js';
 export { cryptoRandom, type Random, randomFloat, randomInt, seededRandom } from './random.js';
 export {
   MemoryNetwork,

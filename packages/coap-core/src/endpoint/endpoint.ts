@@ -2,9 +2,19 @@
  * A CoAP endpoint: client and server over one transport (RFC 7252 §5). Requests are matched to
  * responses by token and peer (§5.3.2); the server routes on method and path, answers 4.04 / 4.05 /
  * 4.02 / 4.15 itself, generates `/.well-known/core` (RFC 6690) and honours No-Response (RFC 7967).
+ * Block-wise transfers (RFC 7959) and Observe (RFC 7641) are handled here for both roles.
  */
+import {
+  type Block1Transfer,
+  type Block2Snapshot,
+  type BlockwiseLimits,
+  DEFAULT_BLOCKWISE_LIMITS,
+  etagOf,
+  TransferStore,
+} from '../blockwise/store.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { filterLinks, formatLinkFormat, type Link, type LinkAttribute } from '../link-format/index.js';
+import { decodeBlock, encodeBlock, sizeToSzx, szxToSize } from '../message/block.js';
 import { Code, isRequestCode } from '../message/constants.js';
 import { ContentFormat } from '../message/content-formats.js';
 import type { CoapMessage } from '../message/decode.js';
@@ -19,12 +29,26 @@ import {
   type Transmission,
   type UpperLayer,
 } from '../messaging/message-layer.js';
-import { maxTransmitWait, nonLifetime } from '../messaging/parameters.js';
+import { exchangeLifetime, maxTransmitWait, nonLifetime } from '../messaging/parameters.js';
+import { Observation } from '../observe/observation.js';
+import { isFresher, OBSERVE_MODULUS } from '../observe/sequence.js';
 import { cryptoRandom, type Random, randomInt } from '../random.js';
 import { type Peer, peerKey, type Transport } from '../transport/types.js';
-import { utf8Decode, utf8Encode } from '../util/bytes.js';
+import { bytesEqual, toHex, utf8Decode, utf8Encode } from '../util/bytes.js';
 import { CoapRequestError } from './errors.js';
-import { METHOD_CODES, type Method, Router } from './router.js';
+import { CoapResponse } from './response.js';
+import { type CompiledRoute, METHOD_CODES, type Method, Router } from './router.js';
+
+export { CoapResponse } from './response.js';
+
+export interface ObserveServerOptions {
+  /** Observers kept in total (default 10,000); further registrations are served without Observe. */
+  readonly maxObservers?: number;
+  /** A notification is sent Confirmable at least this often per observer (ms; default 24 h, §4.5). */
+  readonly confirmableInterval?: number;
+  /** Send every notification Confirmable (default false). */
+  readonly confirmable?: boolean;
+}
 
 export interface CoapEndpointOptions extends MessageLayerOptions {
   readonly transport: Transport;
@@ -32,6 +56,10 @@ export interface CoapEndpointOptions extends MessageLayerOptions {
   readonly tokenLength?: number | readonly [number, number];
   /** Most client requests waiting for a response at once (default 10,000). */
   readonly maxPendingRequests?: number;
+  /** Block size for Block-wise transfers, 16–1024 (default 1024); RFC 7959. */
+  readonly blockSize?: number;
+  readonly blockwise?: Partial<BlockwiseLimits>;
+  readonly observe?: ObserveServerOptions;
 }
 
 export interface RequestOptions {
@@ -50,32 +78,23 @@ export interface RequestOptions {
   readonly accept?: number;
   readonly contentFormat?: number;
   readonly signal?: AbortSignal;
-  /** Milliseconds to wait for the response (default: MAX_TRANSMIT_WAIT for CON, NON_LIFETIME for NON). */
+  /** Milliseconds to wait for each response (default: MAX_TRANSMIT_WAIT for CON, NON_LIFETIME for NON). */
   readonly timeout?: number;
+  /** Block size for this request (16–1024); also asks the server for it early (RFC 7959 §2.4). */
+  readonly blockSize?: number;
+  /** Largest response body reassembled from Block2 (default 16 MiB). */
+  readonly maxBodySize?: number;
+  /** Called for each block of a Block-wise transfer, in order (progress, streaming). */
+  readonly onBlock?: (progress: BlockProgress) => void;
 }
 
-/** A response received by the client. */
-export class CoapResponse {
-  constructor(
-    readonly message: CoapMessage,
-    readonly peer: Peer,
-  ) {}
-  get code(): number {
-    return this.message.code;
-  }
-  /** True for 2.xx. */
-  get ok(): boolean {
-    return this.message.code >>> 5 === 2;
-  }
-  get payload(): Uint8Array {
-    return this.message.payload;
-  }
-  get contentFormat(): number | undefined {
-    return this.message.getUint(OptionNumber.ContentFormat);
-  }
-  text(): string {
-    return utf8Decode(this.message.payload);
-  }
+export interface BlockProgress {
+  readonly direction: 'upload' | 'download';
+  readonly offset: number;
+  readonly data: Uint8Array;
+  readonly more: boolean;
+  /** Total size when known (Size1 / Size2). */
+  readonly total: number | undefined;
 }
 
 /** A request as a server handler sees it. */
@@ -86,18 +105,24 @@ export class CoapRequest {
     readonly peer: Peer,
     readonly path: readonly string[],
     readonly params: Readonly<Record<string, string>>,
+    private readonly body?: Uint8Array,
   ) {}
   get method(): number {
     return this.message.code;
   }
+  /** The request body (reassembled for Block1 transfers). */
   get payload(): Uint8Array {
-    return this.message.payload;
+    return this.body ?? this.message.payload;
   }
   get contentFormat(): number | undefined {
     return this.message.getUint(OptionNumber.ContentFormat);
   }
   get accept(): number | undefined {
     return this.message.getUint(OptionNumber.Accept);
+  }
+  /** The Observe option of the request (0 register, 1 deregister), if any. */
+  get observe(): number | undefined {
+    return this.message.getUint(OptionNumber.Observe);
   }
   get query(): readonly string[] {
     if (this.queryList === undefined) this.queryList = this.message.getStrings(OptionNumber.UriQuery);
@@ -112,7 +137,7 @@ export class CoapRequest {
     return undefined;
   }
   text(): string {
-    return utf8Decode(this.message.payload);
+    return utf8Decode(this.payload);
   }
 }
 
@@ -128,16 +153,30 @@ export interface ResponseInit {
 
 export type Handler = (request: CoapRequest) => ResponseInit | Promise<ResponseInit>;
 
+/** Receives a Block1 body block by block instead of having it reassembled in memory. */
+export type BlockSink = (
+  request: CoapRequest,
+  chunk: Uint8Array,
+  offset: number,
+  more: boolean,
+) => void | Promise<void>;
+
 export interface RouteOptions {
   /** Content-Formats the handler accepts in request payloads; others get 4.15 (RFC 7252 §5.10.3). */
   readonly accepts?: readonly number[];
   /** Link attributes for `/.well-known/core` (rt, if, ct, obs, title, ...). Omit to hide the resource. */
   readonly link?: Readonly<Record<string, string | number | true | readonly string[]>>;
+  /** GET on this route may register observers (RFC 7641); `notify(path)` sends them the new state. */
+  readonly observable?: boolean;
+  /** Largest request body for this route (4.13 with Size1 beyond it). */
+  readonly maxBodySize?: number;
+  /** Streams Block1 bodies to this sink; the handler then sees an empty payload (RFC 7959 §2.5). */
+  readonly blockSink?: BlockSink;
 }
 
 interface RouteEntry {
   readonly handler: Handler;
-  readonly accepts: readonly number[] | undefined;
+  readonly options: RouteOptions;
 }
 
 interface PendingRequest {
@@ -149,6 +188,37 @@ interface PendingRequest {
   tx: Transmission | undefined;
   abort: (() => void) | undefined;
   signal: AbortSignal | undefined;
+  /** Set for observations: every response with this token goes here and the entry stays. */
+  observe: ((message: CoapMessage, peer: Peer) => void) | undefined;
+  /** Set for group requests: responses from any peer are collected. */
+  group: ((message: CoapMessage, peer: Peer) => void) | undefined;
+}
+
+interface Prepared {
+  readonly code: number;
+  readonly peer: Peer;
+  readonly options: CoapOptionInit[];
+  readonly payload: Uint8Array | undefined;
+  readonly confirmable: boolean;
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly blockSize: number;
+  readonly earlyBlock2: boolean;
+  readonly maxBodySize: number;
+  readonly onBlock: ((p: BlockProgress) => void) | undefined;
+}
+
+interface Observer {
+  readonly key: string;
+  readonly resource: string;
+  readonly peer: Peer;
+  token: Uint8Array;
+  request: CoapRequest;
+  entry: RouteEntry;
+  busy: boolean;
+  dirty: boolean;
+  lastConfirmable: number;
+  removed: boolean;
 }
 
 /** Critical options the server understands by itself (RFC 7252 §5.4.1). */
@@ -160,12 +230,16 @@ const UNDERSTOOD_CRITICAL = new Set<number>([
   OptionNumber.UriPath,
   OptionNumber.UriQuery,
   OptionNumber.Accept,
+  OptionNumber.Block1,
+  OptionNumber.Block2,
 ]);
 const SINGLE_CRITICAL = new Set<number>([
   OptionNumber.UriHost,
   OptionNumber.IfNoneMatch,
   OptionNumber.UriPort,
   OptionNumber.Accept,
+  OptionNumber.Block1,
+  OptionNumber.Block2,
 ]);
 
 function tokenKey(token: Uint8Array): string {
@@ -188,6 +262,28 @@ function linkAttributes(link: NonNullable<RouteOptions['link']>): LinkAttribute[
   return out;
 }
 
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** Carries a response code out of a block sink or handler (e.g. 4.13 when a sink runs out of space). */
+export class CoapStatusError extends Error {
+  override readonly name = 'CoapStatusError';
+  constructor(
+    readonly code: number,
+    message = '',
+  ) {
+    super(message);
+  }
+}
+
 export class CoapEndpoint implements UpperLayer {
   readonly messaging: MessageLayer;
   readonly transport: Transport;
@@ -195,10 +291,16 @@ export class CoapEndpoint implements UpperLayer {
   private readonly random: Random;
   private readonly tokenRange: readonly [number, number];
   private readonly maxPending: number;
+  private readonly blockSize: number;
+  private readonly transfers: TransferStore;
   private readonly pending = new Map<string, PendingRequest>();
   private readonly router = new Router<RouteEntry>();
   private readonly understood = new Set(UNDERSTOOD_CRITICAL);
   private readonly linkProviders: (() => Link[])[] = [];
+  private readonly observers = new Map<string, Map<string, Observer>>();
+  private observerCount = 0;
+  private observeSequence = 0;
+  private readonly observeOptions: Required<ObserveServerOptions>;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -211,11 +313,24 @@ export class CoapEndpoint implements UpperLayer {
       throw new RangeError('token length must be within 1-8 bytes');
     }
     this.maxPending = options.maxPendingRequests ?? 10_000;
+    this.blockSize = options.blockSize ?? 1024;
+    sizeToSzx(this.blockSize); // validates
     this.messaging = new MessageLayer(options.transport, {
       ...options,
       clock: this.clock,
       random: this.random,
     });
+    // A transfer must outlive the slowest block exchange: EXCHANGE_LIFETIME unless configured.
+    this.transfers = new TransferStore({
+      ...DEFAULT_BLOCKWISE_LIMITS,
+      transferTimeout: exchangeLifetime(this.messaging.parameters),
+      ...options.blockwise,
+    });
+    this.observeOptions = {
+      maxObservers: options.observe?.maxObservers ?? 10_000,
+      confirmableInterval: options.observe?.confirmableInterval ?? 24 * 3600_000,
+      confirmable: options.observe?.confirmable ?? false,
+    };
     this.messaging.setUpperLayer(this);
     options.transport.onError((error, peer) => this.failPeer(error, peer));
   }
@@ -225,12 +340,12 @@ export class CoapEndpoint implements UpperLayer {
     return this.transport.local;
   }
 
-  /** Declares a critical option as understood by a layer above (e.g. Block1, OSCORE). */
+  /** Declares a critical option as understood by a layer above (e.g. OSCORE). */
   understandOption(number: number): void {
     this.understood.add(number);
   }
 
-  // ------------------------------------------------------------------ client
+  // ================================================================== client
 
   private newToken(): Uint8Array {
     const [min, max] = this.tokenRange;
@@ -240,12 +355,8 @@ export class CoapEndpoint implements UpperLayer {
     }
   }
 
-  /** Sends a request and resolves with the response. Rejects with `CoapRequestError` otherwise. */
-  async request(options: RequestOptions): Promise<CoapResponse> {
+  private async prepare(options: RequestOptions): Promise<Prepared> {
     if (this.closed) throw new CoapRequestError('closed', 'endpoint is closed');
-    if (this.pending.size >= this.maxPending) {
-      throw new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`);
-    }
     const method = options.method ?? 'GET';
     const code = typeof method === 'number' ? method : METHOD_CODES[method];
     if (code === undefined || !isRequestCode(code)) {
@@ -292,13 +403,180 @@ export class CoapEndpoint implements UpperLayer {
       (confirmable
         ? maxTransmitWait(this.messaging.parameters) + this.messaging.parameters.processingDelay
         : nonLifetime(this.messaging.parameters));
-    return this.exchange(
-      { code, token: this.newToken(), options: opts, payload: toBytes(options.payload) },
+    const blockSize = options.blockSize ?? this.blockSize;
+    try {
+      sizeToSzx(blockSize);
+    } catch (e) {
+      throw new CoapRequestError('invalid-request', (e as Error).message);
+    }
+    return {
+      code,
       peer,
+      options: opts,
+      payload: toBytes(options.payload),
       confirmable,
       timeout,
-      options.signal,
+      signal: options.signal,
+      blockSize,
+      earlyBlock2: options.blockSize !== undefined,
+      maxBodySize: options.maxBodySize ?? 16 * 1024 * 1024,
+      onBlock: options.onBlock,
+    };
+  }
+
+  /**
+   * Sends a request and resolves with the response, running Block1 / Block2 transfers transparently
+   * (RFC 7959). Rejects with `CoapRequestError` when no response comes.
+   */
+  async request(options: RequestOptions): Promise<CoapResponse> {
+    const p = await this.prepare(options);
+    let response: CoapResponse;
+    if (p.payload !== undefined && p.payload.length > p.blockSize) {
+      response = await this.upload(p);
+    } else {
+      const extra: CoapOptionInit[] = [];
+      if (p.earlyBlock2 && (p.code === Code.GET || p.code === Code.FETCH)) {
+        extra.push({
+          number: OptionNumber.Block2,
+          value: encodeBlock({ num: 0, more: false, szx: sizeToSzx(p.blockSize) }),
+        });
+      }
+      response = await this.single(p, extra, p.payload);
+    }
+    return this.download(p, response);
+  }
+
+  /** One request/response exchange with a fresh token. */
+  private single(
+    p: Prepared,
+    extra: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+  ): Promise<CoapResponse> {
+    if (this.pending.size >= this.maxPending) {
+      return Promise.reject(
+        new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`),
+      );
+    }
+    const options = extra.length === 0 ? p.options : [...p.options, ...extra];
+    return this.exchange(
+      { code: p.code, token: this.newToken(), options, payload },
+      p.peer,
+      p.confirmable,
+      p.timeout,
+      p.signal,
     );
+  }
+
+  /** RFC 7959 §2.5: a body larger than the block size goes as Block1 blocks. */
+  private async upload(p: Prepared): Promise<CoapResponse> {
+    const body = p.payload!;
+    let size = p.blockSize;
+    let offset = 0;
+    let restarts = 0;
+    // RFC 9175 §3: a Request-Tag keeps concurrent transfers to the same resource apart
+    const tag = this.random.fill(new Uint8Array(4));
+    for (;;) {
+      const szx = sizeToSzx(size);
+      const chunk = body.subarray(offset, offset + size);
+      const more = offset + chunk.length < body.length;
+      const num = offset / size;
+      const extra: CoapOptionInit[] = [
+        { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) },
+        { number: OptionNumber.RequestTag, value: tag },
+      ];
+      if (num === 0) extra.push({ number: OptionNumber.Size1, value: body.length });
+      const r = await this.single(p, extra, chunk);
+      const ack = r.message.getUint(OptionNumber.Block1);
+      const acked = ack === undefined ? undefined : decodeBlock(ack);
+      if (r.code === Code.RequestEntityTooLarge && acked !== undefined && acked.szx < szx && restarts < 3) {
+        // §2.9.3: the server wants smaller blocks: start over with its size
+        size = acked.size;
+        offset = 0;
+        restarts++;
+        continue;
+      }
+      p.onBlock?.({ direction: 'upload', offset, data: chunk, more, total: body.length });
+      if (!more || r.code !== Code.Continue) return r;
+      offset += chunk.length;
+      // §2.3: late negotiation, the server may ask for smaller blocks from now on
+      if (acked !== undefined && acked.szx < szx && acked.szx < 7) size = acked.size;
+    }
+  }
+
+  /** RFC 7959 §2.4: fetches the remaining blocks of a Block2 response and reassembles the body. */
+  private async download(p: Prepared, first: CoapResponse): Promise<CoapResponse> {
+    const value = first.message.getUint(OptionNumber.Block2);
+    if (value === undefined) return first;
+    const block = decodeBlock(value);
+    if (!block.more && block.num === 0) return first;
+    if (p.code !== Code.GET && p.code !== Code.FETCH) return first; // continuing would repeat the action
+    let attempt = 0;
+    let response = first;
+    for (;;) {
+      try {
+        return await this.downloadFrom(p, response);
+      } catch (e) {
+        if (!(e instanceof EtagChanged) || ++attempt > 3) throw e;
+        // the representation changed mid-transfer: start again from block 0 (§2.4)
+        response = await this.single(
+          p,
+          [{ number: OptionNumber.Block2, value: encodeBlock({ num: 0, more: false, szx: block.szx }) }],
+          p.payload,
+        );
+        if (response.message.getUint(OptionNumber.Block2) === undefined) return response;
+      }
+    }
+  }
+
+  private async downloadFrom(p: Prepared, first: CoapResponse): Promise<CoapResponse> {
+    const block = decodeBlock(first.message.getUint(OptionNumber.Block2)!);
+    if (block.num !== 0)
+      throw new CoapRequestError('invalid-request', 'Block2 transfer did not start at block 0');
+    const etag = first.message.getOption(OptionNumber.ETag);
+    const total = first.message.getUint(OptionNumber.Size2);
+    if (total !== undefined && total > p.maxBodySize) {
+      throw new CoapRequestError(
+        'invalid-request',
+        `response of ${total} bytes exceeds maxBodySize ${p.maxBodySize}`,
+      );
+    }
+    const chunks: Uint8Array[] = [first.payload];
+    let received = first.payload.length;
+    let more = block.more;
+    let szx = Math.min(block.szx, 6);
+    p.onBlock?.({ direction: 'download', offset: 0, data: first.payload, more, total });
+    let last = first;
+    while (more) {
+      const size = szxToSize(szx);
+      if (received % size !== 0)
+        throw new CoapRequestError('invalid-request', 'Block2 blocks do not line up');
+      const num = received / size;
+      const r = await this.single(
+        p,
+        [{ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
+        p.payload,
+      );
+      if (r.code !== first.code) return r; // an error in the middle of the transfer is the answer
+      const v = r.message.getUint(OptionNumber.Block2);
+      if (v === undefined) return r; // the server sent the whole (new) representation
+      const b = decodeBlock(v);
+      const tag = r.message.getOption(OptionNumber.ETag);
+      if ((etag === undefined) !== (tag === undefined) || (etag !== undefined && !bytesEqual(etag, tag!))) {
+        throw new EtagChanged();
+      }
+      if (b.offset !== received)
+        throw new CoapRequestError('invalid-request', 'unexpected Block2 block number');
+      if (received + r.payload.length > p.maxBodySize) {
+        throw new CoapRequestError('invalid-request', `response exceeds maxBodySize ${p.maxBodySize}`);
+      }
+      chunks.push(r.payload);
+      p.onBlock?.({ direction: 'download', offset: received, data: r.payload, more: b.more, total });
+      received += r.payload.length;
+      more = b.more;
+      szx = Math.min(b.szx, 6);
+      last = r;
+    }
+    return new CoapResponse(last.message, last.peer, concat(chunks, received));
   }
 
   private exchange(
@@ -307,6 +585,8 @@ export class CoapEndpoint implements UpperLayer {
     confirmable: boolean,
     timeout: number,
     signal: AbortSignal | undefined,
+    observe?: PendingRequest['observe'],
+    group?: PendingRequest['group'],
   ): Promise<CoapResponse> {
     return new Promise<CoapResponse>((resolve, reject) => {
       if (this.closed) {
@@ -327,10 +607,15 @@ export class CoapEndpoint implements UpperLayer {
         tx: undefined,
         abort: undefined,
         signal,
+        observe,
+        group,
       };
       this.pending.set(key, entry);
       entry.timer = this.clock.setTimeout(
-        () => this.fail(entry, new CoapRequestError('timeout', `no response within ${timeout} ms`)),
+        () =>
+          group !== undefined
+            ? this.settle(entry) && resolve(undefined as unknown as CoapResponse)
+            : this.fail(entry, new CoapRequestError('timeout', `no response within ${timeout} ms`)),
         timeout,
       );
       if (signal !== undefined) {
@@ -378,7 +663,17 @@ export class CoapEndpoint implements UpperLayer {
   /** @internal message layer → exchange layer */
   onResponse(message: CoapMessage, peer: Peer): boolean {
     const entry = this.pending.get(tokenKey(message.token));
-    if (entry === undefined || entry.peerKey !== peerKey(peer)) return false;
+    if (entry === undefined) return false;
+    if (entry.group !== undefined) {
+      entry.group(message, peer);
+      return true;
+    }
+    if (entry.peerKey !== peerKey(peer)) return false;
+    if (entry.observe !== undefined) {
+      entry.tx?.cancel();
+      entry.observe(message, peer);
+      return true;
+    }
     this.settle(entry);
     entry.resolve(new CoapResponse(message, peer));
     return true;
@@ -396,6 +691,153 @@ export class CoapEndpoint implements UpperLayer {
         onTimeout: () => resolve(false),
       });
     });
+  }
+
+  /**
+   * Observes a resource (RFC 7641): resolves once the first response arrived. Notifications come newest
+   * first through the async iterator and as `notification` events; reordered ones are dropped (§3.4).
+   * The registration is renewed when Max-Age runs out without a notification (§3.3.1).
+   */
+  async observe(
+    uriOrOptions: string | RequestOptions,
+    options: Omit<RequestOptions, 'uri'> = {},
+  ): Promise<Observation> {
+    const req = typeof uriOrOptions === 'string' ? { ...options, uri: uriOrOptions } : uriOrOptions;
+    const p = await this.prepare({ ...req, method: req.method ?? 'GET' });
+    const token = this.newToken();
+    const key = tokenKey(token);
+    const register = [...p.options, { number: OptionNumber.Observe, value: 0 }];
+    let last: { seq: number; time: number } | undefined;
+    let renewTimer: TimerHandle | undefined;
+    let first: ((r: CoapResponse) => void) | undefined;
+    let ended = false;
+    const endObservation = () => {
+      ended = true;
+      if (renewTimer !== undefined) this.clock.clearTimeout(renewTimer);
+      const entry = this.pending.get(key);
+      if (entry !== undefined) this.settle(entry);
+    };
+    const observation: Observation = new Observation(async () => {
+      if (ended) return;
+      endObservation();
+      // §3.6: deregister with GET + Observe = 1 (same token); late notifications then get RST
+      await this.exchange(
+        { code: p.code, token, options: [...p.options, { number: OptionNumber.Observe, value: 1 }] },
+        p.peer,
+        p.confirmable,
+        Math.min(p.timeout, 10_000),
+        undefined,
+      ).catch(() => undefined);
+    });
+    const renew = (maxAge: number) => {
+      if (renewTimer !== undefined) this.clock.clearTimeout(renewTimer);
+      renewTimer = this.clock.setTimeout(
+        () => {
+          renewTimer = undefined;
+          if (ended) return;
+          // §3.3.1: Max-Age passed without a notification: register again with the same token
+          const entry = this.pending.get(key);
+          if (entry === undefined) return;
+          entry.tx = this.messaging.send(
+            { code: p.code, token, options: register, payload: p.payload },
+            p.peer,
+            true,
+            {
+              onTimeout: () => {
+                endObservation();
+                observation.fail(
+                  new CoapRequestError('timeout', 'observation lost: re-registration unanswered'),
+                );
+              },
+              onReset: () => {
+                endObservation();
+                observation.fail(new CoapRequestError('reset', 'the server rejected the re-registration'));
+              },
+            },
+          );
+          renew(maxAge);
+        },
+        maxAge * 1000 + 2_000 + randomInt(this.random, 0, 1000),
+      );
+    };
+    const onMessage = (message: CoapMessage, peer: Peer) => {
+      const seq = message.getUint(OptionNumber.Observe);
+      const now = this.clock.now();
+      let response = new CoapResponse(message, peer);
+      const deliver = (r: CoapResponse) => {
+        if (first !== undefined) {
+          const f = first;
+          first = undefined;
+          f(r);
+        }
+        observation.deliver(r);
+      };
+      if (seq === undefined || !response.ok) {
+        // not (or no longer) observed: this is the last response (§3.2)
+        endObservation();
+        deliver(response);
+        observation.end();
+        return;
+      }
+      if (last !== undefined && !isFresher(last.seq, last.time, seq, now)) return; // reordered (§3.4)
+      last = { seq, time: now };
+      renew(message.getUint(OptionNumber.MaxAge) ?? 60);
+      const block = message.getUint(OptionNumber.Block2);
+      if (block !== undefined && decodeBlock(block).more) {
+        // RFC 7959 §3.4: fetch the rest of a large notification with plain GETs
+        const plain: Prepared = { ...p, options: p.options };
+        this.download(plain, response).then(
+          (full) => {
+            if (!ended && last?.seq === seq) deliver(full);
+          },
+          () => undefined,
+        );
+        return;
+      }
+      response = new CoapResponse(message, peer);
+      deliver(response);
+    };
+    const firstResponse = new Promise<CoapResponse>((resolve) => {
+      first = resolve;
+    });
+    const registration = this.exchange(
+      { code: p.code, token, options: register, payload: p.payload },
+      p.peer,
+      p.confirmable,
+      p.timeout,
+      p.signal,
+      onMessage,
+    );
+    // The entry stays in `pending`; the exchange promise only settles on failure.
+    registration.catch((e: unknown) => observation.fail(e as Error));
+    await Promise.race([firstResponse, registration]);
+    const entry = this.pending.get(key);
+    if (entry?.timer !== undefined) {
+      this.clock.clearTimeout(entry.timer);
+      entry.timer = undefined;
+    }
+    return observation;
+  }
+
+  /**
+   * Sends a Non-confirmable request to a group address (RFC 7252 §8.1) and collects every response
+   * that arrives within `window` ms.
+   */
+  async groupRequest(options: RequestOptions & { window?: number }): Promise<CoapResponse[]> {
+    const p = await this.prepare({ ...options, confirmable: false });
+    const responses: CoapResponse[] = [];
+    await this.exchange(
+      { code: p.code, token: this.newToken(), options: p.options, payload: p.payload },
+      p.peer,
+      false,
+      options.window ?? 2_000,
+      p.signal,
+      undefined,
+      (message, peer) => {
+        responses.push(new CoapResponse(message, peer));
+      },
+    );
+    return responses;
   }
 
   get(uri: string, options: Omit<RequestOptions, 'uri' | 'method'> = {}): Promise<CoapResponse> {
@@ -440,7 +882,7 @@ export class CoapEndpoint implements UpperLayer {
     return this.request({ ...options, uri, payload, method: 'iPATCH' });
   }
 
-  // ------------------------------------------------------------------ server
+  // ================================================================== server
 
   /** Registers a handler for one method (or several) on a path pattern (`/a/:id`, `/files/*`). */
   route(
@@ -451,8 +893,15 @@ export class CoapEndpoint implements UpperLayer {
   ): this {
     const methods = typeof method === 'string' ? [method] : method;
     for (const m of methods) {
-      const route = this.router.add(pattern, METHOD_CODES[m], { handler, accepts: options.accepts });
-      if (options.link !== undefined) route.link = linkAttributes(options.link);
+      const route: CompiledRoute<RouteEntry> = this.router.add(pattern, METHOD_CODES[m], {
+        handler,
+        options,
+      });
+      if (options.link !== undefined) {
+        route.link = linkAttributes(options.link);
+        if (options.observable && !route.link.some((a) => a.name === 'obs'))
+          route.link.push({ name: 'obs', value: true });
+      }
     }
     return this;
   }
@@ -484,7 +933,7 @@ export class CoapEndpoint implements UpperLayer {
     }
     const path = message.getStrings(OptionNumber.UriPath);
     if (path.length === 2 && path[0] === '.well-known' && path[1] === 'core') {
-      this.reply(ex, this.discovery(message));
+      this.respondWithBlocks(ex, this.discovery(message));
       return;
     }
     const match = this.router.match(path);
@@ -497,30 +946,399 @@ export class CoapEndpoint implements UpperLayer {
       this.reply(ex, { code: Code.MethodNotAllowed });
       return;
     }
-    if (entry.accepts !== undefined && message.payloadLength > 0) {
+    const accepts = entry.options.accepts;
+    if (accepts !== undefined && message.payloadLength > 0) {
       const cf = message.getUint(OptionNumber.ContentFormat) ?? ContentFormat.OctetStream;
-      if (!entry.accepts.includes(cf)) {
+      if (!accepts.includes(cf)) {
         this.reply(ex, { code: Code.UnsupportedContentFormat });
         return;
       }
     }
-    const request = new CoapRequest(message, ex.peer, path, match.params);
+    const block1 = message.getUint(OptionNumber.Block1);
+    if (block1 !== undefined) {
+      this.receiveBlock1(ex, path, match.params, entry, block1);
+      return;
+    }
+    const block2 = message.getUint(OptionNumber.Block2);
+    if (block2 !== undefined && decodeBlock(block2).num > 0 && this.serveSnapshot(ex, block2)) return;
+    this.invoke(ex, new CoapRequest(message, ex.peer, path, match.params), entry, undefined);
+  }
+
+  private invoke(
+    ex: InboundExchange,
+    request: CoapRequest,
+    entry: RouteEntry,
+    block1: number | undefined,
+  ): void {
+    const observe =
+      request.message.code === Code.GET && entry.options.observable ? request.observe : undefined;
     let result: ResponseInit | Promise<ResponseInit>;
     try {
       result = entry.handler(request);
-    } catch {
-      this.reply(ex, { code: Code.InternalServerError });
+    } catch (e) {
+      this.reply(ex, { code: e instanceof CoapStatusError ? e.code : Code.InternalServerError });
       return;
     }
+    const done = (r: ResponseInit) => {
+      let response = r;
+      if (observe !== undefined) response = this.observeRegistration(ex, request, entry, observe, response);
+      if (block1 !== undefined) {
+        response = {
+          ...response,
+          options: [...(response.options ?? []), { number: OptionNumber.Block1, value: block1 }],
+        };
+      }
+      this.respondWithBlocks(ex, response);
+    };
     if (result !== null && typeof (result as Promise<ResponseInit>).then === 'function') {
-      (result as Promise<ResponseInit>).then(
-        (r) => this.reply(ex, r),
-        () => this.reply(ex, { code: Code.InternalServerError }),
+      (result as Promise<ResponseInit>).then(done, (e: unknown) =>
+        this.reply(ex, { code: e instanceof CoapStatusError ? e.code : Code.InternalServerError }),
       );
     } else {
-      this.reply(ex, result as ResponseInit);
+      done(result as ResponseInit);
     }
   }
+
+  // ------------------------------------------------------------------ Block1 (server)
+
+  private transferKey(ex: InboundExchange, kind: string): string {
+    const m = ex.message;
+    const tag = m.getOptions(OptionNumber.RequestTag).map(toHex).join(',');
+    return `${kind}|${peerKey(ex.peer)}|${m.code}|${m.getStrings(OptionNumber.UriPath).join('/')}|${m
+      .getStrings(OptionNumber.UriQuery)
+      .join('&')}|${m.getUint(OptionNumber.Accept) ?? ''}|${tag}`;
+  }
+
+  /** RFC 7959 §2.5: reassembles (or streams) a Block1 body, answering 2.31 / 4.08 / 4.13 on the way. */
+  private receiveBlock1(
+    ex: InboundExchange,
+    path: string[],
+    params: Record<string, string>,
+    entry: RouteEntry,
+    value: number,
+  ): void {
+    const message = ex.message;
+    const block = decodeBlock(value);
+    const now = this.clock.now();
+    const limit = entry.options.maxBodySize ?? this.transfers.limits.maxBodySize;
+    const szx = Math.min(block.szx, sizeToSzx(this.blockSize));
+    const size1 = message.getUint(OptionNumber.Size1);
+    if (block.szx === 7 || (size1 !== undefined && size1 > limit)) {
+      this.reply(ex, {
+        code: Code.RequestEntityTooLarge,
+        options: [{ number: OptionNumber.Size1, value: limit }],
+      });
+      return;
+    }
+    const key = this.transferKey(ex, 'b1');
+    let transfer = this.transfers.get<Block1Transfer>(key, 1, now);
+    if (block.num === 0) {
+      transfer = {
+        kind: 1,
+        chunks: [],
+        received: 0,
+        expires: now + this.transfers.limits.transferTimeout,
+        streamed: false,
+      };
+      this.transfers.set(key, transfer);
+    }
+    if (transfer === undefined || block.offset !== transfer.received) {
+      // §2.9.2: a block out of sequence, or the start is unknown
+      this.transfers.delete(key);
+      this.reply(ex, { code: Code.RequestEntityIncomplete });
+      return;
+    }
+    const chunk = message.payload;
+    if (block.more && chunk.length !== block.size) {
+      this.transfers.delete(key);
+      this.reply(ex, { code: Code.BadRequest, payload: 'Block1 block shorter than its size' });
+      return;
+    }
+    if (transfer.received + chunk.length > limit) {
+      this.transfers.delete(key);
+      this.reply(ex, {
+        code: Code.RequestEntityTooLarge,
+        options: [{ number: OptionNumber.Size1, value: limit }],
+      });
+      return;
+    }
+    const offset = transfer.received;
+    transfer.received += chunk.length;
+    const sink = entry.options.blockSink;
+    const request = new CoapRequest(
+      message,
+      ex.peer,
+      path,
+      params,
+      sink !== undefined ? new Uint8Array(0) : undefined,
+    );
+    const continueOrFinish = () => {
+      if (block.more) {
+        // 2.31 Continue, possibly asking for smaller blocks from now on (§2.3)
+        this.reply(ex, {
+          code: Code.Continue,
+          options: [{ number: OptionNumber.Block1, value: encodeBlock({ num: block.num, more: true, szx }) }],
+        });
+        return;
+      }
+      this.transfers.delete(key);
+      const body = sink !== undefined ? new Uint8Array(0) : concat(transfer!.chunks, transfer!.received);
+      this.invoke(
+        ex,
+        new CoapRequest(message, ex.peer, path, params, body),
+        entry,
+        encodeBlock({ num: block.num, more: false, szx: block.szx }),
+      );
+    };
+    if (sink !== undefined) {
+      transfer.streamed = true;
+      let r: void | Promise<void>;
+      try {
+        r = sink(request, chunk, offset, block.more);
+      } catch (e) {
+        this.transfers.delete(key);
+        this.reply(ex, { code: e instanceof CoapStatusError ? e.code : Code.InternalServerError });
+        return;
+      }
+      if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
+        (r as Promise<void>).then(continueOrFinish, (e: unknown) => {
+          this.transfers.delete(key);
+          this.reply(ex, { code: e instanceof CoapStatusError ? e.code : Code.InternalServerError });
+        });
+      } else continueOrFinish();
+      return;
+    }
+    // The datagram buffer belongs to the transport: copy the chunk we keep beyond this call.
+    transfer.chunks.push(chunk.slice());
+    this.transfers.grew(key, chunk.length);
+    continueOrFinish();
+  }
+
+  // ------------------------------------------------------------------ Block2 (server)
+
+  /** Serves block NUM > 0 from the snapshot taken at block 0 (consistent representation, §2.4). */
+  private serveSnapshot(ex: InboundExchange, value: number): boolean {
+    const snap = this.transfers.get<Block2Snapshot>(this.transferKey(ex, 'b2'), 2, this.clock.now());
+    if (snap === undefined) return false;
+    this.sendBlock(ex, snap, value, []);
+    return true;
+  }
+
+  private sendBlock(
+    ex: InboundExchange,
+    snap: Block2Snapshot,
+    value: number,
+    extra: readonly CoapOptionInit[],
+  ): void {
+    const requested = decodeBlock(value);
+    const szx = Math.min(requested.szx, sizeToSzx(this.blockSize));
+    const size = szxToSize(szx);
+    const offset = requested.num * size;
+    if (offset >= snap.payload.length && !(offset === 0 && snap.payload.length === 0)) {
+      this.reply(ex, { code: Code.BadOption, payload: 'Block2 beyond the end of the representation' });
+      return;
+    }
+    const more = offset + size < snap.payload.length;
+    const options: CoapOptionInit[] = [
+      ...extra,
+      { number: OptionNumber.Block2, value: encodeBlock({ num: offset / size, more, szx }) },
+    ];
+    if (offset === 0 || ex.message.getUint(OptionNumber.Size2) !== undefined) {
+      options.push({ number: OptionNumber.Size2, value: snap.payload.length });
+    }
+    if (!more) this.transfers.delete(this.transferKey(ex, 'b2'));
+    this.reply(ex, {
+      code: snap.code,
+      payload: snap.payload.subarray(offset, offset + size),
+      contentFormat: snap.contentFormat,
+      maxAge: snap.maxAge,
+      etag: snap.etag,
+      options,
+    });
+  }
+
+  /** Sends a response, split into Block2 blocks when it is larger than the block size (§2.4). */
+  private respondWithBlocks(ex: InboundExchange, response: ResponseInit): void {
+    const payload = toBytes(response.payload);
+    const requested = ex.message.getUint(OptionNumber.Block2);
+    const limit =
+      requested === undefined ? this.blockSize : Math.min(this.blockSize, decodeBlock(requested).size);
+    if (
+      payload === undefined ||
+      (payload.length <= limit && requested === undefined) ||
+      response.code >>> 5 !== 2
+    ) {
+      this.reply(ex, response);
+      return;
+    }
+    const snap: Block2Snapshot = {
+      kind: 2,
+      code: response.code,
+      payload,
+      etag: response.etag ?? etagOf(payload),
+      contentFormat: response.contentFormat,
+      maxAge: response.maxAge,
+      expires: this.clock.now() + this.transfers.limits.transferTimeout,
+    };
+    if (payload.length > limit) this.transfers.set(this.transferKey(ex, 'b2'), snap);
+    this.sendBlock(
+      ex,
+      snap,
+      requested ?? encodeBlock({ num: 0, more: false, szx: sizeToSzx(limit) }),
+      response.options ?? [],
+    );
+  }
+
+  // ------------------------------------------------------------------ Observe (server)
+
+  /** RFC 7641 §4.1: registers, replaces or removes an observer; adds the Observe option to the response. */
+  private observeRegistration(
+    ex: InboundExchange,
+    request: CoapRequest,
+    entry: RouteEntry,
+    observe: number,
+    response: ResponseInit,
+  ): ResponseInit {
+    const resource = request.path.join('/');
+    const key = peerKey(ex.peer);
+    const existing = this.observers.get(resource)?.get(key);
+    if (observe !== 0 || response.code >>> 5 !== 2) {
+      if (existing !== undefined) this.removeObserver(existing);
+      return response;
+    }
+    if (existing !== undefined) {
+      // one registration per client and resource: the new one replaces the old (§4.1)
+      existing.token = request.message.token.slice();
+      existing.request = request;
+      existing.entry = entry;
+    } else {
+      if (this.observerCount >= this.observeOptions.maxObservers) return response;
+      let map = this.observers.get(resource);
+      if (map === undefined) {
+        map = new Map();
+        this.observers.set(resource, map);
+      }
+      map.set(key, {
+        key,
+        resource,
+        peer: ex.peer,
+        token: request.message.token.slice(),
+        request,
+        entry,
+        busy: false,
+        dirty: false,
+        lastConfirmable: this.clock.now(),
+        removed: false,
+      });
+      this.observerCount++;
+    }
+    return {
+      ...response,
+      options: [
+        { number: OptionNumber.Observe, value: this.nextObserveSequence() },
+        ...(response.options ?? []),
+      ],
+    };
+  }
+
+  private nextObserveSequence(): number {
+    this.observeSequence = (this.observeSequence + 1) % OBSERVE_MODULUS;
+    return this.observeSequence;
+  }
+
+  private removeObserver(o: Observer): void {
+    if (o.removed) return;
+    o.removed = true;
+    const map = this.observers.get(o.resource);
+    if (map?.get(o.key) === o) {
+      map.delete(o.key);
+      this.observerCount--;
+      if (map.size === 0) this.observers.delete(o.resource);
+    }
+  }
+
+  /** Number of registered observers (of one resource path, or in total). */
+  observerTotal(path?: string): number {
+    if (path === undefined) return this.observerCount;
+    return this.observers.get(path.replace(/^\/+/, ''))?.size ?? 0;
+  }
+
+  /**
+   * Sends the current representation of `path` to its observers (RFC 7641 §4.2). A slow observer never
+   * holds the others back; while one of its notifications is in flight only the newest state is sent
+   * next (§4.5.2).
+   */
+  notify(path: string): void {
+    const map = this.observers.get(path.replace(/^\/+/, ''));
+    if (map === undefined) return;
+    for (const o of map.values()) {
+      if (o.busy) o.dirty = true;
+      else this.sendNotification(o);
+    }
+  }
+
+  private sendNotification(o: Observer): void {
+    o.busy = true;
+    o.dirty = false;
+    let result: ResponseInit | Promise<ResponseInit>;
+    try {
+      result = o.entry.handler(o.request);
+    } catch {
+      result = { code: Code.InternalServerError };
+    }
+    Promise.resolve(result).then(
+      (r) => this.transmitNotification(o, r),
+      () => this.transmitNotification(o, { code: Code.InternalServerError }),
+    );
+  }
+
+  private transmitNotification(o: Observer, response: ResponseInit): void {
+    if (o.removed || this.closed) return;
+    const now = this.clock.now();
+    const payload = toBytes(response.payload);
+    const success = response.code >>> 5 === 2;
+    const options: CoapOptionInit[] = [];
+    if (success) options.push({ number: OptionNumber.Observe, value: this.nextObserveSequence() });
+    if (response.etag !== undefined) options.push({ number: OptionNumber.ETag, value: response.etag });
+    if (response.contentFormat !== undefined)
+      options.push({ number: OptionNumber.ContentFormat, value: response.contentFormat });
+    if (response.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: response.maxAge });
+    if (response.options !== undefined) for (const opt of response.options) options.push(opt);
+    let body = payload;
+    if (payload !== undefined && payload.length > this.blockSize && success) {
+      // RFC 7959 §3.4: the first block goes with the notification; the client asks for the rest
+      const etag = response.etag ?? etagOf(payload);
+      if (response.etag === undefined) options.push({ number: OptionNumber.ETag, value: etag });
+      options.push({
+        number: OptionNumber.Block2,
+        value: encodeBlock({ num: 0, more: true, szx: sizeToSzx(this.blockSize) }),
+      });
+      options.push({ number: OptionNumber.Size2, value: payload.length });
+      body = payload.subarray(0, this.blockSize);
+    }
+    if (!success) this.removeObserver(o); // an error response ends the observation (§3.2, §4.2)
+    const confirmable =
+      this.observeOptions.confirmable || now - o.lastConfirmable >= this.observeOptions.confirmableInterval;
+    if (confirmable) o.lastConfirmable = now;
+    const finished = () => {
+      o.busy = false;
+      if (o.dirty && !o.removed) this.sendNotification(o);
+    };
+    this.messaging.send(
+      { code: response.code, token: o.token, options, payload: body },
+      o.peer,
+      confirmable,
+      {
+        onAck: finished,
+        onReset: () => this.removeObserver(o), // §3.6: RST cancels
+        onTimeout: () => this.removeObserver(o), // §4.5: an unacknowledged CON ends the observation
+      },
+      !confirmable,
+    );
+    if (!confirmable) finished();
+  }
+
+  // ------------------------------------------------------------------ shared server helpers
 
   /** RFC 7252 §5.4.1: an unrecognised or repeated non-repeatable critical option in a request → 4.02. */
   private checkOptions(message: CoapMessage): string | undefined {
@@ -579,6 +1397,8 @@ export class CoapEndpoint implements UpperLayer {
     for (const entry of [...this.pending.values()]) {
       this.fail(entry, new CoapRequestError('closed', 'endpoint closed'));
     }
+    this.observers.clear();
+    this.observerCount = 0;
     this.messaging.close();
     await this.transport.close();
   }
@@ -586,5 +1406,17 @@ export class CoapEndpoint implements UpperLayer {
   /** Requests still waiting for a response (for tests and metrics). */
   get pendingRequests(): number {
     return this.pending.size;
+  }
+
+  /** Block-wise transfers in progress on the server side (for tests and metrics). */
+  get transfersInProgress(): number {
+    this.transfers.sweep(this.clock.now());
+    return this.transfers.count;
+  }
+}
+
+class EtagChanged extends Error {
+  constructor() {
+    super('the representation changed during a Block2 transfer');
   }
 }

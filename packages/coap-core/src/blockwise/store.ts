@@ -1,0 +1,120 @@
+/**
+ * Server-side Block-wise state (RFC 7959): Block1 bodies being reassembled and Block2 representations
+ * being served block by block. Both are bounded in entries and bytes and expire when idle.
+ */
+
+/** FNV-1a 32-bit over the bytes: a cheap ETag for a representation snapshot. */
+export function etagOf(bytes: Uint8Array): Uint8Array {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return Uint8Array.of(h >>> 24, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
+}
+
+export interface BlockwiseLimits {
+  /** Largest request body reassembled from Block1 (4.13 beyond it). */
+  readonly maxBodySize: number;
+  /** Transfers (Block1 and Block2 together) kept at once. */
+  readonly maxTransfers: number;
+  /** Bytes held by all transfers together. */
+  readonly maxBufferedBytes: number;
+  /** An idle transfer is dropped after this many ms (the endpoint defaults it to EXCHANGE_LIFETIME). */
+  readonly transferTimeout: number;
+}
+
+export const DEFAULT_BLOCKWISE_LIMITS: BlockwiseLimits = {
+  maxBodySize: 16 * 1024 * 1024,
+  maxTransfers: 1_000,
+  maxBufferedBytes: 256 * 1024 * 1024,
+  transferTimeout: 120_000,
+};
+
+export interface Block1Transfer {
+  kind: 1;
+  chunks: Uint8Array[];
+  received: number;
+  expires: number;
+  /** Set by a streaming route: chunks go to the sink instead of `chunks`. */
+  streamed: boolean;
+}
+
+export interface Block2Snapshot {
+  kind: 2;
+  code: number;
+  payload: Uint8Array;
+  etag: Uint8Array;
+  contentFormat: number | undefined;
+  maxAge: number | undefined;
+  expires: number;
+}
+
+type Entry = Block1Transfer | Block2Snapshot;
+
+function size(e: Entry): number {
+  return e.kind === 1 ? e.received : e.payload.length;
+}
+
+/** An insertion-ordered, bounded map of transfers; touching an entry moves it to the end. */
+export class TransferStore {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+
+  constructor(readonly limits: BlockwiseLimits) {}
+
+  get count(): number {
+    return this.entries.size;
+  }
+
+  get bufferedBytes(): number {
+    return this.bytes;
+  }
+
+  get<T extends Entry>(key: string, kind: T['kind'], now: number): T | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined || e.kind !== kind) return undefined;
+    if (e.expires <= now) {
+      this.delete(key);
+      return undefined;
+    }
+    // refresh recency
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    e.expires = now + this.limits.transferTimeout;
+    return e as T;
+  }
+
+  set(key: string, entry: Entry): void {
+    this.delete(key);
+    this.entries.set(key, entry);
+    this.bytes += size(entry);
+    this.evict(key);
+  }
+
+  /** Accounts bytes appended to a Block1 transfer. */
+  grew(key: string, by: number): void {
+    this.bytes += by;
+    this.evict(key);
+  }
+
+  delete(key: string): void {
+    const e = this.entries.get(key);
+    if (e === undefined) return;
+    this.entries.delete(key);
+    this.bytes -= size(e);
+  }
+
+  /** Drops expired entries, then the least recently used ones while over the limits. */
+  evict(keep?: string, now = 0): void {
+    for (const [key, e] of this.entries) {
+      const over = this.entries.size > this.limits.maxTransfers || this.bytes > this.limits.maxBufferedBytes;
+      if (!over && (now === 0 || e.expires > now)) break;
+      if (key !== keep) this.delete(key);
+    }
+  }
+
+  sweep(now: number): void {
+    for (const [key, e] of this.entries) if (e.expires <= now) this.delete(key);
+  }
+}
