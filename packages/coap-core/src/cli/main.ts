@@ -3,7 +3,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { CoapEndpoint, type CoapResponse } from '../endpoint/endpoint.js';
+import { type BlockProgress, CoapEndpoint, type CoapResponse, type RequestOptions } from '../endpoint/endpoint.js';
+import type { Observation } from '../observe/observation.js';
 import { CoapRequestError } from '../endpoint/errors.js';
 import type { Method } from '../endpoint/router.js';
 import { parseLinkFormat } from '../link-format/index.js';
@@ -26,7 +27,9 @@ export interface CliIo {
 
 const USAGE = `Usage:
   coap get|post|put|delete|fetch|patch|ipatch URI [options]
+  coap observe URI [--count N] [--duration SECONDS] [options]
   coap discover URI [options]
+  coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
   coap serve DIR [--host H] [--port P]
 
 Request options:
@@ -39,7 +42,11 @@ Request options:
       --timeout SECONDS       give up after this long (default 30)
       --psk-identity ID       DTLS PSK identity (coaps://)
       --psk-key HEX           DTLS pre-shared key, hex
+  -b, --block-size N          Block-wise block size, 16-1024 (default 1024)
   -v, --verbose               print the messages exchanged on stderr
+      --count N               observe: stop after N notifications
+      --duration SECONDS      observe: stop after this long; --group: collect responses this long
+      --group                 send a Non-confirmable group request and print every response
 `;
 
 const METHODS: Record<string, Method> = {
@@ -83,8 +90,14 @@ export interface RunningServer {
 export async function startFileServer(dir: string, host = '::', port = 5683): Promise<RunningServer> {
   const transport = await UdpTransport.bind({ address: host, port });
   const endpoint = new CoapEndpoint({ transport });
-  await serveDirectory(endpoint, dir);
-  return { endpoint, close: () => endpoint.close() };
+  const files = await serveDirectory(endpoint, dir);
+  return {
+    endpoint,
+    close: () => {
+      files.close();
+      return endpoint.close();
+    },
+  };
 }
 
 /**
@@ -122,6 +135,10 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     'psk-identity': { type: 'string' },
     'psk-key': { type: 'string' },
     verbose: { type: 'boolean', short: 'v' },
+    'block-size': { type: 'string', short: 'b' },
+    count: { type: 'string' },
+    duration: { type: 'string' },
+    group: { type: 'boolean' },
     host: { type: 'string' },
     port: { type: 'string' },
   } as const;
@@ -149,7 +166,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     return 0;
   }
 
-  const method = command === 'discover' ? 'GET' : METHODS[command];
+  const method = command === 'discover' || command === 'observe' ? 'GET' : METHODS[command];
   if (method === undefined) throw new UsageError(`unknown command "${command}"`);
   let uri = positionals[0];
   if (uri === undefined) throw new UsageError(`${command} needs a URI`);
@@ -174,6 +191,14 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   }
   const timeoutSeconds = values.timeout === undefined ? 30 : Number(values.timeout);
   if (!(timeoutSeconds > 0)) throw new UsageError(`invalid timeout ${values.timeout}`);
+  const blockSize = values['block-size'] === undefined ? undefined : Number(values['block-size']);
+  if (blockSize !== undefined && ![16, 32, 64, 128, 256, 512, 1024].includes(blockSize)) {
+    throw new UsageError('--block-size must be a power of two from 16 to 1024');
+  }
+  const count = values.count === undefined ? undefined : Number(values.count);
+  if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw new UsageError('--count must be a positive integer');
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (duration !== undefined && !(duration > 0)) throw new UsageError('--duration must be positive');
 
   let transport: Transport;
   if (scheme === 'coaps') {
@@ -201,17 +226,29 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
         io.stderr.write(`${direction === 'out' ? '→' : '←'} ${formatPeer(peer)} ${describeMessage(bytes)}\n`)
     : undefined;
   const endpoint = new CoapEndpoint({ transport, trace });
+  const request = {
+    method,
+    uri,
+    payload,
+    confirmable: !values.non,
+    contentFormat: contentFormatArg(values['content-format'], '--content-format'),
+    accept: contentFormatArg(values.accept, '--accept'),
+    timeout: timeoutSeconds * 1000,
+    blockSize,
+    onBlock: progressPrinter(io),
+  };
+  if (values.group) {
+    const responses = await endpoint.groupRequest({ ...request, window: (duration ?? 2) * 1000 });
+    await endpoint.close();
+    for (const r of responses) {
+      io.stdout.write(`${formatPeer(r.peer)} ${describeCode(r.code)}\n${r.text()}\n`);
+    }
+    return responses.length > 0 ? 0 : 2;
+  }
+  if (command === 'observe') return observe(endpoint, request, io, count, duration, signal);
   let response: CoapResponse;
   try {
-    response = await endpoint.request({
-      method,
-      uri,
-      payload,
-      confirmable: !values.non,
-      contentFormat: contentFormatArg(values['content-format'], '--content-format'),
-      accept: contentFormatArg(values.accept, '--accept'),
-      timeout: timeoutSeconds * 1000,
-    });
+    response = await endpoint.request(request);
   } catch (e) {
     const reason = e instanceof CoapRequestError ? e.message : (e as Error).message;
     io.stderr.write(`coap: ${method} ${uri} failed: ${reason}\n`);
@@ -238,4 +275,77 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     io.stdout.write(response.payload);
   }
   return 0;
+}
+
+/** Prints a progress line on stderr for transfers over 64 KiB. */
+function progressPrinter(io: CliIo): (p: BlockProgress) => void {
+  let last = -1;
+  return (p) => {
+    const done = p.offset + p.data.length;
+    const total = p.total;
+    if ((total ?? done) <= 64 * 1024 && done <= 64 * 1024) return;
+    const pct = total !== undefined && total > 0 ? Math.floor((done / total) * 100) : -1;
+    const step = pct >= 0 ? pct : Math.floor(done / 65536);
+    if (step === last && p.more) return;
+    last = step;
+    const what = p.direction === 'upload' ? 'uploaded' : 'downloaded';
+    const of = total !== undefined ? ` of ${total}` : '';
+    io.stderr.write(`\r${what} ${done}${of} bytes${pct >= 0 ? ` (${pct}%)` : ''}${p.more ? '' : '\n'}`);
+  };
+}
+
+async function observe(
+  endpoint: CoapEndpoint,
+  request: RequestOptions,
+  io: CliIo,
+  count: number | undefined,
+  duration: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  let observation: Observation;
+  try {
+    observation = await endpoint.observe(request);
+  } catch (e) {
+    io.stderr.write(`coap: observe ${request.uri} failed: ${(e as Error).message}\n`);
+    await endpoint.close();
+    return 2;
+  }
+  let seen = 0;
+  let failed = false;
+  let status = 0;
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    const timer = duration !== undefined ? setTimeout(stop, duration * 1000) : undefined;
+    signal?.addEventListener('abort', stop, { once: true });
+    const print = (r: CoapResponse) => {
+      if (!r.ok) {
+        io.stderr.write(`${describeCode(r.code)}${r.payload.length > 0 ? `: ${r.text()}` : ''}\n`);
+        status = 1;
+        return;
+      }
+      io.stdout.write(r.payload);
+      io.stdout.write('\n');
+      seen++;
+      if (count !== undefined && seen >= count) {
+        if (timer !== undefined) clearTimeout(timer);
+        stop();
+      }
+    };
+    observation.on('notification', print);
+    observation.on('error', (e) => {
+      io.stderr.write(`coap: observation failed: ${e.message}\n`);
+      failed = true;
+      stop();
+    });
+    observation.on('end', stop);
+    // the registration response was delivered before the listener was attached
+    if (observation.count > 0 && seen === 0 && latestOf(observation) !== undefined) print(latestOf(observation)!);
+  });
+  await observation.cancel().catch(() => undefined);
+  await endpoint.close();
+  return failed ? 2 : status;
+}
+
+function latestOf(o: Observation): CoapResponse | undefined {
+  return o.peek();
 }

@@ -2,6 +2,7 @@
  * `coap serve DIR`: a CoAP file server. GET returns a file's bytes with a Content-Format from its
  * extension, PUT creates or replaces a file, DELETE removes it, `/.well-known/core` lists the files.
  */
+import { unwatchFile, watchFile } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import type { CoapEndpoint, CoapRequest, ResponseInit } from '../endpoint/endpoint.js';
@@ -10,8 +11,15 @@ import { Code } from '../message/constants.js';
 import { contentFormatForExtension } from '../message/content-formats.js';
 
 export interface FileServerOptions {
-  /** Largest file accepted by PUT, in bytes (default 1 MiB). */
+  /** Largest file accepted by PUT, in bytes (default 64 MiB). */
   readonly maxUpload?: number;
+  /** How often observed files are checked for changes, ms (default 200). */
+  readonly watchInterval?: number;
+}
+
+/** A running file server's handle: stops watching files. */
+export interface FileServer {
+  close(): void;
 }
 
 /** Maps request path segments to a file below `root`, refusing anything that would escape it. */
@@ -47,16 +55,28 @@ export async function serveDirectory(
   endpoint: CoapEndpoint,
   directory: string,
   options: FileServerOptions = {},
-): Promise<void> {
+): Promise<FileServer> {
   const root = resolve(directory);
   await mkdir(root, { recursive: true });
-  const maxUpload = options.maxUpload ?? 1024 * 1024;
+  const maxUpload = options.maxUpload ?? 64 * 1024 * 1024;
+  const watched = new Set<string>();
+  // RFC 7641: a file that changes on disk notifies its observers (polling survives editors' renames)
+  const watch = (file: string, resource: string) => {
+    if (watched.has(file) || watched.size >= 10_000) return;
+    watched.add(file);
+    watchFile(file, { interval: options.watchInterval ?? 200 }, (now, before) => {
+      if (now.mtimeMs !== before.mtimeMs || now.size !== before.size) endpoint.notify(resource);
+    });
+  };
   let cachedLinks: Link[] = [];
   const refreshLinks = async () => {
     const files = await listFiles(root);
     cachedLinks = files.sort().map((f) => ({
       target: `/${f.split('/').map(encodeURIComponent).join('/')}`,
-      attributes: [{ name: 'ct', value: String(contentFormatForExtension(extname(f))) }],
+      attributes: [
+        { name: 'ct', value: String(contentFormatForExtension(extname(f))) },
+        { name: 'obs', value: true },
+      ],
     }));
   };
   await refreshLinks();
@@ -65,6 +85,7 @@ export async function serveDirectory(
   const get = async (req: CoapRequest): Promise<ResponseInit> => {
     const file = fileFor(root, req.path);
     if (file === undefined) return { code: Code.NotFound };
+    if (req.observe === 0) watch(file, req.path.join('/'));
     try {
       const info = await stat(file);
       if (!info.isFile()) return { code: Code.NotFound };
@@ -83,6 +104,7 @@ export async function serveDirectory(
     const file = fileFor(root, req.path);
     if (file === undefined) return { code: Code.BadRequest, payload: 'invalid file name' };
     if (req.payload.length > maxUpload) return { code: Code.RequestEntityTooLarge };
+    // a PUT notifies observers of the file (the poll would too, later)
     let existed = true;
     try {
       const info = await stat(file);
@@ -96,6 +118,7 @@ export async function serveDirectory(
     await writeFile(tmp, req.payload);
     await rename(tmp, file);
     await refreshLinks();
+    endpoint.notify(req.path.join('/'));
     return { code: existed ? Code.Changed : Code.Created };
   };
 
@@ -113,7 +136,13 @@ export async function serveDirectory(
     }
   };
 
-  endpoint.route('GET', '/*', get);
-  endpoint.route('PUT', '/*', put);
+  endpoint.route('GET', '/*', get, { observable: true });
+  endpoint.route('PUT', '/*', put, { maxBodySize: maxUpload });
   endpoint.route('DELETE', '/*', del);
+  return {
+    close() {
+      for (const f of watched) unwatchFile(f);
+      watched.clear();
+    },
+  };
 }

@@ -48,6 +48,11 @@ export class Observation implements AsyncIterable<CoapResponse> {
     }
   }
 
+  /** The newest notification not yet taken by the iterator, without taking it. */
+  peek(): CoapResponse | undefined {
+    return this.latest;
+  }
+
   /** @internal */
   deliver(response: CoapResponse): void {
     if (this.ended) return;

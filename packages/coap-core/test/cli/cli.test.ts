@@ -84,7 +84,7 @@ describe('coap command', () => {
   it('discover prints one link per line', async () => {
     const r = await coap(['discover', base]);
     expect(r.code).toBe(0);
-    expect(r.stdout.split('\n')).toContain('</a.json>;ct="50"');
+    expect(r.stdout.split('\n')).toContain('</a.json>;ct="50";obs');
   });
 
   it('a network failure exits 2 with a clear message within the timeout', async () => {

@@ -174,3 +174,67 @@ describe.skipIf(!available)('our DTLS client against libcoap coap-server-openssl
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 });
+
+describe.skipIf(!available)('Observe and Block-wise with libcoap (RFC 7641, RFC 7959)', () => {
+  let libcoapBase = '';
+  let server: RunningServer;
+  let ourBase = '';
+  let dir = '';
+  const mib = Buffer.from(Array.from({ length: 1024 * 1024 }, (_, i) => (i * 7 + (i >> 10)) & 0xff));
+  beforeAll(async () => {
+    const port = await freeUdpPort();
+    startPeer('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-d', '10', '-v', '0']);
+    await waitForCoap(port);
+    libcoapBase = `coap://127.0.0.1:${port}`;
+    dir = mkdtempSync(join(tmpdir(), 'thimble-blocks-'));
+    const ours = await freeUdpPort();
+    server = await startFileServer(dir, '127.0.0.1', ours);
+    ourBase = `coap://127.0.0.1:${ours}`;
+  });
+  afterAll(() => server?.close());
+
+  it('our client observes /time on coap-server-notls, gets 3 notifications, then cancels', async () => {
+    const r = await coap('observe', `${libcoapBase}/time`, '--count', '3', '--timeout', '10');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.length).toBe(3);
+    for (const l of lines) expect(l).toMatch(/\d\d:\d\d:\d\d/);
+    expect(new Set(lines).size).toBe(3);
+  });
+
+  it('coap-client-notls -s observes a file on our coap serve and sees the rewrite', async () => {
+    const file = join(dir, 'watched.txt');
+    writeFileSync(file, 'first version');
+    const client = runPeer('coap-client-notls', ['-s', '4', `${ourBase}/watched.txt`], 20_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    writeFileSync(file, 'second version');
+    const r = await client;
+    expect(r.stdout).toContain('first version');
+    expect(r.stdout).toContain('second version');
+    expect(r.stdout.indexOf('first version')).toBeLessThan(r.stdout.indexOf('second version'));
+  });
+
+  it('coap-client-notls -b 1024 uploads 1 MiB to our coap serve; -b 64 downloads it back byte-exact', async () => {
+    const src = join(dir, '..', `mib-${process.pid}.bin`);
+    writeFileSync(src, mib);
+    const put = await runPeer('coap-client-notls', ['-b', '1024', '-m', 'put', '-f', src, `${ourBase}/mib.bin`], 60_000);
+    expect(put.code).toBe(0);
+    expect(Buffer.compare(readFileSync(join(dir, 'mib.bin')), mib)).toBe(0);
+    const out = join(dir, '..', `mib-back-${process.pid}.bin`);
+    const get = await runPeer('coap-client-notls', ['-b', '64', '-o', out, `${ourBase}/mib.bin`], 120_000);
+    expect(get.code).toBe(0);
+    expect(Buffer.compare(readFileSync(out), mib)).toBe(0);
+  }, 180_000);
+
+  it('our client uploads 1 MiB to coap-server-notls -d with Block1 and downloads it with Block2', async () => {
+    const src = join(dir, '..', `mib-up-${process.pid}.bin`);
+    writeFileSync(src, mib);
+    const put = await coap('put', `${libcoapBase}/upload`, '-f', src);
+    expect(put.code).toBe(0);
+    const out = join(dir, '..', `mib-down-${process.pid}.bin`);
+    const get = await coap('get', `${libcoapBase}/upload`, '-o', out);
+    expect(get.code).toBe(0);
+    expect(Buffer.compare(readFileSync(out), mib)).toBe(0);
+    expect(get.stderr).toContain('downloaded 1048576 of 1048576 bytes (100%)');
+  }, 60_000);
+});
