@@ -128,8 +128,11 @@ export {
   type NetworkStats,
 } from './transport/memory.js';
 export {
+  ALL_COAP_NODES,
   type DatagramHandler,
+  type DatagramInfo,
   formatPeer,
+  isMulticastAddress,
   type Peer,
   peerKey,
   type Transport,

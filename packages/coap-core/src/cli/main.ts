@@ -3,8 +3,12 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type BlockProgress, CoapEndpoint, type CoapResponse, type RequestOptions } from '../endpoint/endpoint.js';
-import type { Observation } from '../observe/observation.js';
+import {
+  type BlockProgress,
+  CoapEndpoint,
+  type CoapResponse,
+  type RequestOptions,
+} from '../endpoint/endpoint.js';
 import { CoapRequestError } from '../endpoint/errors.js';
 import type { Method } from '../endpoint/router.js';
 import { parseLinkFormat } from '../link-format/index.js';
@@ -13,6 +17,7 @@ import { parseContentFormat } from '../message/content-formats.js';
 import { describeMessage } from '../message/describe.js';
 import { parseUri } from '../message/uri.js';
 import type { TraceHook } from '../messaging/message-layer.js';
+import type { Observation } from '../observe/observation.js';
 import { DtlsClientTransport } from '../transport/dtls.js';
 import { formatPeer, type Transport } from '../transport/types.js';
 import { UdpTransport } from '../transport/udp.js';
@@ -30,7 +35,7 @@ const USAGE = `Usage:
   coap observe URI [--count N] [--duration SECONDS] [options]
   coap discover URI [options]
   coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
-  coap serve DIR [--host H] [--port P]
+  coap serve DIR [--host H] [--port P] [--group ADDR [--interface IF] [--leisure SECONDS]]
 
 Request options:
   -p, --payload TEXT          request payload
@@ -45,8 +50,14 @@ Request options:
   -b, --block-size N          Block-wise block size, 16-1024 (default 1024)
   -v, --verbose               print the messages exchanged on stderr
       --count N               observe: stop after N notifications
-      --duration SECONDS      observe: stop after this long; --group: collect responses this long
+      --duration SECONDS      observe: stop after this long; --group: collect responses this long (6)
       --group                 send a Non-confirmable group request and print every response
+      --interface ADDR        interface address for multicast (e.g. 127.0.0.1)
+
+Serve options:
+      --host H, --port P      where to listen (default [::]:5683)
+      --group ADDR            also answer group requests sent to this multicast address (RFC 7252 §8)
+      --leisure SECONDS       longest random delay before answering a group request (default 5)
 `;
 
 const METHODS: Record<string, Method> = {
@@ -86,16 +97,47 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface FileServerStartOptions {
+  /** Also answer group requests to this multicast address on the same port. */
+  readonly group?: string;
+  readonly multicastInterface?: string;
+  /** Longest delay before answering a group request, ms (DEFAULT_LEISURE, RFC 7252 §8.2). */
+  readonly leisure?: number;
+}
+
 /** Starts the file server of `coap serve`. */
-export async function startFileServer(dir: string, host = '::', port = 5683): Promise<RunningServer> {
-  const transport = await UdpTransport.bind({ address: host, port });
-  const endpoint = new CoapEndpoint({ transport });
+export async function startFileServer(
+  dir: string,
+  host = '::',
+  port = 5683,
+  options: FileServerStartOptions = {},
+): Promise<RunningServer> {
+  const parameters = options.leisure === undefined ? undefined : { defaultLeisure: options.leisure };
+  const transport = await UdpTransport.bind({
+    address: host,
+    port,
+    reuseAddress: options.group !== undefined,
+  });
+  const endpoint = new CoapEndpoint({ transport, parameters });
   const files = await serveDirectory(endpoint, dir);
+  let groupEndpoint: CoapEndpoint | undefined;
+  let groupFiles: { close(): void } | undefined;
+  if (options.group !== undefined) {
+    const groupTransport = await UdpTransport.bind({
+      group: options.group,
+      port: endpoint.local.port,
+      multicastInterface: options.multicastInterface,
+    });
+    groupEndpoint = new CoapEndpoint({ transport: groupTransport, parameters });
+    groupFiles = await serveDirectory(groupEndpoint, dir);
+  }
   return {
     endpoint,
-    close: () => {
+    close: async () => {
       files.close();
-      return endpoint.close();
+      groupFiles?.close();
+      await groupEndpoint?.close();
+      await endpoint.close();
     },
   };
 }
@@ -139,6 +181,8 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     count: { type: 'string' },
     duration: { type: 'string' },
     group: { type: 'boolean' },
+    interface: { type: 'string' },
+    leisure: { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
   } as const;
@@ -155,7 +199,14 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     const port = values.port === undefined ? 5683 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`invalid port ${values.port}`);
-    const server = await startFileServer(dir, values.host ?? '::', port);
+    const group = positionals[1];
+    const leisure = values.leisure === undefined ? undefined : Number(values.leisure) * 1000;
+    if (leisure !== undefined && !(leisure >= 0)) throw new UsageError(`invalid leisure ${values.leisure}`);
+    const server = await startFileServer(dir, values.host ?? '::', port, {
+      group: values.group ? (group ?? '224.0.1.187') : undefined,
+      multicastInterface: values.interface,
+      leisure,
+    });
     io.stderr.write(`coap: serving ${dir} on coap://${formatPeer(server.endpoint.local)}\n`);
     await new Promise<void>((resolve) => {
       if (signal === undefined) return; // runs until the process ends
@@ -196,7 +247,8 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     throw new UsageError('--block-size must be a power of two from 16 to 1024');
   }
   const count = values.count === undefined ? undefined : Number(values.count);
-  if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw new UsageError('--count must be a positive integer');
+  if (count !== undefined && !(Number.isInteger(count) && count > 0))
+    throw new UsageError('--count must be a positive integer');
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) throw new UsageError('--duration must be positive');
 
@@ -217,7 +269,10 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     });
   } else if (scheme === 'coap') {
     const host = parseUri(uri).host;
-    transport = await UdpTransport.bind({ family: host.includes(':') ? 6 : 4 });
+    transport = await UdpTransport.bind({
+      family: host.includes(':') ? 6 : 4,
+      multicastInterface: values.interface,
+    });
   } else {
     throw new UsageError(`unsupported scheme ${scheme}://`);
   }
@@ -238,7 +293,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     onBlock: progressPrinter(io),
   };
   if (values.group) {
-    const responses = await endpoint.groupRequest({ ...request, window: (duration ?? 2) * 1000 });
+    const responses = await endpoint.groupRequest({ ...request, window: (duration ?? 6) * 1000 });
     await endpoint.close();
     for (const r of responses) {
       io.stdout.write(`${formatPeer(r.peer)} ${describeCode(r.code)}\n${r.text()}\n`);
@@ -339,7 +394,8 @@ async function observe(
     });
     observation.on('end', stop);
     // the registration response was delivered before the listener was attached
-    if (observation.count > 0 && seen === 0 && latestOf(observation) !== undefined) print(latestOf(observation)!);
+    if (observation.count > 0 && seen === 0 && latestOf(observation) !== undefined)
+      print(latestOf(observation)!);
   });
   await observation.cancel().catch(() => undefined);
   await endpoint.close();

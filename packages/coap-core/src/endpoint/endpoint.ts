@@ -1370,6 +1370,10 @@ export class CoapEndpoint implements UpperLayer {
 
   private reply(ex: InboundExchange, response: ResponseInit): void {
     if (ex.responded || this.closed) return;
+    if (ex.multicast) {
+      this.replyToGroup(ex, response);
+      return;
+    }
     // RFC 7967: No-Response suppresses the classes whose bits are set (2.xx → 2, 4.xx → 8, 5.xx → 16)
     const noResponse = ex.message.getUint(OptionNumber.NoResponse);
     if (noResponse !== undefined && noResponse !== 0) {
@@ -1388,6 +1392,30 @@ export class CoapEndpoint implements UpperLayer {
     if (response.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: response.maxAge });
     if (response.options !== undefined) for (const o of response.options) options.push(o);
     ex.respond({ code: response.code, options, payload: toBytes(response.payload) });
+  }
+
+  /**
+   * RFC 7252 §8.2: no error responses to a group request (and no empty discovery result, RFC 6690
+   * §4.1); the response is delayed by a random Leisure so the members do not all answer at once.
+   */
+  private replyToGroup(ex: InboundExchange, response: ResponseInit): void {
+    const payload = toBytes(response.payload);
+    const emptyDiscovery =
+      response.contentFormat === ContentFormat.LinkFormat && (payload?.length ?? 0) === 0;
+    if (response.code >>> 5 !== 2 || emptyDiscovery) return;
+    const leisure = randomInt(this.random, 0, this.messaging.parameters.defaultLeisure);
+    this.clock.setTimeout(() => {
+      if (this.closed) return;
+      const options: CoapOptionInit[] = [];
+      if (response.etag !== undefined) options.push({ number: OptionNumber.ETag, value: response.etag });
+      if (response.contentFormat !== undefined) {
+        options.push({ number: OptionNumber.ContentFormat, value: response.contentFormat });
+      }
+      if (response.maxAge !== undefined)
+        options.push({ number: OptionNumber.MaxAge, value: response.maxAge });
+      if (response.options !== undefined) for (const o of response.options) options.push(o);
+      ex.respond({ code: response.code, options, payload });
+    }, leisure);
   }
 
   /** Fails pending requests, stops timers and closes the transport. */

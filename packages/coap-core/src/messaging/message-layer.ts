@@ -65,6 +65,8 @@ export interface InboundExchange {
   acknowledge(): void;
   /** True once a response was sent. */
   readonly responded: boolean;
+  /** The request came to a multicast group (RFC 7252 §8.2). */
+  readonly multicast: boolean;
 }
 
 export interface UpperLayer {
@@ -144,6 +146,7 @@ class Exchange implements InboundExchange {
     readonly message: CoapMessage,
     readonly entry: DedupEntry | undefined,
     readonly ackDeadline: number,
+    readonly multicast = false,
   ) {}
 
   get peer(): Peer {
@@ -195,7 +198,7 @@ export class MessageLayer {
     this.exchangeLifetime = exchangeLifetime(this.parameters);
     this.nonLifetime = nonLifetime(this.parameters);
     this.trace = options.trace;
-    transport.onDatagram((data, peer) => this.receive(data, peer));
+    transport.onDatagram((data, peer, info) => this.receive(data, peer, info?.multicast === true));
   }
 
   setUpperLayer(upper: UpperLayer): void {
@@ -485,7 +488,7 @@ export class MessageLayer {
   // ---------------------------------------------------------------- receiving
 
   /** Handles one datagram from the transport. Never throws. */
-  receive(data: Uint8Array, peer: Peer): void {
+  receive(data: Uint8Array, peer: Peer, multicast = false): void {
     if (this.closed) return;
     if (this.trace !== undefined) this.trace('in', data, peer);
     let message: CoapMessage;
@@ -493,13 +496,20 @@ export class MessageLayer {
       message = decodeMessage(data);
     } catch (e) {
       // RFC 7252 §4.2: a malformed Confirmable message is rejected with a Reset; §4.3: others dropped.
-      if (e instanceof CoapDecodeError && e.type === MessageType.CON && e.messageId !== undefined) {
+      // §8.1: never a Reset to a multicast message.
+      if (
+        !multicast &&
+        e instanceof CoapDecodeError &&
+        e.type === MessageType.CON &&
+        e.messageId !== undefined
+      ) {
         this.emit(emptyMessage(MessageType.RST, e.messageId), peer);
       }
       return;
     }
     try {
-      this.dispatch(message, peer);
+      if (multicast) this.dispatchGroup(message, peer);
+      else this.dispatch(message, peer);
     } catch {
       // An upper layer failed on this message; the endpoint keeps running.
     }
@@ -568,6 +578,15 @@ export class MessageLayer {
         return;
       }
     }
+  }
+
+  /** RFC 7252 §8.1: only Non-confirmable requests are valid in a group; nothing is answered with RST. */
+  private dispatchGroup(message: CoapMessage, peer: Peer): void {
+    if (message.type !== MessageType.NON || !isRequestCode(message.code)) return;
+    const s = this.state(peer);
+    if (s.dedup.has(message.messageId)) return;
+    this.remember(s, message.messageId, this.nonLifetime);
+    this.upper?.onRequest(new Exchange(this, s, message, undefined, 0, true));
   }
 
   /** Sends an Empty Reset for a message ID (e.g. to reject a notification nobody wants). */

@@ -4,8 +4,17 @@
  */
 import { type Clock, systemClock } from '../clock.js';
 import { type Random, randomFloat, seededRandom } from '../random.js';
-import type { DatagramHandler, Peer, Transport, TransportErrorHandler } from './types.js';
-import { peerKey } from './types.js';
+import {
+  type DatagramHandler,
+  type DatagramInfo,
+  isMulticastAddress,
+  type Peer,
+  peerKey,
+  type Transport,
+  type TransportErrorHandler,
+} from './types.js';
+
+const MULTICAST: DatagramInfo = { multicast: true };
 
 export interface NetworkConditions {
   /** Probability that a datagram is lost, 0–1. */
@@ -42,6 +51,7 @@ export interface NetworkStats {
 
 export class MemoryNetwork {
   private readonly endpoints = new Map<string, MemoryTransport>();
+  private readonly groups = new Map<string, Set<MemoryTransport>>();
   private readonly clock: Clock;
   private readonly random: Random;
   private nextPort = 40000;
@@ -71,6 +81,19 @@ export class MemoryNetwork {
   /** @internal */
   detach(t: MemoryTransport): void {
     this.endpoints.delete(peerKey(t.local));
+    for (const members of this.groups.values()) members.delete(t);
+  }
+
+  /** Makes `t` receive datagrams sent to `group` on its port (RFC 7252 §8). */
+  joinGroup(t: MemoryTransport, group: string): void {
+    if (!isMulticastAddress(group)) throw new Error(`${group} is not a multicast address`);
+    const key = peerKey({ address: group, port: t.local.port });
+    let members = this.groups.get(key);
+    if (members === undefined) {
+      members = new Set();
+      this.groups.set(key, members);
+    }
+    members.add(t);
   }
 
   /** @internal */
@@ -99,10 +122,18 @@ export class MemoryNetwork {
         this.stats.reordered++;
       }
       const deliver = () => {
+        const members = this.groups.get(peerKey(to));
+        if (members !== undefined) {
+          for (const m of members) {
+            this.stats.delivered++;
+            m.deliver(copy, from, MULTICAST);
+          }
+          return;
+        }
         const target = this.endpoints.get(peerKey(to));
         if (target === undefined) return; // nobody listening: like UDP, silently gone
         this.stats.delivered++;
-        target.deliver(copy, from);
+        target.deliver(copy, from, undefined);
       };
       if (delay <= 0) queueMicrotask(deliver);
       else this.clock.setTimeout(deliver, delay);
@@ -132,8 +163,13 @@ export class MemoryTransport implements Transport {
   onError(_handler: TransportErrorHandler): void {}
 
   /** @internal */
-  deliver(data: Uint8Array, from: Peer): void {
-    if (!this.closed) this.handler(data, from);
+  deliver(data: Uint8Array, from: Peer, info: DatagramInfo | undefined): void {
+    if (!this.closed) this.handler(data, from, info);
+  }
+
+  /** Joins a multicast group on this transport's port. */
+  joinGroup(group: string): void {
+    this.network.joinGroup(this, group);
   }
 
   async resolve(host: string, port: number): Promise<Peer> {

@@ -12,7 +12,13 @@ export interface Peer {
   readonly identity?: string;
 }
 
-export type DatagramHandler = (data: Uint8Array, peer: Peer) => void;
+/** What the transport knows about how a datagram arrived. */
+export interface DatagramInfo {
+  /** It was sent to a multicast group the transport joined (RFC 7252 §8). */
+  readonly multicast: boolean;
+}
+
+export type DatagramHandler = (data: Uint8Array, peer: Peer, info?: DatagramInfo) => void;
 export type TransportErrorHandler = (error: Error, peer: Peer | undefined) => void;
 
 export interface Transport {
@@ -42,3 +48,17 @@ export function peerKey(peer: Peer): string {
 export function formatPeer(peer: Peer): string {
   return peer.address.indexOf(':') >= 0 ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
 }
+
+/** True for IPv4 224.0.0.0/4 and IPv6 ff00::/8 addresses. */
+export function isMulticastAddress(address: string): boolean {
+  if (address.includes(':')) return address.toLowerCase().startsWith('ff');
+  const first = Number(address.split('.')[0]);
+  return first >= 224 && first <= 239;
+}
+
+/** The "All CoAP Nodes" groups (RFC 7252 §12.8). */
+export const ALL_COAP_NODES = {
+  ipv4: '224.0.1.187',
+  ipv6LinkLocal: 'ff02::fd',
+  ipv6SiteLocal: 'ff05::fd',
+} as const;

@@ -4,7 +4,13 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { DatagramHandler, Peer, Transport, TransportErrorHandler } from './types.js';
+import {
+  type DatagramHandler,
+  isMulticastAddress,
+  type Peer,
+  type Transport,
+  type TransportErrorHandler,
+} from './types.js';
 
 export interface UdpTransportOptions {
   /** Address to bind; default `::` (dual-stack) or `0.0.0.0` when `family` is 4. */
@@ -17,6 +23,13 @@ export interface UdpTransportOptions {
   readonly bufferSize?: number;
   /** Allow several sockets on the port (needed to join multicast groups on a shared port). */
   readonly reuseAddress?: boolean;
+  /**
+   * A multicast group to serve (e.g. 224.0.1.187, ff02::fd): the socket binds to the group address and
+   * joins it, so everything it receives is a group request (RFC 7252 §8.2).
+   */
+  readonly group?: string;
+  /** Interface address for joining groups and sending to them (e.g. 127.0.0.1 to stay on loopback). */
+  readonly multicastInterface?: string;
 }
 
 const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/;
@@ -30,40 +43,52 @@ export class UdpTransport implements Transport {
   private readonly family: 4 | 6;
   private boundPeer: Peer = { address: '', port: 0 };
   private closed = false;
+  private readonly info: { multicast: boolean } | undefined;
 
-  private constructor(socket: Socket, family: 4 | 6) {
+  private constructor(socket: Socket, family: 4 | 6, group: boolean) {
     this.socket = socket;
     this.family = family;
+    this.info = group ? { multicast: true } : undefined;
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       // Node hands out a Buffer over its own memory; the stack only needs the Uint8Array view.
       const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
       const m = MAPPED_V4.exec(rinfo.address);
-      this.datagramHandler(data, { address: m ? m[1]! : rinfo.address, port: rinfo.port });
+      this.datagramHandler(data, { address: m ? m[1]! : rinfo.address, port: rinfo.port }, this.info);
     });
     socket.on('error', (err) => this.errorHandler(err, undefined));
   }
 
   /** Binds a UDP socket and resolves when it is listening. */
   static async bind(options: UdpTransportOptions = {}): Promise<UdpTransport> {
-    const family = options.family ?? (options.address !== undefined && isIP(options.address) === 4 ? 4 : 6);
+    const group = options.group;
+    if (group !== undefined && !isMulticastAddress(group))
+      throw new Error(`${group} is not a multicast address`);
+    const bindTo = group ?? options.address;
+    const family = options.family ?? (bindTo !== undefined && isIP(bindTo) === 4 ? 4 : 6);
     const socket = createSocket({
       type: family === 4 ? 'udp4' : 'udp6',
-      reuseAddr: options.reuseAddress ?? false,
+      reuseAddr: options.reuseAddress ?? group !== undefined,
       ipv6Only: false,
       recvBufferSize: options.bufferSize,
       sendBufferSize: options.bufferSize,
     });
-    const transport = new UdpTransport(socket, family);
+    const transport = new UdpTransport(socket, family, group !== undefined);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       socket.once('error', onError);
-      socket.bind(
-        { port: options.port ?? 0, address: options.address ?? (family === 4 ? '0.0.0.0' : '::') },
-        () => {
-          socket.off('error', onError);
+      socket.bind({ port: options.port ?? 0, address: bindTo ?? (family === 4 ? '0.0.0.0' : '::') }, () => {
+        socket.off('error', onError);
+        try {
+          if (group !== undefined) socket.addMembership(group, options.multicastInterface);
+          if (options.multicastInterface !== undefined)
+            socket.setMulticastInterface(options.multicastInterface);
+          socket.setMulticastLoopback(true);
           resolve();
-        },
-      );
+        } catch (e) {
+          socket.close();
+          reject(e);
+        }
+      });
     });
     const a = socket.address();
     transport.boundPeer = { address: a.address, port: a.port };

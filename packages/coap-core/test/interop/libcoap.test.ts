@@ -217,7 +217,11 @@ describe.skipIf(!available)('Observe and Block-wise with libcoap (RFC 7641, RFC 
   it('coap-client-notls -b 1024 uploads 1 MiB to our coap serve; -b 64 downloads it back byte-exact', async () => {
     const src = join(dir, '..', `mib-${process.pid}.bin`);
     writeFileSync(src, mib);
-    const put = await runPeer('coap-client-notls', ['-b', '1024', '-m', 'put', '-f', src, `${ourBase}/mib.bin`], 60_000);
+    const put = await runPeer(
+      'coap-client-notls',
+      ['-b', '1024', '-m', 'put', '-f', src, `${ourBase}/mib.bin`],
+      60_000,
+    );
     expect(put.code).toBe(0);
     expect(Buffer.compare(readFileSync(join(dir, 'mib.bin')), mib)).toBe(0);
     const out = join(dir, '..', `mib-back-${process.pid}.bin`);
