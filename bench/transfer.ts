@@ -1,0 +1,197 @@
+/**
+ * 1 MiB Block-wise transfer over UDP loopback with 1024-byte blocks, side by side in one run
+ * (issue 4): Block1 upload and Block2 download by
+ *   - Thimble's client against Thimble's server,
+ *   - libcoap's coap-client-notls against coap-server-notls (Debian libcoap3-bin),
+ *   - node-coap's client against node-coap's server.
+ * Servers run in their own processes. Each transfer is repeated and the median is reported; the
+ * downloaded bytes are checked against the upload.
+ *
+ *   npm run bench:transfer [-- --runs 5]
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createUdpEndpoint } from '../packages/coap-core/src/node.js';
+
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 5) || 5;
+const SIZE = 1024 * 1024;
+const body = Buffer.from(Array.from({ length: SIZE }, (_, i) => (i * 7 + (i >> 10)) & 0xff));
+const dir = mkdtempSync(join(tmpdir(), 'thimble-transfer-'));
+const bodyFile = join(dir, 'body.bin');
+writeFileSync(bodyFile, body);
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function startChild(command: string, args: string[], ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${command} did not start`)), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (ready.test(d.toString())) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  return child;
+}
+
+function freePort(): number {
+  return 30000 + Math.floor(Math.random() * 20000);
+}
+
+async function time(fn: () => Promise<void>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+interface Result {
+  name: string;
+  upload: number;
+  download: number;
+}
+
+async function thimbleRun(): Promise<Result> {
+  const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+  const child = spawn(tsx, [fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'thimble'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('thimble server did not start')), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      const m = /ready (\d+)/.exec(d.toString());
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  const client = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+  const uri = `coap://127.0.0.1:${port}/file`;
+  console.error(`thimble server on ${port}`);
+  const up: number[] = [];
+  const down: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const u = await time(async () => {
+      const r = await client.put(uri, body, { blockSize: 1024 });
+      if (r.code !== 0x44) throw new Error(`upload failed: ${r.code}`);
+    });
+    let got = new Uint8Array(0);
+    const d = await time(async () => {
+      got = (await client.get(uri, { blockSize: 1024 })).payload;
+    });
+    if (Buffer.compare(Buffer.from(got), body) !== 0) throw new Error('thimble download differs');
+    if (i > 0) {
+      up.push(u);
+      down.push(d);
+    }
+  }
+  await client.close();
+  child.kill();
+  return { name: 'Thimble client → Thimble server', upload: median(up), download: median(down) };
+}
+
+async function libcoapRun(): Promise<Result | undefined> {
+  try {
+    execFileSync('sh', ['-c', 'command -v coap-server-notls && command -v coap-client-notls'], { stdio: 'ignore' });
+  } catch {
+    console.warn('libcoap (coap-server-notls, coap-client-notls) not installed: skipped (apt-get install libcoap3-bin)');
+    return undefined;
+  }
+  const port = freePort();
+  await startChild('sh', ['-c', `coap-server-notls -A 127.0.0.1 -p ${port} -d 10 -v 0 & echo ready; wait`], /ready/);
+  await new Promise((r) => setTimeout(r, 300));
+  const uri = `coap://127.0.0.1:${port}/file`;
+  const out = join(dir, 'libcoap.out');
+  const up: number[] = [];
+  const down: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const u = await time(async () => {
+      execFileSync('coap-client-notls', ['-b', '1024', '-m', 'put', '-f', bodyFile, uri]);
+    });
+    const d = await time(async () => {
+      execFileSync('coap-client-notls', ['-b', '1024', '-o', out, uri]);
+    });
+    if (Buffer.compare(readFileSync(out), body) !== 0) throw new Error('libcoap download differs');
+    if (i > 0) {
+      up.push(u);
+      down.push(d);
+    }
+  }
+  return { name: 'libcoap coap-client-notls → coap-server-notls (incl. process start)', upload: median(up), download: median(down) };
+}
+
+async function nodeCoapRun(): Promise<Result> {
+  const port = freePort();
+  const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+  await startChild(tsx, [fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'node-coap', String(port)], /ready/);
+  const require = createRequire(import.meta.url);
+  const coap = require('coap') as {
+    request(o: object): {
+      setOption(n: string, v: Buffer): void;
+      on(e: 'response', h: (res: { code: string; payload: Buffer; on(e: string, h: (x?: unknown) => void): void }) => void): void;
+      on(e: 'error', h: (e: Error) => void): void;
+      end(b?: Buffer): void;
+    };
+  };
+  const request = (method: string, payload?: Buffer) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const req = coap.request({ hostname: '127.0.0.1', port, pathname: '/file', method });
+      req.setOption(method === 'PUT' ? 'Block1' : 'Block2', Buffer.of(6));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c as Buffer));
+        res.on('end', () => resolve(chunks.length > 0 ? Buffer.concat(chunks) : res.payload));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  const up: number[] = [];
+  const down: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const u = await time(async () => {
+      await request('PUT', body);
+    });
+    let got = Buffer.alloc(0);
+    const d = await time(async () => {
+      got = await request('GET');
+    });
+    if (Buffer.compare(got, body) !== 0) throw new Error(`node-coap download differs (${got.length} bytes)`);
+    if (i > 0) {
+      up.push(u);
+      down.push(d);
+    }
+  }
+  return { name: 'node-coap client → node-coap server', upload: median(up), download: median(down) };
+}
+
+const results: Result[] = [];
+results.push(await thimbleRun());
+const lib = await libcoapRun();
+if (lib) results.push(lib);
+results.push(await nodeCoapRun());
+
+const ours = results[0]!;
+console.log(`\n1 MiB over UDP loopback, 1024-byte blocks, median of ${runs} runs (after one warm-up)\n`);
+console.log('| implementation | Block1 upload | Block2 download | upload vs Thimble | download vs Thimble |');
+console.log('|---|---|---|---|---|');
+for (const r of results) {
+  console.log(
+    `| ${r.name} | ${(r.upload / 1000).toFixed(3)} s | ${(r.download / 1000).toFixed(3)} s | ${(r.upload / ours.upload).toFixed(2)}× | ${(r.download / ours.download).toFixed(2)}× |`,
+  );
+}
+process.exit(0);
