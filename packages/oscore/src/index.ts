@@ -30,6 +30,7 @@ export { decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from '
 export { decodePlaintext, encodePlaintext, type Plaintext } from './plaintext.js';
 export {
   type ContextLookup,
+  contextLookup,
   type ProtectedRequest,
   type ProtectRequestOptions,
   type ProtectResponseOptions,
@@ -46,3 +47,4 @@ export {
   ReplayWindow,
 } from './replay.js';
 export { MemorySequenceStore, type SequenceNumberStore } from './sequence.js';
+export { type ContextSettings, parseContextSettings } from './settings.js';

@@ -518,3 +518,18 @@ export function unprotectResponse(
     payload: parsed.payload,
   };
 }
+
+/**
+ * A `ContextLookup` over a list of contexts (§8.2 step 2): 'kid' must equal the Recipient ID and, when a
+ * 'kid context' is sent, it must equal the context's ID Context.
+ */
+export function contextLookup(contexts: readonly SecurityContext[]): ContextLookup {
+  return (kid, kidContext) => {
+    for (const ctx of contexts) {
+      if (!sameBytes(ctx.recipientId, kid)) continue;
+      if (kidContext !== undefined && !sameBytes(ctx.idContext, kidContext)) continue;
+      return ctx;
+    }
+    return undefined;
+  };
+}
