@@ -270,11 +270,8 @@ export function unprotectRequest(lookup: ContextLookup, outer: CoapMessage): Unp
   if (kid === undefined) throw new OscoreError('bad-option', "request without 'kid' (§6.1)");
   const ctx = lookup(kid, header.kidContext);
   if (ctx === undefined) throw new OscoreError('context-not-found');
-  if (
-    header.kidContext !== undefined &&
-    ctx.idContext !== undefined &&
-    !sameBytes(header.kidContext, ctx.idContext)
-  ) {
+  // The kid context is not part of the AAD (§5.4): insist it names this context's ID Context exactly.
+  if (header.kidContext !== undefined && !sameBytes(header.kidContext, ctx.idContext)) {
     throw new OscoreError('context-not-found', 'kid context does not match the ID Context');
   }
   const seq = decodePartialIv(piv);
