@@ -12,6 +12,8 @@ export interface AeadAlgorithm {
   readonly keyLength: number;
   readonly nonceLength: number;
   readonly tagLength: number;
+  /** Longest plaintext the AEAD accepts (AES-CCM with L = 2, i.e. a 13-byte nonce: 2^16 − 1 bytes). */
+  readonly maxPlaintextLength: number;
 }
 
 /** RFC 9053 §4.2: AES-CCM with L = 16 (13-byte nonce), 64-bit tag, 128-bit key. COSE 10. */
@@ -21,6 +23,7 @@ export const AES_CCM_16_64_128: AeadAlgorithm = {
   keyLength: 16,
   nonceLength: 13,
   tagLength: 8,
+  maxPlaintextLength: 0xffff,
 };
 
 /** RFC 9053 §4.2: AES-CCM-16-128-128. COSE 30. */
@@ -30,6 +33,7 @@ export const AES_CCM_16_128_128: AeadAlgorithm = {
   keyLength: 16,
   nonceLength: 13,
   tagLength: 16,
+  maxPlaintextLength: 0xffff,
 };
 
 /** RFC 9053 §4.1: AES-GCM with a 128-bit key (A128GCM). COSE 1. */
@@ -39,6 +43,7 @@ export const A128GCM: AeadAlgorithm = {
   keyLength: 16,
   nonceLength: 12,
   tagLength: 16,
+  maxPlaintextLength: 2 ** 32,
 };
 
 /** RFC 9053 §4.3: ChaCha20/Poly1305. COSE 24. */
@@ -48,6 +53,7 @@ export const CHACHA20_POLY1305: AeadAlgorithm = {
   keyLength: 32,
   nonceLength: 12,
   tagLength: 16,
+  maxPlaintextLength: 2 ** 32,
 };
 
 /** The algorithm table: everything the protection logic knows the parameters of. */

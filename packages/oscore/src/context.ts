@@ -305,8 +305,8 @@ export class SecurityContext {
 
   /**
    * @internal Appendix B.1.2: a verified request arrived while the replay window is lost. Returns true if
-   * `echo` answers the pending challenge (the window then restarts at `seq`); otherwise issues a new
-   * challenge value (see `pendingEchoValue`) and returns false.
+   * `echo` answers the pending challenge (the window then restarts at `seq`); otherwise returns false and
+   * the challenge value to send is `pendingEchoValue` (created on first need, kept until answered).
    */
   proveFreshness(seq: number, echo: Uint8Array | undefined): boolean {
     const pending = this.pendingEcho;
@@ -316,6 +316,9 @@ export class SecurityContext {
       this.pendingEcho = undefined;
       return true;
     }
+    // Keep one challenge value until it is answered: regenerating it for every request would let anyone
+    // replaying old requests keep invalidating the value the legitimate client is about to send back.
+    if (pending !== undefined) return false;
     if (this.random === undefined) {
       throw new OscoreError('invalid-context', 'replay state is lost but no random source was given');
     }

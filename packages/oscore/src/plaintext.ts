@@ -2,40 +2,54 @@
  * The plaintext of an OSCORE message (RFC 8613 §5.3): the original Code, the Class E options in CoAP
  * option encoding (RFC 7252 §3.1), and, if there is a payload, 0xFF and the payload.
  */
-import { CoapEncodeError, type CoapOption, type CoapOptionInit, encodeMessageInto } from '@thimble/coap-core';
+import {
+  CoapEncodeError,
+  type CoapOption,
+  type CoapOptionInit,
+  encodedLength,
+  encodeMessageInto,
+} from '@thimble/coap-core';
 import { OscoreError } from './errors.js';
 
 // Scratch space for the plaintext: the AEAD reads it synchronously, so one buffer serves every call.
 let scratch = new Uint8Array(2048);
+const MAX_SCRATCH = 65536;
 
 /**
- * Encodes code, inner options and payload as a plaintext (§5.3). The result is a view into a shared
+ * Encodes code, inner options and payload as a plaintext (§5.3), at most `maxLength` bytes. The result is a view into a shared
  * scratch buffer, valid until the next call: pass it straight to the AEAD.
  */
 export function encodePlaintext(
   code: number,
   options: readonly CoapOptionInit[],
   payload: Uint8Array | undefined,
+  maxLength = Number.POSITIVE_INFINITY,
 ): Uint8Array {
   // The CoAP encoder writes a 4-byte header, no token, then options and payload; the code goes into the
   // byte just before the options, so [code, options..., 0xFF, payload] is contiguous.
   const message = { type: 0 as const, code: 1, messageId: 0, options, payload };
-  let written: number;
   try {
-    written = encodeMessageInto(message, scratch, 0);
-  } catch (e) {
-    if (e instanceof CoapEncodeError && e.reason === 'buffer-too-small') {
-      scratch = new Uint8Array(
-        Math.max(scratch.length * 2, options.length * 8 + (payload?.length ?? 0) + 4096),
+    let target = scratch;
+    const size = encodedLength(message);
+    if (size - 3 > maxLength) {
+      throw new OscoreError(
+        'invalid-message',
+        `plaintext of ${size - 3} bytes exceeds the AEAD limit of ${maxLength}`,
       );
-      return encodePlaintext(code, options, payload);
     }
+    if (size > target.length) {
+      // Grow the shared buffer up to 64 KiB; anything larger gets a one-off buffer (bounded memory).
+      target = new Uint8Array(size);
+      if (size <= MAX_SCRATCH) scratch = target;
+    }
+    const written = encodeMessageInto(message, target, 0);
+    target[3] = code;
+    return target.subarray(3, written);
+  } catch (e) {
     if (e instanceof CoapEncodeError)
       throw new OscoreError('invalid-message', e.message, undefined, { cause: e });
     throw e;
   }
-  scratch[3] = code;
-  return scratch.subarray(3, written);
 }
 
 export interface Plaintext {
@@ -86,6 +100,7 @@ export function decodePlaintext(bytes: Uint8Array): Plaintext {
     }
     number += delta;
     if (number > 0xffff) throw bad('option number above 65535');
+    if (number === 9) throw bad('nested OSCORE option (§4.1.3.7)');
     if (pos + length > len) throw bad('truncated option value');
     options.push({ number, value: bytes.subarray(pos, pos + length) });
     pos += length;

@@ -119,7 +119,8 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
  * Proxy-Uri composed of scheme, host and port (§6.5 of RFC 7252), e.g. "coap://example.com".
  */
 function decomposeProxyUri(value: OptionValue, inner: CoapOptionInit[]): string {
-  const text = typeof value === 'string' ? value : readUtf8(optionBytes(value), 0, optionBytes(value).length);
+  const bytes = typeof value === 'string' ? undefined : optionBytes(value);
+  const text = bytes === undefined ? (value as string) : readUtf8(bytes, 0, bytes.length);
   try {
     const uri = parseUri(text);
     for (const segment of uri.path) inner.push({ number: OptionNumber.UriPath, value: segment });
@@ -192,7 +193,7 @@ export function protectRequest(
   }
   addOuterOptions(outer, options?.outerOptions);
 
-  const plaintext = encodePlaintext(request.code, inner, request.payload);
+  const plaintext = encodePlaintext(request.code, inner, request.payload, ctx.algorithm.maxPlaintextLength);
   const seq = ctx.takeSequenceNumber();
   const piv = encodePartialIv(seq);
   const nonce = ctx.senderNonce(seq);
@@ -204,7 +205,7 @@ export function protectRequest(
     value: encodeOscoreOption({
       partialIv: piv,
       kid,
-      kidContext: includeKidContext ? (ctx.idContext ?? EMPTY) : undefined,
+      kidContext: includeKidContext ? ctx.idContext : undefined,
     }),
   });
   const message: CoapMessageInit = {
@@ -414,7 +415,7 @@ export function protectResponse(
     }
   }
   addOuterOptions(outer, options?.outerOptions);
-  const plaintext = encodePlaintext(response.code, inner, response.payload);
+  const plaintext = encodePlaintext(response.code, inner, response.payload, ctx.algorithm.maxPlaintextLength);
   // Never use the request nonce twice (§5.2 / §7.2.1): any response after the first takes a new Partial IV.
   const fresh = options?.newPartialIv === true || observe || binding.responded;
   let nonce: Uint8Array;

@@ -80,7 +80,8 @@ describe('replay window recovery with Echo (RFC 8613 Appendix B.1.2, RFC 9175 §
       toHex(echo),
     );
 
-    // 4. A retry with a wrong Echo gets a new challenge; with the right one it is accepted.
+    // 4. A retry with a wrong Echo is challenged again with the same pending value (so replayed old
+    //    requests cannot keep invalidating it); with the right one it is accepted.
     const wrong = protectRequest(
       sameClient,
       get([{ number: OptionNumber.Echo, value: Uint8Array.of(1, 2) }]),
@@ -88,7 +89,8 @@ describe('replay window recovery with Echo (RFC 8613 Appendix B.1.2, RFC 9175 §
     const err2 = caught(() => unprotectRequest(lookup, travel(wrong.message)));
     expect(err2.reason).toBe('echo-required');
     const echo2 = err2.detail!.echo!;
-    expect(toHex(echo2)).not.toBe(toHex(echo));
+    expect(toHex(echo2)).toBe(toHex(echo));
+    expect(caught(() => unprotectRequest(lookup, travel(old))).detail!.echo).toEqual(echo);
     const retry = protectRequest(sameClient, get([{ number: OptionNumber.Echo, value: echo2 }]));
     const ok = unprotectRequest(lookup, travel(retry.message));
     expect(ok.sequenceNumber).toBe(2);

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import {
   contextLookup,
   decodeOscoreOption,
+  decodePlaintext as decodePlaintextOf,
   deriveContext,
   MAX_SEQUENCE_NUMBER,
   OscoreError,
@@ -355,5 +356,37 @@ describe('oscoreErrorResponse (RFC 8613 §8.2)', () => {
   it('answers a NON request with NON', () => {
     const non = decodeMessage(encodeMessage({ ...get([]), type: MessageType.NON }));
     expect(oscoreErrorResponse(new OscoreError('replay'), non).type).toBe(MessageType.NON);
+  });
+});
+
+describe('edge cases', () => {
+  it('large payloads round-trip up to the AES-CCM-16 limit of 2^16 − 1 bytes, beyond it a typed error', () => {
+    const { client, server } = c1Pair();
+    for (const size of [3000, 65000]) {
+      const payload = new Uint8Array(size).map((_, i) => i * 7);
+      const req: CoapMessageInit = { type: MessageType.CON, code: Code.PUT, messageId: 1, payload };
+      const { message } = protectRequest(client, req);
+      const { request } = unprotectRequest(contextLookup([server]), travel(message));
+      expect(toHex(request.payload!)).toBe(toHex(payload));
+    }
+    const tooBig: CoapMessageInit = { type: 0, code: Code.PUT, messageId: 1, payload: new Uint8Array(70000) };
+    const before = client.senderSequenceNumber;
+    expect(reasonOf(() => protectRequest(client, tooBig))).toBe('invalid-message');
+    expect(client.senderSequenceNumber).toBe(before); // nothing consumed
+  });
+
+  it('§4.1.3.7: a decrypted plaintext with a nested OSCORE option is malformed', () => {
+    expect(reasonOf(() => decodePlaintextOf(Uint8Array.of(0x01, 0x90)))).toBe('malformed-plaintext');
+    expect(reasonOf(() => decodePlaintextOf(Uint8Array.of(0x01, 0xff)))).toBe('malformed-plaintext');
+    expect(reasonOf(() => decodePlaintextOf(new Uint8Array(0)))).toBe('malformed-plaintext');
+    expect(decodePlaintextOf(Uint8Array.of(0x45, 0xff, 0x41)).payload).toEqual(Uint8Array.of(0x41));
+  });
+
+  it('includeKidContext: false leaves the kid context out (§6.1)', () => {
+    const client = contextOf(4);
+    const { message } = protectRequest(client, get([]), { includeKidContext: false });
+    expect(decodeOscoreOption(travel(message).getOption(9)!).kidContext).toBeUndefined();
+    const server = contextOf(5);
+    expect(unprotectRequest(contextLookup([server]), travel(message)).request.code).toBe(Code.GET);
   });
 });
