@@ -126,6 +126,21 @@ describe('replay window recovery with Echo (RFC 8613 Appendix B.1.2, RFC 9175 §
     );
   });
 
+  it('if the server cannot protect the challenge (sequence exhausted), it answers an unprotected 5.03', () => {
+    const client = contextOf(0);
+    const server = contextOf(1, {
+      replayState: 'lost',
+      random: seededRandom(3),
+      initialSequenceNumber: 2 ** 40,
+    });
+    const req = protectRequest(client, get()).message;
+    const err = caught(() => unprotectRequest(contextLookup([server]), travel(req)));
+    expect(err.reason).toBe('echo-required');
+    const answer = oscoreErrorResponse(err, travel(req));
+    expect(answer.code).toBe(Code.ServiceUnavailable);
+    expect(travel(answer).getOption(OptionNumber.OSCORE)).toBeUndefined();
+  });
+
   it("replayState 'lost' requires a random source", () => {
     expect(caught(() => contextOf(1, { replayState: 'lost' })).reason).toBe('invalid-context');
   });
