@@ -28,28 +28,32 @@ export function encodePlaintext(
   // The CoAP encoder writes a 4-byte header, no token, then options and payload; the code goes into the
   // byte just before the options, so [code, options..., 0xFF, payload] is contiguous.
   const message = { type: 0 as const, code: 1, messageId: 0, options, payload };
+  let target = scratch;
+  let written: number;
   try {
-    let target = scratch;
-    const size = encodedLength(message);
-    if (size - 3 > maxLength) {
-      throw new OscoreError(
-        'invalid-message',
-        `plaintext of ${size - 3} bytes exceeds the AEAD limit of ${maxLength}`,
-      );
-    }
-    if (size > target.length) {
-      // Grow the shared buffer up to 64 KiB; anything larger gets a one-off buffer (bounded memory).
-      target = new Uint8Array(size);
-      if (size <= MAX_SCRATCH) scratch = target;
-    }
-    const written = encodeMessageInto(message, target, 0);
-    target[3] = code;
-    return target.subarray(3, written);
+    written = encodeMessageInto(message, target, 0);
   } catch (e) {
-    if (e instanceof CoapEncodeError)
+    if (!(e instanceof CoapEncodeError)) throw e;
+    if (e.reason !== 'buffer-too-small') {
       throw new OscoreError('invalid-message', e.message, undefined, { cause: e });
-    throw e;
+    }
+    const size = encodedLength(message);
+    if (size - 3 > maxLength) throw tooLong(size - 3, maxLength);
+    // Grow the shared buffer up to 64 KiB; anything larger gets a one-off buffer (bounded memory).
+    target = new Uint8Array(size);
+    if (size <= MAX_SCRATCH) scratch = target;
+    written = encodeMessageInto(message, target, 0);
   }
+  if (written - 3 > maxLength) throw tooLong(written - 3, maxLength);
+  target[3] = code;
+  return target.subarray(3, written);
+}
+
+function tooLong(length: number, maxLength: number): OscoreError {
+  return new OscoreError(
+    'invalid-message',
+    `plaintext of ${length} bytes exceeds the AEAD limit of ${maxLength}`,
+  );
 }
 
 export interface Plaintext {

@@ -229,14 +229,23 @@ export function protectRequest(
   };
 }
 
-/** The single OSCORE option value of a received message, or the reason it is unusable. */
+/** The single OSCORE option value of a received message, or the reason it is unusable (one walk). */
 function oscoreOptionOf(outer: CoapMessage): Uint8Array {
-  const value = outer.getOption(OptionNumber.OSCORE);
-  if (value === undefined) throw new OscoreError('not-protected');
-  if (outer.countOption(OptionNumber.OSCORE) > 1) {
-    throw new OscoreError('bad-option', 'OSCORE option repeated (RFC 7252 §5.4.5)');
-  }
-  return value;
+  let bytes: Uint8Array | undefined;
+  let start = 0;
+  let end = 0;
+  let count = 0;
+  outer.forEachOption((number, b, s, e) => {
+    if (number !== OptionNumber.OSCORE) return;
+    if (count++ === 0) {
+      bytes = b;
+      start = s;
+      end = e;
+    }
+  });
+  if (bytes === undefined) throw new OscoreError('not-protected');
+  if (count > 1) throw new OscoreError('bad-option', 'OSCORE option repeated (RFC 7252 §5.4.5)');
+  return bytes.subarray(start, end);
 }
 
 function findOption(options: readonly CoapOption[], number: number): CoapOption | undefined {
@@ -270,7 +279,8 @@ export function unprotectRequest(lookup: ContextLookup, outer: CoapMessage): Unp
   if (piv === undefined) throw new OscoreError('bad-option', 'request without Partial IV (§6.1)');
   if (kid === undefined) throw new OscoreError('bad-option', "request without 'kid' (§6.1)");
   const ctx = lookup(kid, header.kidContext);
-  if (ctx === undefined) throw new OscoreError('context-not-found');
+  // The nonce is built from the Recipient ID (§5.2): a context for another ID can never verify.
+  if (ctx === undefined || !sameBytes(kid, ctx.recipientId)) throw new OscoreError('context-not-found');
   // The kid context is not part of the AAD (§5.4): insist it names this context's ID Context exactly.
   if (header.kidContext !== undefined && !sameBytes(header.kidContext, ctx.idContext)) {
     throw new OscoreError('context-not-found', 'kid context does not match the ID Context');
@@ -295,8 +305,8 @@ export function unprotectRequest(lookup: ContextLookup, outer: CoapMessage): Unp
   }
   const observeOption = findOption(parsed.options, OptionNumber.Observe);
   const binding: RequestBinding = {
-    kid: kid.slice(), // copies: the datagram buffer may be reused by the transport
-    partialIv: piv.slice(),
+    kid: ctx.recipientId, // equal to 'kid'; owned by the context, unlike the datagram's bytes
+    partialIv: piv.slice(), // a copy: the datagram buffer may be reused by the transport
     nonce,
     observe:
       observeOption !== undefined && readUint(observeOption.value, 0, observeOption.value.length) === 0,
