@@ -10,10 +10,12 @@ import {
 } from '@thimble/coap-core';
 import { describe, expect, it } from 'vitest';
 import {
+  buildAad,
   contextLookup,
   decodeOscoreOption,
   decodePlaintext as decodePlaintextOf,
   deriveContext,
+  encodePlaintext,
   MAX_SEQUENCE_NUMBER,
   OscoreError,
   type OscoreErrorReason,
@@ -388,5 +390,50 @@ describe('edge cases', () => {
     expect(decodeOscoreOption(travel(message).getOption(9)!).kidContext).toBeUndefined();
     const server = contextOf(5);
     expect(unprotectRequest(contextLookup([server]), travel(message)).request.code).toBe(Code.GET);
+  });
+});
+
+describe('first notification without Partial IV (RFC 8613 §4.1.3.5.2, §8.4.2)', () => {
+  it('is accepted once (request nonce), later ones need a Partial IV', () => {
+    const { client, server } = c1Pair();
+    const sent = protectRequest(client, get([{ number: OptionNumber.Observe, value: 0 }]));
+    const got = unprotectRequest(contextLookup([server]), travel(sent.message));
+    // A peer that omits the Partial IV in its first notification: Inner Observe empty, request nonce.
+    const plaintext = encodePlaintext(
+      Code.Content,
+      [{ number: OptionNumber.Observe, value: 0 }],
+      Uint8Array.of(1),
+    );
+    const ciphertext = server.senderAead.encrypt(
+      got.binding.nonce,
+      buildAad(server.aadAlgorithm, got.binding.kid, got.binding.partialIv),
+      plaintext,
+    );
+    const first: CoapMessageInit = {
+      type: MessageType.ACK,
+      code: Code.Content,
+      messageId: 0x1234,
+      token,
+      options: [
+        { number: OptionNumber.Observe, value: 5 },
+        { number: OptionNumber.OSCORE, value: new Uint8Array(0) },
+      ],
+      payload: ciphertext,
+    };
+    const r = unprotectResponse(client, sent.binding, travel(first));
+    expect(r.options!.find((o) => o.number === OptionNumber.Observe)!.value).toBe(0);
+    expect(sent.binding.notificationNumber).toBeUndefined();
+    expect(reasonOf(() => unprotectResponse(client, sent.binding, travel(first)))).toBe('replay');
+    got.binding.responded = true; // the server's later notifications carry Partial IVs
+    const next = protectResponse(server, got.binding, {
+      type: MessageType.NON,
+      code: Code.Content,
+      messageId: 2,
+      token,
+      options: [{ number: OptionNumber.Observe, value: 6 }],
+      payload: Uint8Array.of(2),
+    });
+    expect(unprotectResponse(client, sent.binding, travel(next)).payload).toEqual(Uint8Array.of(2));
+    expect(sent.binding.notificationNumber).toBe(0);
   });
 });
