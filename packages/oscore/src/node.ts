@@ -6,8 +6,9 @@ export {
   type ContextDirectoryOptions,
   type LoadedContext,
   loadContextDirectory,
+  SECRET_FILE,
   SEQUENCE_FILE,
   SETTINGS_FILE,
 } from './node/context-dir.js';
 export { nodeCrypto } from './node/crypto.js';
-export { FileSequenceStore, SEQUENCE_FILE_FORMAT } from './node/sequence-store.js';
+export { FileSequenceStore } from './node/sequence-store.js';

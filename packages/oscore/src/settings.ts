@@ -44,8 +44,8 @@ function bytesSetting(
     }
   }
   if (ascii !== undefined) {
-    if (typeof ascii !== 'string' || !/^[\x20-\x7e]*$/.test(ascii)) {
-      throw new OscoreError('invalid-context', `settings: ${name}_ascii is not printable ASCII`);
+    if (typeof ascii !== 'string' || !/^[\x00-\x7f]*$/.test(ascii)) {
+      throw new OscoreError('invalid-context', `settings: ${name}_ascii is not ASCII`);
     }
     return utf8Encode(ascii);
   }

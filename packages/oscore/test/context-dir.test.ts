@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, decodeMessage, encodeMessage, MessageType, toHex } from '@thimble/coap-core';
@@ -52,7 +52,6 @@ describe('credentials directory (aiocoap settings.json keys)', () => {
     expect(existsSync(join(d, SEQUENCE_FILE))).toBe(false);
     protectRequest(context, { type: MessageType.CON, code: Code.GET, messageId: 1 });
     expect(existsSync(join(d, SEQUENCE_FILE))).toBe(true);
-    expect(existsSync(join(d, 'sequence.json'))).toBe(false); // aiocoap's own file is left alone
     const again = loadContextDirectory(d, { random: seededRandom(1) });
     expect(again.restarted).toBe(true);
     expect(again.context.senderSequenceNumber).toBe(64);
@@ -93,6 +92,35 @@ describe('credentials directory (aiocoap settings.json keys)', () => {
     const { message } = protectRequest(client, { type: MessageType.CON, code: Code.GET, messageId: 9 });
     const r = unprotectRequest(contextLookup([server]), decodeMessage(encodeMessage(message)));
     expect(r.request.code).toBe(Code.GET);
+  });
+
+  it('shares sequence.json with aiocoap: numbers aiocoap reserved are never reused, and vice versa', () => {
+    const d = dir('shared', c1Client);
+    // aiocoap used the directory before and left its state (with a persisted replay window)
+    writeFileSync(
+      join(d, SEQUENCE_FILE),
+      JSON.stringify({ 'next-to-send': 500, received: { index: 0, bitfield: 0 } }),
+    );
+    const { context, restarted } = loadContextDirectory(d, { random: seededRandom(2) });
+    expect(restarted).toBe(true);
+    expect(context.awaitingFreshness).toBe(true);
+    const { binding } = protectRequest(context, { type: MessageType.CON, code: Code.GET, messageId: 1 });
+    expect(toHex(binding.partialIv)).toBe('01f4'); // 500
+    // what aiocoap will read next time: a reservation past 500, replay window unknown
+    const state = JSON.parse(readFileSync(join(d, SEQUENCE_FILE), 'utf8'));
+    expect(state).toEqual({ 'next-to-send': 564, received: 'unknown' });
+  });
+
+  it('merges secret.json and settings.json like aiocoap, refusing a key given twice', () => {
+    const d = dir('split', { 'sender-id_hex': '', 'recipient-id_hex': '01', algorithm: 'AES-CCM-16-64-128' });
+    writeFileSync(
+      join(d, 'secret.json'),
+      JSON.stringify({ secret_hex: c1Client.secret_hex, salt_hex: c1Client.salt_hex }),
+    );
+    expect(toHex(loadContextDirectory(d).context.senderKey)).toBe('f0910ed7295e6ad4b54fc793154302ff');
+    const e = dir('twice', c1Client);
+    writeFileSync(join(e, 'secret.json'), JSON.stringify({ secret_hex: c1Client.secret_hex }));
+    expect(reasonOf(() => loadContextDirectory(e))).toBe('invalid-context');
   });
 
   it('a missing directory is a typed error', () => {

@@ -56,10 +56,8 @@ describe('sender sequence number persistence (RFC 8613 Appendix B.1.1)', () => {
     const path = freshPath();
     const a = contextOf(0, { sequenceStore: new FileSequenceStore(path), sequenceBlock: 4 });
     expect(send(a)).toBe(0);
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({
-      format: 'thimble-oscore-sequence',
-      next: 4,
-    });
+    // aiocoap's sequence.json format: the reservation is "next-to-send", the replay window "unknown"
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ 'next-to-send': 4, received: 'unknown' });
     expect(send(a)).toBe(1);
     // crash: `a` is dropped without any shutdown
     const b = contextOf(0, { sequenceStore: new FileSequenceStore(path), sequenceBlock: 4 });
@@ -86,9 +84,22 @@ describe('sender sequence number persistence (RFC 8613 Appendix B.1.1)', () => {
     expect(send(restarted)).toBe(2);
   });
 
+  it('reads what aiocoap writes, including a persisted replay window (which is ignored)', () => {
+    const path = freshPath();
+    writeFileSync(path, JSON.stringify({ 'next-to-send': 120, received: { index: 7, bitfield: 5 } }));
+    expect(new FileSequenceStore(path).load()).toBe(120);
+    const ctx = contextOf(0, { sequenceStore: new FileSequenceStore(path), sequenceBlock: 10 });
+    expect(send(ctx)).toBe(120);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ 'next-to-send': 130, received: 'unknown' });
+  });
+
   it('refuses a corrupt record rather than guessing', () => {
     const path = freshPath();
-    writeFileSync(path, '{"next": "oops"}');
+    writeFileSync(path, '{"next-to-send": "oops"}');
+    expect(reasonOf(() => new FileSequenceStore(path).load())).toBe('persistence-failed');
+    writeFileSync(path, '{"next-to-send": -1}');
+    expect(reasonOf(() => new FileSequenceStore(path).load())).toBe('persistence-failed');
+    writeFileSync(path, '{"received": "unknown"}');
     expect(reasonOf(() => new FileSequenceStore(path).load())).toBe('persistence-failed');
     writeFileSync(path, 'not json');
     expect(reasonOf(() => new FileSequenceStore(path).load())).toBe('persistence-failed');

@@ -1,15 +1,19 @@
 /**
- * Loads a security context from a credentials directory (Node-only adapter):
+ * Loads a security context from a credentials directory in aiocoap's layout (Node-only adapter):
  *
- *   <dir>/settings.json            aiocoap-compatible keys (see settings.ts), read-only for us
- *   <dir>/thimble-sequence.json    our sender sequence number reservation (Appendix B.1.1)
+ *   <dir>/settings.json   static parameters (keys: see settings.ts); read-only for us
+ *   <dir>/secret.json     optional; may hold some of the same keys (e.g. the secret, with tighter file
+ *                         permissions); a key may not appear in both files
+ *   <dir>/sequence.json   the sender sequence number reservation, in aiocoap's format (see
+ *                         node/sequence-store.ts), written ahead of use (Appendix B.1.1)
  *
- * aiocoap keeps its own mutable state in `sequence.json` in the same directory, in its own format; we do
- * not read or write that file, so both tools can use one directory without corrupting each other's state.
- * (They must not both *send* with the same context, which would reuse nonces whatever the files say.)
+ * Sharing `sequence.json` with aiocoap is deliberate: if each tool kept its own counter, using the
+ * directory with one tool and then the other would reuse sequence numbers, i.e. AEAD nonces. The two
+ * tools must still never use one context at the same time (aiocoap guards that with a `lock` file, which
+ * we do not take part in).
  *
- * When thimble-sequence.json already exists the context is a restarted one: its replay window was not
- * kept, so requests are first answered with an Echo challenge (Appendix B.1.2).
+ * When sequence.json already exists the context is a restarted one: its replay window is not known, so
+ * requests are first answered with an Echo challenge (Appendix B.1.2).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,7 +26,8 @@ import { nodeCrypto } from './crypto.js';
 import { FileSequenceStore } from './sequence-store.js';
 
 export const SETTINGS_FILE = 'settings.json';
-export const SEQUENCE_FILE = 'thimble-sequence.json';
+export const SECRET_FILE = 'secret.json';
+export const SEQUENCE_FILE = 'sequence.json';
 
 export interface ContextDirectoryOptions {
   /** Default `nodeCrypto`. */
@@ -49,15 +54,31 @@ const nodeRandom: RandomSource = (length) => {
 
 /** Reads `<dir>/settings.json` and derives the context with its sequence store beside it. */
 export function loadContextDirectory(dir: string, options?: ContextDirectoryOptions): LoadedContext {
-  let json: unknown;
-  const file = join(dir, SETTINGS_FILE);
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new OscoreError('invalid-context', `cannot read ${file}: ${(e as Error).message}`, undefined, {
-      cause: e,
-    });
+  const json: Record<string, unknown> = {};
+  let found = false;
+  for (const name of [SECRET_FILE, SETTINGS_FILE]) {
+    const file = join(dir, name);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new OscoreError('invalid-context', `cannot read ${file}: ${(e as Error).message}`, undefined, {
+        cause: e,
+      });
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new OscoreError('invalid-context', `${file} is not a JSON object`);
+    }
+    for (const [key, value] of Object.entries(parsed)) {
+      if (key in json)
+        throw new OscoreError('invalid-context', `${key} is given in more than one file in ${dir}`);
+      json[key] = value;
+    }
+    found = true;
   }
+  if (!found)
+    throw new OscoreError('invalid-context', `neither ${SETTINGS_FILE} nor ${SECRET_FILE} in ${dir}`);
   const settings = parseContextSettings(json);
   const store = new FileSequenceStore(join(dir, SEQUENCE_FILE));
   const restarted = store.exists();

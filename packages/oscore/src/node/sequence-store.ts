@@ -5,15 +5,20 @@
  * old or the new record on disk, and both are at least as high as any number ever used, so a restarted
  * context never reuses a sequence number (and never reuses an AEAD nonce).
  *
- * File format (JSON): {"format": "thimble-oscore-sequence", "version": 1, "next": <first unused number>}
+ * File format: the `sequence.json` of aiocoap's credentials directories, so that both tools honour each
+ * other's reservations when they use one directory in turn:
+ *
+ *   {"next-to-send": <first number not reserved>, "received": "unknown"}
+ *
+ * `next-to-send` has the same meaning for both: every lower number may have been used. We never persist the
+ * replay window ("received" is always written as "unknown", which makes aiocoap recover with Echo too) and
+ * we ignore a persisted window when reading: a restarted context always recovers with Echo (B.1.2).
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { OscoreError } from '../errors.js';
 import { MAX_SEQUENCE_NUMBER } from '../replay.js';
 import type { SequenceNumberStore } from '../sequence.js';
-
-export const SEQUENCE_FILE_FORMAT = 'thimble-oscore-sequence';
 
 export class FileSequenceStore implements SequenceNumberStore {
   readonly path: string;
@@ -43,25 +48,27 @@ export class FileSequenceStore implements SequenceNumberStore {
     } catch (e) {
       throw new OscoreError('persistence-failed', `${this.path} is not JSON`, undefined, { cause: e });
     }
-    const next = (record as { next?: unknown } | null)?.next;
+    const raw =
+      record !== null && typeof record === 'object'
+        ? (record as Record<string, unknown>)['next-to-send']
+        : undefined;
+    // aiocoap writes the number as an integer; accept its decimal string form too.
+    const next = typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : raw;
     if (
-      typeof record !== 'object' ||
-      (record as { format?: unknown }).format !== SEQUENCE_FILE_FORMAT ||
       typeof next !== 'number' ||
       !Number.isSafeInteger(next) ||
       next < 0 ||
       next > MAX_SEQUENCE_NUMBER + 1
     ) {
       // Guessing would risk nonce reuse: refuse and let the operator re-key or repair.
-      throw new OscoreError('persistence-failed', `${this.path} is not a valid sequence number record`);
+      throw new OscoreError('persistence-failed', `${this.path} has no valid "next-to-send"`);
     }
     return next;
   }
 
   reserve(limit: number): void {
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
-    const text = `${JSON.stringify({ format: SEQUENCE_FILE_FORMAT, version: 1, next: limit })}\n`;
-    this.writeDurably(tmp, text);
+    const tmp = join(dirname(this.path), `.sequence-thimble-${process.pid}.json`);
+    this.writeDurably(tmp, `${JSON.stringify({ 'next-to-send': limit, received: 'unknown' })}\n`);
     this.commit(tmp);
     this.writes++;
   }
