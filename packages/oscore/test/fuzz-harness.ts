@@ -20,8 +20,11 @@ import {
   type OscoreErrorReason,
   oscoreErrorResponse,
   protectRequest,
+  protectResponse,
+  type RequestBinding,
   type SecurityContext,
   unprotectRequest,
+  unprotectResponse,
 } from '../src/index.js';
 import { contextOf, messageVectors, seededRandom } from './helpers.js';
 
@@ -195,6 +198,74 @@ export function runFuzz(iterations: number, seed: number): FuzzStats {
       stats.reasons[e.reason] = (stats.reasons[e.reason] ?? 0) + 1;
       // the §8.2 answer must always be a sendable message
       encodeMessage(oscoreErrorResponse(e, outer));
+    }
+  }
+  return stats;
+}
+
+/**
+ * The client side (RFC 8613 §8.4): mutated protected responses (plain and notifications) against the
+ * request binding they answer. Only codec errors, verified responses or OscoreErrors are acceptable.
+ */
+export function runResponseFuzz(iterations: number, seed: number): FuzzStats {
+  const rand = prng(seed);
+  const stats: FuzzStats = { iterations, decodeErrors: 0, accepted: 0, reasons: {} };
+  const client = contextOf(0);
+  const server = contextOf(1);
+  const lookup = contextLookup([server]);
+  let binding: RequestBinding | undefined;
+  let responses: Uint8Array[] = [];
+  for (let i = 0; i < iterations; i++) {
+    if (i % 500 === 0) {
+      const observe = rand.below(2) === 0;
+      const sent = protectRequest(client, {
+        type: MessageType.CON,
+        code: Code.GET,
+        messageId: i & 0xffff,
+        token: Uint8Array.of(1, 2),
+        options: observe ? [{ number: OptionNumber.Observe, value: 0 }] : [],
+      });
+      binding = sent.binding;
+      const got = unprotectRequest(lookup, decodeMessage(encodeMessage(sent.message)));
+      responses = [0, 1, 2].map((n) =>
+        encodeMessage(
+          protectResponse(
+            server,
+            got.binding,
+            {
+              type: MessageType.ACK,
+              code: Code.Content,
+              messageId: i & 0xffff,
+              token: Uint8Array.of(1, 2),
+              options: observe ? [{ number: OptionNumber.Observe, value: n + 2 }] : [],
+              payload: new Uint8Array(10 + n),
+            },
+            { newPartialIv: n > 0 },
+          ),
+        ).slice(),
+      );
+    }
+    const datagram = mutate(responses[rand.below(responses.length)]!, rand, responses);
+    let outer: ReturnType<typeof decodeMessage>;
+    try {
+      outer = decodeMessage(datagram);
+    } catch (e) {
+      if (e instanceof CoapDecodeError) {
+        stats.decodeErrors++;
+        continue;
+      }
+      throw e;
+    }
+    try {
+      unprotectResponse(client, binding!, outer);
+      stats.accepted++;
+    } catch (e) {
+      if (!(e instanceof OscoreError)) {
+        throw new Error(`unexpected ${String(e)} for datagram ${Buffer.from(datagram).toString('hex')}`, {
+          cause: e,
+        });
+      }
+      stats.reasons[e.reason] = (stats.reasons[e.reason] ?? 0) + 1;
     }
   }
   return stats;
