@@ -1,0 +1,158 @@
+/**
+ * OMA-LwM2M CBOR, content format 11544 (LwM2M TS Core 1.2 §7.4.6). A payload is a CBOR map whose keys
+ * are ids (unsigned integers) or arrays of ids (a path prefix folded into one key), and whose values are
+ * nested maps or resource values; the ids from the root down to a value form its full path (object,
+ * instance, resource[, resource instance]). Values are native CBOR: integers (Integer, Unsigned Integer,
+ * Time; tag 1 epoch times are accepted), floats, booleans, text strings (String, Corelnk, Objlnk as
+ * "3:0"), byte strings (Opaque).
+ *
+ * The encoder folds the request path into one array key (`{[3, 0]: {0: "Open Mobile Alliance", …}}`)
+ * and nests the rest; composite payloads fold each entry's path the same way.
+ */
+import type { ResourceType } from '../model/definitions.js';
+import type { Lwm2mNode } from '../model/nodes.js';
+import { isValidId, type Lwm2mPath } from '../model/path.js';
+import type { Lwm2mModel } from '../model/registry.js';
+import { type Lwm2mValue, normalizeValue, type ObjectLink, valueFromText } from '../model/values.js';
+import { cborDecode, cborEncode } from './cbor.js';
+import { buildNode, flattenNode, MAX_RECORDS, type RawLeaf } from './common.js';
+import { encodeError, Lwm2mContentError } from './errors.js';
+import { compositeFromLeaves, type Lwm2mCompositeEntry } from './senml.js';
+
+const FORMAT = 11544;
+
+interface CborRaw {
+  value: unknown;
+  time?: number;
+}
+
+const bad = (msg: string): never => {
+  throw new Lwm2mContentError('malformed', `LwM2M CBOR: ${msg}`, { format: FORMAT });
+};
+
+function readLeaves(bytes: Uint8Array): RawLeaf<CborRaw>[] {
+  const doc = cborDecode(bytes, FORMAT);
+  if (!(doc instanceof Map)) return bad('the payload is a map');
+  const out: RawLeaf<CborRaw>[] = [];
+  const walk = (m: Map<unknown, unknown>, prefix: number[]): void => {
+    for (const [k, v] of m) {
+      let ids: number[];
+      if (typeof k === 'number') ids = [k];
+      else if (typeof k === 'bigint') ids = [Number(k)];
+      else if (Array.isArray(k) && k.length > 0)
+        ids = k.map((x) => (typeof x === 'bigint' ? Number(x) : x)) as number[];
+      else ids = bad('keys are ids or non-empty arrays of ids');
+      for (const id of ids)
+        if (typeof id !== 'number' || !isValidId(id)) bad(`key ${String(id)} is not an id 0–65534`);
+      const p = prefix.concat(ids);
+      if (p.length > 4) bad(`path /${p.join('/')} is deeper than a resource instance`);
+      if (v instanceof Map) walk(v, p);
+      else {
+        if (out.length >= MAX_RECORDS) bad(`more than ${MAX_RECORDS} values`);
+        out.push({ path: p, raw: { value: v } });
+      }
+    }
+  };
+  walk(doc, []);
+  return out;
+}
+
+function cborValue(type: ResourceType, raw: CborRaw, where: string): Lwm2mValue {
+  const v = raw.value;
+  const wrong = (): never => {
+    throw new Lwm2mContentError('wrong-type', `${where}: a CBOR ${typeof v} is not a ${type}`, {
+      format: FORMAT,
+    });
+  };
+  switch (type) {
+    case 'Integer':
+    case 'Unsigned Integer':
+    case 'Time':
+      if (type === 'Time' && v instanceof Date) {
+        const t = v.getTime();
+        if (!Number.isFinite(t) || t % 1000 !== 0) return wrong();
+        return t / 1000;
+      }
+      if (typeof v !== 'number' && typeof v !== 'bigint') return wrong();
+      return normalizeValue(type, v);
+    case 'Float':
+      if (typeof v === 'number') return v;
+      if (typeof v === 'bigint') return Number(v);
+      return wrong();
+    case 'Boolean':
+      if (typeof v !== 'boolean') return wrong();
+      return v;
+    case 'Opaque':
+      if (!(v instanceof Uint8Array)) return wrong();
+      return v;
+    case 'Objlnk':
+      if (typeof v !== 'string') return wrong();
+      return valueFromText('Objlnk', v);
+    default:
+      if (typeof v !== 'string') return wrong();
+      return v;
+  }
+}
+
+export function decodeLwm2mCbor(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel): Lwm2mNode {
+  return buildNode(path, readLeaves(bytes), model, FORMAT, cborValue);
+}
+
+export function decodeLwm2mCborComposite(
+  bytes: Uint8Array,
+  model: Lwm2mModel,
+  paths?: readonly Lwm2mPath[],
+): Lwm2mCompositeEntry[] {
+  return compositeFromLeaves(readLeaves(bytes), model, FORMAT, cborValue, paths);
+}
+
+function leafValue(type: ResourceType, v: Lwm2mValue): unknown {
+  if (type === 'Objlnk') {
+    const o = v as ObjectLink;
+    return `${o.objectId}:${o.instanceId}`;
+  }
+  return v;
+}
+
+type Tree = Map<number | number[], unknown>;
+
+function fold(entries: readonly Lwm2mCompositeEntry[], model: Lwm2mModel | undefined): Tree {
+  const root: Tree = new Map();
+  for (const e of entries) {
+    if (e.path.length === 0)
+      throw encodeError('invalid-path', 'LwM2M CBOR entries need an object path', FORMAT);
+    const leaves = flattenNode(e.path, e.node, FORMAT, model);
+    const key: number | number[] = e.path.length === 1 ? e.path[0]! : [...e.path];
+    if (e.path.length === leaves[0]?.path.length && leaves.length === 1) {
+      root.set(key, leafValue(leaves[0].type, leaves[0].value));
+      continue;
+    }
+    const sub: Map<number, unknown> = new Map();
+    for (const leaf of leaves) {
+      let m = sub;
+      const rest = leaf.path.slice(e.path.length);
+      for (let i = 0; i < rest.length - 1; i++) {
+        let next = m.get(rest[i]!) as Map<number, unknown> | undefined;
+        if (next === undefined) {
+          next = new Map();
+          m.set(rest[i]!, next);
+        }
+        m = next;
+      }
+      m.set(rest[rest.length - 1]!, leafValue(leaf.type, leaf.value));
+    }
+    root.set(key, sub);
+  }
+  return root;
+}
+
+export function encodeLwm2mCbor(path: Lwm2mPath, node: Lwm2mNode, model?: Lwm2mModel): Uint8Array {
+  return cborEncode(fold([{ path, node }], model));
+}
+
+export function encodeLwm2mCborComposite(
+  entries: readonly Lwm2mCompositeEntry[],
+  model?: Lwm2mModel,
+): Uint8Array {
+  return cborEncode(fold(entries, model));
+}
