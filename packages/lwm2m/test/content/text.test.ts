@@ -1,0 +1,75 @@
+import { utf8Decode, utf8Encode } from '@thimble/coap-core';
+import {
+  BUILTIN_OBJECTS,
+  decodeNode,
+  encodeNode,
+  Lwm2mContentError,
+  multipleResource,
+  ObjectRegistry,
+  singleResource,
+} from '@thimble/lwm2m';
+import { describe, expect, it } from 'vitest';
+
+const model = new ObjectRegistry(BUILTIN_OBJECTS);
+const err = (f: () => unknown): Lwm2mContentError => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof Lwm2mContentError) return e;
+    throw e;
+  }
+  throw new Error('expected a Lwm2mContentError');
+};
+const text = (path: number[], s: string) => decodeNode(0, path, utf8Encode(s), model);
+
+describe('text/plain (0), LwM2M TS Core 1.1 §7.3.1', () => {
+  it('reads a String, an Integer, a Float, a Boolean, a Time and an Objlnk', () => {
+    expect(text([3, 0, 0], 'Open Mobile Alliance')).toEqual(
+      singleResource(0, 'String', 'Open Mobile Alliance'),
+    );
+    expect(text([3, 0, 9], '100')).toEqual(singleResource(9, 'Integer', 100));
+    expect(text([6, 0, 0], '-43.5')).toEqual(singleResource(0, 'Float', -43.5));
+    expect(text([1, 0, 6], '1')).toEqual(singleResource(6, 'Boolean', true));
+    expect(text([3, 0, 13], '1367491215')).toEqual(singleResource(13, 'Time', 1367491215));
+    expect(text([1, 0, 10], '11:0')).toEqual(singleResource(10, 'Objlnk', { objectId: 11, instanceId: 0 }));
+    expect(text([3, 0, 6, 1], '5')).toEqual({ kind: 'resourceInstance', id: 1, type: 'Integer', value: 5 });
+  });
+
+  it('writes Boolean as "0"/"1" and Opaque as base64 (TS Core 1.1 §7.3.1)', () => {
+    expect(utf8Decode(encodeNode(0, [1, 0, 6], singleResource(6, 'Boolean', false)))).toBe('0');
+    expect(utf8Decode(encodeNode(0, [5, 0, 0], singleResource(0, 'Opaque', Uint8Array.of(1, 2, 3))))).toBe(
+      'AQID',
+    );
+  });
+
+  it('rejects text that is not a value of the resource type', () => {
+    expect(err(() => text([3, 0, 9], '1.5')).reason).toBe('invalid-value');
+    expect(err(() => text([3, 0, 9], '9223372036854775808')).reason).toBe('invalid-value');
+    expect(err(() => text([1, 0, 6], 'true')).reason).toBe('invalid-value');
+    expect(err(() => text([1, 0, 10], '11')).reason).toBe('invalid-value');
+    expect(err(() => text([6, 0, 0], 'NaN')).reason).toBe('invalid-value');
+  });
+
+  it('is not applicable to instances, multiple resources or executable resources', () => {
+    expect(err(() => text([3, 0], 'x')).responseCode).toBe('4.15');
+    expect(err(() => text([3, 0, 6], '1')).reason).toBe('format-not-applicable');
+    expect(err(() => text([3, 0, 4], '')).reason).toBe('wrong-type');
+    expect(err(() => encodeNode(0, [3, 0, 6], multipleResource(6, 'Integer', [1]))).responseCode).toBe(
+      '4.06',
+    );
+  });
+});
+
+describe('application/octet-stream (42), LwM2M TS Core 1.1 §7.3.2', () => {
+  it('carries an Opaque resource as its bytes', () => {
+    const bytes = Uint8Array.of(0, 1, 255);
+    expect(decodeNode(42, [5, 0, 0], bytes, model)).toEqual(singleResource(0, 'Opaque', bytes));
+    expect(encodeNode(42, [5, 0, 0], singleResource(0, 'Opaque', bytes))).toEqual(bytes);
+  });
+
+  it('answers 4.15 for a non-Opaque resource', () => {
+    const e = err(() => decodeNode(42, [3, 0, 9], Uint8Array.of(1), model));
+    expect(e.reason).toBe('format-not-applicable');
+    expect(e.responseCode).toBe('4.15');
+  });
+});
