@@ -166,12 +166,18 @@ export function buildNode<R>(
     def: ResourceDefinition;
     value?: Lwm2mValue;
     instances: ResourceInstanceNode[];
+    /** Resource instance ids seen (plain object as a set: constant-time duplicate checks). */
+    seen: { [riid: number]: true | undefined };
   }
   interface IBuild {
     id: number;
     resources: RBuild[];
+    byId: { [rid: number]: RBuild | undefined };
   }
+  // Children are kept in order of first appearance, and indexed by id so that a payload of n values
+  // costs O(n), not O(n²): a hostile 65,536-record payload must not turn into billions of comparisons.
   const instances: IBuild[] = [];
+  const instanceById: { [iid: number]: IBuild | undefined } = {};
   const objectId = path[0]!;
   for (const leaf of leaves) {
     const p = leaf.path;
@@ -193,20 +199,24 @@ export function buildNode<R>(
       );
     }
     const value = checked(format, where, () => toValue(def.type, leaf.raw, where));
-    let inst = instances.find((i) => i.id === p[1]);
+    let inst = instanceById[p[1]!];
     if (inst === undefined) {
-      inst = { id: p[1]!, resources: [] };
+      inst = { id: p[1]!, resources: [], byId: {} };
+      instanceById[p[1]!] = inst;
       instances.push(inst);
     }
-    let res = inst.resources.find((r) => r.id === p[2]);
+    let res = inst.byId[p[2]!];
     if (res === undefined) {
-      res = { id: p[2]!, def, instances: [] };
+      res = { id: p[2]!, def, instances: [], seen: {} };
+      inst.byId[p[2]!] = res;
       inst.resources.push(res);
-    } else if (!def.multiple || res.instances.some((ri) => ri.id === p[3])) {
+    } else if (!def.multiple || res.seen[p[3]!]) {
       throw new Lwm2mContentError('duplicate', `${where} appears twice`, { format });
     }
-    if (def.multiple) res.instances.push({ kind: 'resourceInstance', id: p[3]!, type: def.type, value });
-    else res.value = value;
+    if (def.multiple) {
+      res.seen[p[3]!] = true;
+      res.instances.push({ kind: 'resourceInstance', id: p[3]!, type: def.type, value });
+    } else res.value = value;
   }
   const toResource = (r: RBuild): ResourceNode =>
     r.def.multiple
@@ -221,7 +231,7 @@ export function buildNode<R>(
     case 1:
       return { kind: 'object', id: objectId, instances: instances.map(toInstance) };
     case 2:
-      return toInstance(instances[0] ?? { id: path[1]!, resources: [] });
+      return toInstance(instances[0] ?? { id: path[1]!, resources: [], byId: {} });
     case 3: {
       const r = instances[0]?.resources[0];
       if (r === undefined) {

@@ -143,11 +143,13 @@ function decodeResource(
     };
   }
   const instances: ResourceInstanceNode[] = [];
+  const seen: { [id: number]: true | undefined } = {}; // constant-time duplicate check
   for (const ri of readTlvRecords(bytes, rec.valueStart, rec.valueEnd)) {
     if (ri.type !== TlvType.ResourceInstance) fail('malformed', `${where}: expected resource instance TLVs`);
-    if (instances.some((x) => x.id === ri.id)) {
+    if (seen[ri.id]) {
       throw new Lwm2mContentError('duplicate', `${where}/${ri.id} appears twice`, { format: FORMAT });
     }
+    seen[ri.id] = true;
     instances.push({
       kind: 'resourceInstance',
       id: ri.id,
@@ -166,10 +168,12 @@ function decodeResources(
   model: Lwm2mModel,
 ): ResourceNode[] {
   const out: ResourceNode[] = [];
+  const seen: { [id: number]: true | undefined } = {}; // constant-time duplicate check
   for (const rec of records) {
-    if (out.some((r) => r.id === rec.id)) {
+    if (seen[rec.id]) {
       throw new Lwm2mContentError('duplicate', `${prefix}/${rec.id} appears twice`, { format: FORMAT });
     }
+    seen[rec.id] = true;
     out.push(decodeResource(bytes, rec, objectId, prefix, model));
   }
   return out;
@@ -183,12 +187,14 @@ export function decodeTlv(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel)
   switch (path.length) {
     case 1: {
       const instances: ObjectInstanceNode[] = [];
+      const seen: { [id: number]: true | undefined } = {};
       for (const rec of top) {
         if (rec.type !== TlvType.ObjectInstance)
           fail('malformed', `${pfx(1)}: expected object instance TLVs`);
-        if (instances.some((i) => i.id === rec.id)) {
+        if (seen[rec.id]) {
           throw new Lwm2mContentError('duplicate', `${pfx(1)}/${rec.id} appears twice`, { format: FORMAT });
         }
+        seen[rec.id] = true;
         const inner = readTlvRecords(bytes, rec.valueStart, rec.valueEnd);
         const resources = decodeResources(bytes, inner, objectId, `${pfx(1)}/${rec.id}`, model);
         instances.push({ kind: 'objectInstance', id: rec.id, resources });
