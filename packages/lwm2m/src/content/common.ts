@@ -54,6 +54,31 @@ export function checked<T>(format: number, where: string, f: () => T): T {
   }
 }
 
+/** `/3/0/1` (for messages; built only when an error is raised). */
+export const pathText = (p: Lwm2mPath): string => `/${p.join('/')}`;
+
+/** Types a raw value with `toValue`, turning value errors into decode errors (4.00). */
+export function typedValue<R>(
+  format: number,
+  type: ResourceType,
+  raw: R,
+  path: Lwm2mPath,
+  toValue: (type: ResourceType, raw: R, path: Lwm2mPath) => Lwm2mValue,
+): Lwm2mValue {
+  try {
+    return toValue(type, raw, path);
+  } catch (e) {
+    if (e instanceof Lwm2mValueError) {
+      throw new Lwm2mContentError(
+        e.reason === 'wrong-type' ? 'wrong-type' : 'invalid-value',
+        `${pathText(path)}: ${e.message}`,
+        { format },
+      );
+    }
+    throw e;
+  }
+}
+
 /** A single value at a full path (length 3: resource, or 4: resource instance). */
 export interface Leaf {
   readonly path: Lwm2mPath;
@@ -154,7 +179,7 @@ export function buildNode<R>(
   leaves: readonly RawLeaf<R>[],
   model: Lwm2mModel,
   format: number,
-  toValue: (type: ResourceType, raw: R, where: string) => Lwm2mValue,
+  toValue: (type: ResourceType, raw: R, path: Lwm2mPath) => Lwm2mValue,
 ): Lwm2mNode {
   if (path.length === 0) {
     throw new Lwm2mContentError('invalid-path', 'a single node cannot be decoded at the root path', {
@@ -181,15 +206,16 @@ export function buildNode<R>(
   const objectId = path[0]!;
   for (const leaf of leaves) {
     const p = leaf.path;
-    const where = `/${p.join('/')}`;
     if (!isPathPrefix(path, p)) {
+      const where = pathText(p);
       throw new Lwm2mContentError('path-mismatch', `${where} is not under /${path.join('/')}`, { format });
     }
     if (p.length < 3) {
-      throw new Lwm2mContentError('invalid-path', `${where} does not address a resource`, { format });
+      throw new Lwm2mContentError('invalid-path', `${pathText(p)} does not address a resource`, { format });
     }
     const def = resourceDefinition(model, objectId, p[2]!, format);
     if (def.multiple !== (p.length === 4)) {
+      const where = pathText(p);
       throw new Lwm2mContentError(
         'invalid-path',
         def.multiple
@@ -198,7 +224,7 @@ export function buildNode<R>(
         { format },
       );
     }
-    const value = checked(format, where, () => toValue(def.type, leaf.raw, where));
+    const value = typedValue(format, def.type, leaf.raw, p, toValue);
     let inst = instanceById[p[1]!];
     if (inst === undefined) {
       inst = { id: p[1]!, resources: [], byId: {} };
@@ -211,7 +237,7 @@ export function buildNode<R>(
       inst.byId[p[2]!] = res;
       inst.resources.push(res);
     } else if (!def.multiple || res.seen[p[3]!]) {
-      throw new Lwm2mContentError('duplicate', `${where} appears twice`, { format });
+      throw new Lwm2mContentError('duplicate', `${pathText(p)} appears twice`, { format });
     }
     if (def.multiple) {
       res.seen[p[3]!] = true;

@@ -16,149 +16,180 @@ export type JsonValue =
 
 const MAX_DEPTH = 16;
 
-export function parseJson(text: string, format: number): JsonValue {
-  let i = 0;
-  const n = text.length;
-  const fail = (msg: string): never => {
-    throw new Lwm2mContentError('malformed', `JSON: ${msg} at character ${i}`, { format });
-  };
-  const ws = (): void => {
-    for (;;) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
-      else return;
+/** Parser state: plain functions over a cursor, no closures per call (this runs per request). */
+interface Cursor {
+  readonly text: string;
+  readonly format: number;
+  i: number;
+}
+
+function fail(c: Cursor, msg: string): never {
+  throw new Lwm2mContentError('malformed', `JSON: ${msg} at character ${c.i}`, { format: c.format });
+}
+
+function skipWhite(c: Cursor): void {
+  const t = c.text;
+  let i = c.i;
+  for (;;) {
+    const ch = t.charCodeAt(i);
+    if (ch === 0x20 || ch === 0x09 || ch === 0x0a || ch === 0x0d) i++;
+    else break;
+  }
+  c.i = i;
+}
+
+function readString(c: Cursor): string {
+  const t = c.text;
+  const n = t.length;
+  let i = c.i + 1; // after the opening quote
+  let out = '';
+  let run = i;
+  for (;;) {
+    if (i >= n) {
+      c.i = i;
+      return fail(c, 'unterminated string');
     }
-  };
-  const str = (): string => {
-    i++; // opening quote
-    let out = '';
-    let run = i;
-    for (;;) {
-      if (i >= n) fail('unterminated string');
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        out += text.slice(run, i);
-        i++;
-        return out;
-      }
-      if (c < 0x20) fail('control character in string');
-      if (c === 0x5c) {
-        out += text.slice(run, i);
-        const e = text[i + 1];
-        i += 2;
-        switch (e) {
-          case '"':
-          case '\\':
-          case '/':
-            out += e;
-            break;
-          case 'b':
-            out += '\b';
-            break;
-          case 'f':
-            out += '\f';
-            break;
-          case 'n':
-            out += '\n';
-            break;
-          case 'r':
-            out += '\r';
-            break;
-          case 't':
-            out += '\t';
-            break;
-          case 'u': {
-            const h = text.slice(i, i + 4);
-            if (!/^[0-9a-fA-F]{4}$/.test(h)) fail('bad \\u escape');
-            out += String.fromCharCode(Number.parseInt(h, 16));
-            i += 4;
-            break;
-          }
-          default:
-            fail('bad escape');
+    const ch = t.charCodeAt(i);
+    if (ch === 0x22) {
+      c.i = i + 1;
+      return out + t.slice(run, i);
+    }
+    if (ch < 0x20) {
+      c.i = i;
+      return fail(c, 'control character in string');
+    }
+    if (ch !== 0x5c) {
+      i++;
+      continue;
+    }
+    out += t.slice(run, i);
+    const e = t[i + 1];
+    i += 2;
+    switch (e) {
+      case '"':
+      case '\\':
+      case '/':
+        out += e;
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'u': {
+        const h = t.slice(i, i + 4);
+        if (!/^[0-9a-fA-F]{4}$/.test(h)) {
+          c.i = i;
+          return fail(c, 'bad \\u escape');
         }
-        run = i;
-        continue;
+        out += String.fromCharCode(Number.parseInt(h, 16));
+        i += 4;
+        break;
       }
-      i++;
+      default:
+        c.i = i;
+        return fail(c, 'bad escape');
     }
-  };
-  const NUM = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
-  const num = (): number | bigint => {
-    NUM.lastIndex = i;
-    const m = NUM.exec(text);
-    if (m === null) return fail('bad number');
-    i = NUM.lastIndex;
-    const s = m[0];
-    if (m[2] === undefined && m[3] === undefined) {
-      const v = Number(s);
-      if (!Number.isSafeInteger(v)) return s.length > 40 ? fail('integer too long') : BigInt(s);
-      return v;
+    run = i;
+  }
+}
+
+const NUM = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+
+function readNumber(c: Cursor): number | bigint {
+  NUM.lastIndex = c.i;
+  const m = NUM.exec(c.text);
+  if (m === null) return fail(c, 'bad number');
+  c.i = NUM.lastIndex;
+  const s = m[0];
+  if (m[2] === undefined && m[3] === undefined) {
+    const v = Number(s);
+    if (Number.isSafeInteger(v)) return v;
+    // Integers beyond 2^53 stay exact as bigint (64-bit LwM2M Integer / Unsigned Integer).
+    return s.length > 40 ? fail(c, 'integer too long') : BigInt(s);
+  }
+  return Number(s);
+}
+
+function readValue(c: Cursor, depth: number): JsonValue {
+  if (depth > MAX_DEPTH) fail(c, 'nesting too deep');
+  skipWhite(c);
+  const t = c.text;
+  const ch = t.charCodeAt(c.i);
+  if (ch === 0x7b) {
+    c.i++;
+    const obj: { [key: string]: JsonValue } = {};
+    skipWhite(c);
+    if (t.charCodeAt(c.i) === 0x7d) {
+      c.i++;
+      return obj;
     }
-    return Number(s);
-  };
-  const value = (depth: number): JsonValue => {
-    if (depth > MAX_DEPTH) fail('nesting too deep');
-    ws();
-    const c = text.charCodeAt(i);
-    if (c === 0x7b) {
-      i++;
-      const obj: { [key: string]: JsonValue } = {};
-      ws();
-      if (text.charCodeAt(i) === 0x7d) {
-        i++;
-        return obj;
-      }
-      for (;;) {
-        ws();
-        if (text.charCodeAt(i) !== 0x22) fail('expected a key');
-        const k = str();
-        ws();
-        if (text.charCodeAt(i) !== 0x3a) fail('expected ":"');
-        i++;
-        const v = value(depth + 1);
-        if (Object.hasOwn(obj, k)) fail(`duplicate key "${k}"`);
+    for (;;) {
+      skipWhite(c);
+      if (t.charCodeAt(c.i) !== 0x22) fail(c, 'expected a key');
+      const k = readString(c);
+      skipWhite(c);
+      if (t.charCodeAt(c.i) !== 0x3a) fail(c, 'expected ":"');
+      c.i++;
+      const v = readValue(c, depth + 1);
+      if (Object.hasOwn(obj, k)) fail(c, `duplicate key "${k}"`);
+      // "__proto__" is stored as plain data, never as the prototype.
+      if (k === '__proto__')
         Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
-        ws();
-        const d = text.charCodeAt(i++);
-        if (d === 0x7d) return obj;
-        if (d !== 0x2c) fail('expected "," or "}"');
-      }
+      else obj[k] = v;
+      skipWhite(c);
+      const d = t.charCodeAt(c.i++);
+      if (d === 0x7d) return obj;
+      if (d !== 0x2c) fail(c, 'expected "," or "}"');
     }
-    if (c === 0x5b) {
-      i++;
-      const arr: JsonValue[] = [];
-      ws();
-      if (text.charCodeAt(i) === 0x5d) {
-        i++;
-        return arr;
-      }
-      for (;;) {
-        arr.push(value(depth + 1));
-        ws();
-        const d = text.charCodeAt(i++);
-        if (d === 0x5d) return arr;
-        if (d !== 0x2c) fail('expected "," or "]"');
-      }
+  }
+  if (ch === 0x5b) {
+    c.i++;
+    const arr: JsonValue[] = [];
+    skipWhite(c);
+    if (t.charCodeAt(c.i) === 0x5d) {
+      c.i++;
+      return arr;
     }
-    if (c === 0x22) return str();
-    if (text.startsWith('true', i)) {
-      i += 4;
-      return true;
+    for (;;) {
+      arr.push(readValue(c, depth + 1));
+      skipWhite(c);
+      const d = t.charCodeAt(c.i++);
+      if (d === 0x5d) return arr;
+      if (d !== 0x2c) fail(c, 'expected "," or "]"');
     }
-    if (text.startsWith('false', i)) {
-      i += 5;
-      return false;
-    }
-    if (text.startsWith('null', i)) {
-      i += 4;
-      return null;
-    }
-    return num();
-  };
-  const v = value(0);
-  ws();
-  if (i !== n) fail('trailing characters');
+  }
+  if (ch === 0x22) return readString(c);
+  if (t.startsWith('true', c.i)) {
+    c.i += 4;
+    return true;
+  }
+  if (t.startsWith('false', c.i)) {
+    c.i += 5;
+    return false;
+  }
+  if (t.startsWith('null', c.i)) {
+    c.i += 4;
+    return null;
+  }
+  return readNumber(c);
+}
+
+export function parseJson(text: string, format: number): JsonValue {
+  const c: Cursor = { text, format, i: 0 };
+  const v = readValue(c, 0);
+  skipWhite(c);
+  if (c.i !== text.length) fail(c, 'trailing characters');
   return v;
 }
 

@@ -15,7 +15,7 @@ import { isValidId, type Lwm2mPath } from '../model/path.js';
 import type { Lwm2mModel } from '../model/registry.js';
 import { type Lwm2mValue, normalizeValue, type ObjectLink, valueFromText } from '../model/values.js';
 import { cborDecode, cborEncode } from './cbor.js';
-import { buildNode, flattenNode, MAX_RECORDS, type RawLeaf } from './common.js';
+import { buildNode, flattenNode, MAX_RECORDS, pathText, type RawLeaf } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
 import { compositeFromLeaves, type Lwm2mCompositeEntry } from './senml.js';
 
@@ -57,39 +57,40 @@ function readLeaves(bytes: Uint8Array): RawLeaf<CborRaw>[] {
   return out;
 }
 
-function cborValue(type: ResourceType, raw: CborRaw, where: string): Lwm2mValue {
+function wrongCbor(type: ResourceType, v: unknown, path: Lwm2mPath): never {
+  throw new Lwm2mContentError('wrong-type', `${pathText(path)}: a CBOR ${typeof v} is not a ${type}`, {
+    format: FORMAT,
+  });
+}
+
+function cborValue(type: ResourceType, raw: CborRaw, path: Lwm2mPath): Lwm2mValue {
   const v = raw.value;
-  const wrong = (): never => {
-    throw new Lwm2mContentError('wrong-type', `${where}: a CBOR ${typeof v} is not a ${type}`, {
-      format: FORMAT,
-    });
-  };
   switch (type) {
     case 'Integer':
     case 'Unsigned Integer':
     case 'Time':
       if (type === 'Time' && v instanceof Date) {
         const t = v.getTime();
-        if (!Number.isFinite(t) || t % 1000 !== 0) return wrong();
+        if (!Number.isFinite(t) || t % 1000 !== 0) return wrongCbor(type, v, path);
         return t / 1000;
       }
-      if (typeof v !== 'number' && typeof v !== 'bigint') return wrong();
+      if (typeof v !== 'number' && typeof v !== 'bigint') return wrongCbor(type, v, path);
       return normalizeValue(type, v);
     case 'Float':
       if (typeof v === 'number') return v;
       if (typeof v === 'bigint') return Number(v);
-      return wrong();
+      return wrongCbor(type, v, path);
     case 'Boolean':
-      if (typeof v !== 'boolean') return wrong();
+      if (typeof v !== 'boolean') return wrongCbor(type, v, path);
       return v;
     case 'Opaque':
-      if (!(v instanceof Uint8Array)) return wrong();
+      if (!(v instanceof Uint8Array)) return wrongCbor(type, v, path);
       return v;
     case 'Objlnk':
-      if (typeof v !== 'string') return wrong();
+      if (typeof v !== 'string') return wrongCbor(type, v, path);
       return valueFromText('Objlnk', v);
     default:
-      if (typeof v !== 'string') return wrong();
+      if (typeof v !== 'string') return wrongCbor(type, v, path);
       return v;
   }
 }

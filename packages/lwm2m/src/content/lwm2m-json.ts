@@ -18,7 +18,7 @@ import {
   type ObjectLink,
   valueFromText,
 } from '../model/values.js';
-import { buildNode, flattenNode, MAX_RECORDS, type RawLeaf } from './common.js';
+import { buildNode, flattenNode, MAX_RECORDS, pathText, type RawLeaf } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
 import { type JsonValue, jsonNumber, jsonString, parseJson } from './json-text.js';
 import { compositeFromLeaves, type Lwm2mCompositeEntry } from './senml.js';
@@ -86,32 +86,33 @@ function readLeaves(path: Lwm2mPath, bytes: Uint8Array): RawLeaf<JsonRaw>[] {
   return out;
 }
 
-function jsonValue(type: ResourceType, raw: JsonRaw, where: string): Lwm2mValue {
-  const wrong = (): never => {
-    throw new Lwm2mContentError('wrong-type', `${where}: ${type} cannot come in "${raw.field}"`, {
-      format: FORMAT,
-    });
-  };
+function wrongJson(type: ResourceType, field: string, path: Lwm2mPath): never {
+  throw new Lwm2mContentError('wrong-type', `${pathText(path)}: ${type} cannot come in "${field}"`, {
+    format: FORMAT,
+  });
+}
+
+function jsonValue(type: ResourceType, raw: JsonRaw, path: Lwm2mPath): Lwm2mValue {
   const v = raw.value;
   switch (type) {
     case 'Integer':
     case 'Unsigned Integer':
     case 'Time':
     case 'Float':
-      if (raw.field !== 'v' || !isNum(v)) return wrong();
+      if (raw.field !== 'v' || !isNum(v)) return wrongJson(type, raw.field, path);
       if (type === 'Float') return Number(v);
       return normalizeValue(type, v);
     case 'Boolean':
-      if (raw.field !== 'bv' || typeof v !== 'boolean') return wrong();
+      if (raw.field !== 'bv' || typeof v !== 'boolean') return wrongJson(type, raw.field, path);
       return v;
     case 'Opaque':
-      if (raw.field !== 'sv' || typeof v !== 'string') return wrong();
+      if (raw.field !== 'sv' || typeof v !== 'string') return wrongJson(type, raw.field, path);
       return base64Decode(v);
     case 'Objlnk':
-      if (raw.field !== 'ov' || typeof v !== 'string') return wrong();
+      if (raw.field !== 'ov' || typeof v !== 'string') return wrongJson(type, raw.field, path);
       return valueFromText('Objlnk', v);
     default:
-      if (raw.field !== 'sv' || typeof v !== 'string') return wrong();
+      if (raw.field !== 'sv' || typeof v !== 'string') return wrongJson(type, raw.field, path);
       return v;
   }
 }

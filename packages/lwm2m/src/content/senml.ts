@@ -32,12 +32,13 @@ import {
 import { cborDecode, cborEncode } from './cbor.js';
 import {
   buildNode,
-  checked,
   flattenNode,
   type Leaf,
   MAX_RECORDS,
+  pathText,
   type RawLeaf,
   resourceDefinition,
+  typedValue,
 } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
 import { type JsonValue, jsonNumber, jsonString, parseJson } from './json-text.js';
@@ -54,9 +55,11 @@ export type SenmlValueField = 'v' | 'vs' | 'vb' | 'vd' | 'vlo';
 /** A SenML record after base-name and base-time resolution. */
 export interface SenmlRecord {
   readonly name: string;
-  readonly field?: SenmlValueField;
-  readonly value?: unknown;
-  readonly time?: number;
+  /** The value field, undefined for a record without value (a Read-Composite request path). */
+  readonly field: SenmlValueField | undefined;
+  readonly value: unknown;
+  /** Absolute time (bt + t), undefined when the record has neither. */
+  readonly time: number | undefined;
 }
 
 const JSON_FORMAT = 110;
@@ -90,77 +93,92 @@ const CBOR_LABELS: { [label: number]: keyof RecordFields | undefined } = {
 const isNum = (v: unknown): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
 
 /** Resolves base name and base time (RFC 8428 §4.5) over a list of raw records. */
+function badSenml(format: number, msg: string): never {
+  throw new Lwm2mContentError('malformed', `SenML: ${msg}`, { format });
+}
+
+/** Resolves base name and base time (RFC 8428 §4.5) over a list of raw records. */
 function resolveRecords(raw: readonly RecordFields[], format: number, withValues: boolean): SenmlRecord[] {
-  const bad = (msg: string): never => {
-    throw new Lwm2mContentError('malformed', `SenML: ${msg}`, { format });
-  };
-  if (raw.length > MAX_RECORDS) bad(`more than ${MAX_RECORDS} records`);
+  if (raw.length > MAX_RECORDS) badSenml(format, `more than ${MAX_RECORDS} records`);
   let bn = '';
   let bt = 0;
+  let haveBt = false;
   const out: SenmlRecord[] = [];
-  for (const r of raw) {
+  for (let k = 0; k < raw.length; k++) {
+    const r = raw[k]!;
     if (r.bn !== undefined) {
-      if (typeof r.bn !== 'string') bad('bn must be a string');
+      if (typeof r.bn !== 'string') badSenml(format, 'bn must be a string');
       bn = r.bn as string;
     }
     if (r.bt !== undefined) {
-      if (!isNum(r.bt)) bad('bt must be a number');
+      if (!isNum(r.bt)) badSenml(format, 'bt must be a number');
       bt = Number(r.bt);
+      haveBt = true;
     }
-    if (r.n !== undefined && typeof r.n !== 'string') bad('n must be a string');
-    const name = bn + ((r.n as string | undefined) ?? '');
+    if (r.n !== undefined && typeof r.n !== 'string') badSenml(format, 'n must be a string');
+    const name = r.n === undefined ? bn : bn + (r.n as string);
     let time: number | undefined;
     if (r.t !== undefined) {
-      if (!isNum(r.t)) bad('t must be a number');
+      if (!isNum(r.t)) badSenml(format, 't must be a number');
       time = bt + Number(r.t);
-    } else if (r.bt !== undefined || bt !== 0) time = bt;
+    } else if (haveBt) time = bt;
     let field: SenmlValueField | undefined;
-    for (const f of ['v', 'vs', 'vb', 'vd', 'vlo'] as const) {
-      if (r[f] !== undefined) {
-        if (field !== undefined) bad(`record "${name}" has more than one value`);
-        field = f;
-      }
+    let count = 0;
+    if (r.v !== undefined) {
+      field = 'v';
+      count++;
     }
-    if (withValues && field === undefined) bad(`record "${name}" has no value`);
-    const rec: { name: string; field?: SenmlValueField; value?: unknown; time?: number } = { name };
-    if (field !== undefined) {
-      rec.field = field;
-      rec.value = r[field];
+    if (r.vs !== undefined) {
+      field = 'vs';
+      count++;
     }
-    if (time !== undefined) rec.time = time;
-    out.push(rec);
+    if (r.vb !== undefined) {
+      field = 'vb';
+      count++;
+    }
+    if (r.vd !== undefined) {
+      field = 'vd';
+      count++;
+    }
+    if (r.vlo !== undefined) {
+      field = 'vlo';
+      count++;
+    }
+    if (count > 1) badSenml(format, `record "${name}" has more than one value`);
+    if (withValues && field === undefined) badSenml(format, `record "${name}" has no value`);
+    out.push({ name, field, value: field === undefined ? undefined : r[field], time });
   }
   return out;
 }
 
 function jsonRecords(bytes: Uint8Array, withValues: boolean): SenmlRecord[] {
   const doc = parseJson(utf8Decode(bytes), JSON_FORMAT);
-  if (!Array.isArray(doc))
-    throw new Lwm2mContentError('malformed', 'SenML JSON is an array', { format: JSON_FORMAT });
+  if (!Array.isArray(doc)) badSenml(JSON_FORMAT, 'SenML JSON is an array');
+  const items = doc as JsonValue[];
   const raw: RecordFields[] = [];
-  for (const item of doc) {
-    if (item === null || typeof item !== 'object' || Array.isArray(item) || typeof item === 'bigint') {
-      throw new Lwm2mContentError('malformed', 'SenML JSON records are objects', { format: JSON_FORMAT });
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      return badSenml(JSON_FORMAT, 'SenML JSON records are objects');
     }
+    const fields = item as { [key: string]: JsonValue };
     const r: RecordFields = {};
-    for (const k of Object.keys(item)) {
-      const v = (item as { [key: string]: JsonValue })[k];
-      if (
-        k === 'bn' ||
-        k === 'bt' ||
-        k === 'n' ||
-        k === 't' ||
-        k === 'v' ||
-        k === 'vs' ||
-        k === 'vb' ||
-        k === 'vd' ||
-        k === 'vlo'
-      ) {
-        r[k] = v;
-      } else if (k.endsWith('_')) {
-        throw new Lwm2mContentError('malformed', `SenML: must-understand field "${k}"`, {
-          format: JSON_FORMAT,
-        });
+    for (const k in fields) {
+      const v = fields[k];
+      switch (k) {
+        case 'bn':
+        case 'bt':
+        case 'n':
+        case 't':
+        case 'v':
+        case 'vs':
+        case 'vb':
+        case 'vd':
+        case 'vlo':
+          r[k] = v;
+          break;
+        default:
+          if (k.endsWith('_')) badSenml(JSON_FORMAT, `must-understand field "${k}"`);
       }
     }
     raw.push(r);
@@ -211,43 +229,45 @@ function recordPath(rec: SenmlRecord, format: number): Lwm2mPath {
   }
 }
 
-/** Types a raw SenML value (TS Core 1.1 §7.4.4 Table "SenML JSON/CBOR value fields"). */
-function senmlValue(format: number) {
-  return (type: ResourceType, raw: SenmlRecord, where: string): Lwm2mValue => {
-    const wrong = (): never => {
-      throw new Lwm2mContentError('wrong-type', `${where}: ${type} cannot come in "${raw.field}"`, {
-        format,
-      });
-    };
-    const v = raw.value;
-    switch (type) {
-      case 'Integer':
-      case 'Unsigned Integer':
-      case 'Time':
-      case 'Float':
-        if (raw.field !== 'v' || !isNum(v)) return wrong();
-        if (type === 'Float') return Number(v);
-        return normalizeValue(
-          type,
-          typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v) : v,
-        );
-      case 'Boolean':
-        if (raw.field !== 'vb' || typeof v !== 'boolean') return wrong();
-        return v;
-      case 'Opaque':
-        if (raw.field !== 'vd') return wrong();
-        if (v instanceof Uint8Array) return v;
-        if (typeof v === 'string' && format === JSON_FORMAT) return base64Decode(v);
-        return wrong();
-      case 'Objlnk':
-        if (raw.field !== 'vlo' || typeof v !== 'string') return wrong();
-        return valueFromText('Objlnk', v);
-      default:
-        if (raw.field !== 'vs' || typeof v !== 'string') return wrong();
-        return v;
-    }
-  };
+function wrongField(format: number, type: ResourceType, field: string | undefined, path: Lwm2mPath): never {
+  throw new Lwm2mContentError('wrong-type', `${pathText(path)}: ${type} cannot come in "${field}"`, {
+    format,
+  });
 }
+
+/** Types a raw SenML value (TS Core 1.1 §7.4.4 Table "SenML JSON/CBOR value fields"). */
+function senmlValue(format: number, type: ResourceType, raw: SenmlRecord, path: Lwm2mPath): Lwm2mValue {
+  const v = raw.value;
+  switch (type) {
+    case 'Integer':
+    case 'Unsigned Integer':
+    case 'Time':
+    case 'Float':
+      if (raw.field !== 'v' || !isNum(v)) return wrongField(format, type, raw.field, path);
+      if (type === 'Float') return Number(v);
+      return normalizeValue(type, v);
+    case 'Boolean':
+      if (raw.field !== 'vb' || typeof v !== 'boolean') return wrongField(format, type, raw.field, path);
+      return v;
+    case 'Opaque':
+      if (raw.field !== 'vd') return wrongField(format, type, raw.field, path);
+      if (v instanceof Uint8Array) return v;
+      if (typeof v === 'string' && format === JSON_FORMAT) return base64Decode(v);
+      return wrongField(format, type, raw.field, path);
+    case 'Objlnk':
+      if (raw.field !== 'vlo' || typeof v !== 'string') return wrongField(format, type, raw.field, path);
+      return valueFromText('Objlnk', v);
+    default:
+      if (raw.field !== 'vs' || typeof v !== 'string') return wrongField(format, type, raw.field, path);
+      return v;
+  }
+}
+
+const senmlJsonValue = (type: ResourceType, raw: SenmlRecord, path: Lwm2mPath): Lwm2mValue =>
+  senmlValue(JSON_FORMAT, type, raw, path);
+const senmlCborValue = (type: ResourceType, raw: SenmlRecord, path: Lwm2mPath): Lwm2mValue =>
+  senmlValue(CBOR_FORMAT, type, raw, path);
+const valueReader = (format: number) => (format === JSON_FORMAT ? senmlJsonValue : senmlCborValue);
 
 function toLeaves(records: readonly SenmlRecord[], format: number): RawLeaf<SenmlRecord>[] {
   return records.map((r) => ({ path: recordPath(r, format), raw: r }));
@@ -265,7 +285,7 @@ export function decodeSenml(
     toLeaves(readSenmlRecords(format, bytes), format),
     model,
     format,
-    senmlValue(format),
+    valueReader(format),
   );
 }
 
@@ -281,14 +301,14 @@ export function decodeSenmlComposite(
   paths?: readonly Lwm2mPath[],
 ): Lwm2mCompositeEntry[] {
   const leaves = toLeaves(readSenmlRecords(format, bytes), format);
-  return compositeFromLeaves(leaves, model, format, senmlValue(format), paths);
+  return compositeFromLeaves(leaves, model, format, valueReader(format), paths);
 }
 
 export function compositeFromLeaves<R extends { time?: number }>(
   leaves: readonly RawLeaf<R>[],
   model: Lwm2mModel,
   format: number,
-  toValue: (type: ResourceType, raw: R, where: string) => Lwm2mValue,
+  toValue: (type: ResourceType, raw: R, path: Lwm2mPath) => Lwm2mValue,
   paths?: readonly Lwm2mPath[],
 ): Lwm2mCompositeEntry[] {
   if (paths !== undefined) {
@@ -325,7 +345,7 @@ export function compositeFromLeaves<R extends { time?: number }>(
         format,
       });
     }
-    const value = checked(format, where, () => toValue(def.type, leaf.raw, where));
+    const value = typedValue(format, def.type, leaf.raw, p, toValue);
     const node: Lwm2mNode =
       p.length === 4
         ? { kind: 'resourceInstance', id: p[3]!, type: def.type, value }

@@ -13,7 +13,13 @@
  */
 import { readUtf8, utf8Encode } from '@thimble/coap-core';
 import type { ResourceType } from '../model/definitions.js';
-import type { Lwm2mNode, ObjectInstanceNode, ResourceInstanceNode, ResourceNode } from '../model/nodes.js';
+import {
+  type Lwm2mNode,
+  nodeDepth,
+  type ObjectInstanceNode,
+  type ResourceInstanceNode,
+  type ResourceNode,
+} from '../model/nodes.js';
 import type { Lwm2mPath } from '../model/path.js';
 import type { Lwm2mModel } from '../model/registry.js';
 import { canonicalInteger, type Lwm2mValue, type ObjectLink } from '../model/values.js';
@@ -74,40 +80,46 @@ export function readTlvRecords(bytes: Uint8Array, start = 0, end = bytes.length)
   return out;
 }
 
+function badValue(where: string, msg: string): never {
+  throw new Lwm2mContentError('invalid-value', `${where}: ${msg}`, { format: FORMAT });
+}
+
+/** Big-endian two's complement / unsigned integer of 1, 2 or 4 bytes, without a DataView. */
+function readSmallInt(bytes: Uint8Array, s: number, len: number, signed: boolean): number {
+  if (len === 1) return signed ? (bytes[s]! << 24) >> 24 : bytes[s]!;
+  if (len === 2) {
+    const v = (bytes[s]! << 8) | bytes[s + 1]!;
+    return signed ? (v << 16) >> 16 : v;
+  }
+  const v = (bytes[s]! << 24) | (bytes[s + 1]! << 16) | (bytes[s + 2]! << 8) | bytes[s + 3]!;
+  return signed ? v : v >>> 0;
+}
+
 function readValue(type: ResourceType, bytes: Uint8Array, s: number, e: number, where: string): Lwm2mValue {
   const len = e - s;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + s, len);
-  const bad = (msg: string): never => {
-    throw new Lwm2mContentError('invalid-value', `${where}: ${msg}`, { format: FORMAT });
-  };
   switch (type) {
     case 'Integer':
-    case 'Time': {
-      let v: number | bigint;
-      if (len === 1) v = dv.getInt8(0);
-      else if (len === 2) v = dv.getInt16(0);
-      else if (len === 4) v = dv.getInt32(0);
-      else if (len === 8) v = canonicalInteger(dv.getBigInt64(0));
-      else return bad(`${type} needs 1, 2, 4 or 8 bytes, got ${len}`);
-      if (type === 'Time' && typeof v === 'bigint') bad('Time is out of range');
+    case 'Time':
+    case 'Unsigned Integer': {
+      const signed = type !== 'Unsigned Integer';
+      if (len === 1 || len === 2 || len === 4) return readSmallInt(bytes, s, len, signed);
+      if (len !== 8) return badValue(where, `${type} needs 1, 2, 4 or 8 bytes, got ${len}`);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset + s, 8);
+      const v = canonicalInteger(signed ? dv.getBigInt64(0) : dv.getBigUint64(0));
+      if (type === 'Time' && typeof v === 'bigint') badValue(where, 'Time is out of range');
       return v;
     }
-    case 'Unsigned Integer':
-      if (len === 1) return dv.getUint8(0);
-      if (len === 2) return dv.getUint16(0);
-      if (len === 4) return dv.getUint32(0);
-      if (len === 8) return canonicalInteger(dv.getBigUint64(0));
-      return bad(`Unsigned Integer needs 1, 2, 4 or 8 bytes, got ${len}`);
-    case 'Float':
-      if (len === 4) return dv.getFloat32(0);
-      if (len === 8) return dv.getFloat64(0);
-      return bad(`Float needs 4 or 8 bytes, got ${len}`);
+    case 'Float': {
+      if (len !== 4 && len !== 8) return badValue(where, `Float needs 4 or 8 bytes, got ${len}`);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset + s, len);
+      return len === 4 ? dv.getFloat32(0) : dv.getFloat64(0);
+    }
     case 'Boolean':
-      if (len !== 1 || bytes[s]! > 1) bad('Boolean is one byte, 0 or 1');
+      if (len !== 1 || bytes[s]! > 1) badValue(where, 'Boolean is one byte, 0 or 1');
       return bytes[s] === 1;
     case 'Objlnk':
-      if (len !== 4) bad(`Objlnk needs 4 bytes, got ${len}`);
-      return { objectId: dv.getUint16(0), instanceId: dv.getUint16(2) };
+      if (len !== 4) badValue(where, `Objlnk needs 4 bytes, got ${len}`);
+      return { objectId: (bytes[s]! << 8) | bytes[s + 1]!, instanceId: (bytes[s + 2]! << 8) | bytes[s + 3]! };
     case 'Opaque':
       return bytes.subarray(s, e);
     default:
@@ -179,11 +191,13 @@ function decodeResources(
   return out;
 }
 
+const prefixText = (path: Lwm2mPath, n: number): string => `/${path.slice(0, n).join('/')}`;
+
 /** Decodes a TLV payload for a request on `path` (object, instance, resource or resource instance). */
 export function decodeTlv(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel): Lwm2mNode {
   const top = readTlvRecords(bytes);
   const objectId = path[0]!;
-  const pfx = (n: number) => `/${path.slice(0, n).join('/')}`;
+  const pfx = (n: number): string => prefixText(path, n);
   switch (path.length) {
     case 1: {
       const instances: ObjectInstanceNode[] = [];
@@ -275,21 +289,27 @@ interface Item {
 }
 
 function intBytes(v: number | bigint, unsigned: boolean): Uint8Array {
-  let n: number;
-  if (unsigned) {
-    n = typeof v === 'bigint' || v > 0xffffffff ? 8 : v > 0xffff ? 4 : v > 0xff ? 2 : 1;
-  } else if (typeof v === 'bigint' || v < -0x80000000 || v > 0x7fffffff) n = 8;
-  else n = v < -0x8000 || v > 0x7fff ? 4 : v < -0x80 || v > 0x7f ? 2 : 1;
-  const out = new Uint8Array(n);
+  if (typeof v === 'number' && v >= -0x80000000 && v <= (unsigned ? 0xffffffff : 0x7fffffff)) {
+    const n = unsigned
+      ? v > 0xffff
+        ? 4
+        : v > 0xff
+          ? 2
+          : 1
+      : v < -0x8000 || v > 0x7fff
+        ? 4
+        : v < -0x80 || v > 0x7f
+          ? 2
+          : 1;
+    const out = new Uint8Array(n);
+    // `&` and `>>` work on the low 32 bits, which is the two's complement (or unsigned) byte pattern.
+    for (let i = n - 1, x = v; i >= 0; i--, x >>= 8) out[i] = x & 0xff;
+    return out;
+  }
+  const out = new Uint8Array(8);
   const dv = new DataView(out.buffer);
-  if (n === 8) {
-    if (unsigned) dv.setBigUint64(0, BigInt(v));
-    else dv.setBigInt64(0, BigInt(v));
-  } else if (n === 4) {
-    if (unsigned) dv.setUint32(0, Number(v));
-    else dv.setInt32(0, Number(v));
-  } else if (n === 2) dv.setUint16(0, Number(v) & 0xffff);
-  else out[0] = Number(v) & 0xff;
+  if (unsigned) dv.setBigUint64(0, BigInt(v));
+  else dv.setBigInt64(0, BigInt(v));
   return out;
 }
 
@@ -359,56 +379,73 @@ function write(it: Item, out: Uint8Array, at: number): number {
   return p;
 }
 
+function encodedValue(
+  path: Lwm2mPath,
+  type: ResourceType,
+  v: Lwm2mValue,
+  model: Lwm2mModel | undefined,
+): Uint8Array {
+  return tlvValueBytes(type, encodableValue(FORMAT, path, type, v, model));
+}
+
+function resourceItem(objectId: number, iid: number, r: ResourceNode, model: Lwm2mModel | undefined): Item {
+  checkId(r.id);
+  if (r.kind === 'resource') {
+    return leafItem(TlvType.ResourceValue, r.id, encodedValue([objectId, iid, r.id], r.type, r.value, model));
+  }
+  const children: Item[] = [];
+  for (const ri of r.instances) {
+    checkId(ri.id);
+    children.push(
+      leafItem(
+        TlvType.ResourceInstance,
+        ri.id,
+        encodedValue([objectId, iid, r.id, ri.id], r.type, ri.value, model),
+      ),
+    );
+  }
+  return parentItem(TlvType.MultipleResource, r.id, children);
+}
+
+function instanceItems(objectId: number, i: ObjectInstanceNode, model: Lwm2mModel | undefined): Item[] {
+  const out: Item[] = [];
+  for (const r of i.resources) out.push(resourceItem(objectId, i.id, r, model));
+  return out;
+}
+
+function checkId(id: number): void {
+  if (!(id >= 0 && id <= 0xffff && Number.isInteger(id))) {
+    throw encodeError('invalid-path', `id ${id} does not fit TLV`, FORMAT);
+  }
+}
+
 /** Encodes `node` (addressed by `path`) as TLV; checks values against their types (and the model). */
 export function encodeTlv(path: Lwm2mPath, node: Lwm2mNode, model?: Lwm2mModel): Uint8Array {
   const objectId = path[0];
   if (objectId === undefined) throw encodeError('invalid-path', 'TLV cannot encode the root', FORMAT);
-  const value = (p: Lwm2mPath, type: ResourceType, v: Lwm2mValue) =>
-    tlvValueBytes(type, encodableValue(FORMAT, p, type, v, model));
-  const resource = (iid: number, r: ResourceNode): Item => {
-    if (r.kind === 'resource')
-      return leafItem(TlvType.ResourceValue, r.id, value([objectId, iid, r.id], r.type, r.value));
-    return parentItem(
-      TlvType.MultipleResource,
-      r.id,
-      r.instances.map((ri) =>
-        leafItem(TlvType.ResourceInstance, ri.id, value([objectId, iid, r.id, ri.id], r.type, ri.value)),
-      ),
-    );
-  };
-  const instance = (i: ObjectInstanceNode): Item[] => i.resources.map((r) => resource(i.id, r));
+  const depth = nodeDepth(node);
+  if (path.length !== depth || path[depth - 1] !== node.id) {
+    throw encodeError('path-mismatch', `a ${node.kind} node does not match /${path.join('/')}`, FORMAT);
+  }
   let items: Item[];
-  const expect = (depth: number) => {
-    if (path.length !== depth || path[depth - 1] !== node.id) {
-      throw encodeError('path-mismatch', `a ${node.kind} node does not match /${path.join('/')}`, FORMAT);
-    }
-  };
   switch (node.kind) {
     case 'object':
-      expect(1);
-      items = node.instances.map((i) => parentItem(TlvType.ObjectInstance, i.id, instance(i)));
+      items = [];
+      for (const i of node.instances) {
+        checkId(i.id);
+        items.push(parentItem(TlvType.ObjectInstance, i.id, instanceItems(objectId, i, model)));
+      }
       break;
     case 'objectInstance':
-      expect(2);
-      items = instance(node);
+      items = instanceItems(objectId, node, model);
       break;
     case 'resource':
     case 'multipleResource':
-      expect(3);
-      items = [resource(path[1]!, node)];
+      items = [resourceItem(objectId, path[1]!, node, model)];
       break;
     case 'resourceInstance':
-      expect(4);
-      items = [leafItem(TlvType.ResourceInstance, node.id, value(path, node.type, node.value))];
+      items = [leafItem(TlvType.ResourceInstance, node.id, encodedValue(path, node.type, node.value, model))];
       break;
-  }
-  for (const it of [...items]) {
-    const stack = [it];
-    while (stack.length > 0) {
-      const x = stack.pop()!;
-      if (x.id > 0xffff) throw encodeError('invalid-path', `id ${x.id} does not fit TLV`, FORMAT);
-      if (x.children) stack.push(...x.children);
-    }
   }
   let total = 0;
   for (const it of items) total += headerSize(it) + it.size;

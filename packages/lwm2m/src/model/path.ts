@@ -27,20 +27,30 @@ export const isValidId = (n: number): boolean => Number.isInteger(n) && n >= 0 &
 /** Parses `/3/0/1/2`, `/3`, `/` (also accepts a trailing slash and no leading slash, like `3/0/`). */
 export function parseLwm2mPath(text: string): Lwm2mPath {
   if (text.length > 32) throw new Lwm2mPathError('too-long', `path "${text.slice(0, 32)}…" is too long`);
-  let s = text;
-  if (s.startsWith('/')) s = s.slice(1);
-  if (s.endsWith('/')) s = s.slice(0, -1);
-  if (s === '') return [];
-  const parts = s.split('/');
-  if (parts.length > 4) throw new Lwm2mPathError('too-long', `path "${text}" has more than 4 segments`);
+  let start = text.charCodeAt(0) === 0x2f ? 1 : 0;
+  let end = text.length;
+  if (end > start && text.charCodeAt(end - 1) === 0x2f) end--;
   const out: number[] = [];
-  for (const p of parts) {
-    if (!/^[0-9]{1,5}$/.test(p)) throw new Lwm2mPathError('syntax', `path "${text}": "${p}" is not an id`);
-    const n = Number(p);
-    if (n > MAX_ID) throw new Lwm2mPathError('invalid-id', `path "${text}": ${n} is above ${MAX_ID}`);
-    out.push(n);
+  if (start >= end) return out;
+  // A hand-written scan (no regex, no split): paths are parsed once per SenML record.
+  for (;;) {
+    let v = 0;
+    let i = start;
+    for (; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x2f) break;
+      if (c < 0x30 || c > 0x39 || i - start >= 5) {
+        throw new Lwm2mPathError('syntax', `path "${text}": "${text.slice(start, i + 1)}" is not an id`);
+      }
+      v = v * 10 + (c - 0x30);
+    }
+    if (i === start) throw new Lwm2mPathError('syntax', `path "${text}" has an empty segment`);
+    if (v > MAX_ID) throw new Lwm2mPathError('invalid-id', `path "${text}": ${v} is above ${MAX_ID}`);
+    if (out.length === 4) throw new Lwm2mPathError('too-long', `path "${text}" has more than 4 segments`);
+    out.push(v);
+    if (i >= end) return out;
+    start = i + 1;
   }
-  return out;
 }
 
 /** Throws `Lwm2mPathError` unless `path` has 0–4 ids in 0–65534. */

@@ -52,22 +52,22 @@ const describe = (v: unknown): string =>
   v instanceof Uint8Array ? 'bytes' : v === null ? 'null' : typeof v === 'object' ? 'object' : typeof v;
 
 function toInteger(type: ResourceType, v: unknown, min: bigint, max: bigint): number | bigint {
-  let big: bigint;
   if (typeof v === 'number') {
     if (!Number.isInteger(v))
       throw new Lwm2mValueError('wrong-type', type, `${type} value ${v} is not an integer`);
+    // Every safe integer is inside the signed 64-bit range: only the unsigned lower bound can fail.
     if (Number.isSafeInteger(v)) {
-      if (BigInt(v) < min || BigInt(v) > max) {
+      if (v < 0 && min === 0n)
         throw new Lwm2mValueError('out-of-range', type, `${type} value ${v} is out of range`);
-      }
       return v;
     }
-    big = BigInt(v);
-  } else if (typeof v === 'bigint') big = v;
-  else throw new Lwm2mValueError('wrong-type', type, `${type} expects an integer, got ${describe(v)}`);
-  if (big < min || big > max)
-    throw new Lwm2mValueError('out-of-range', type, `${type} value ${big} is out of range`);
-  return canonicalInteger(big);
+    return toInteger(type, BigInt(v), min, max);
+  }
+  if (typeof v !== 'bigint')
+    throw new Lwm2mValueError('wrong-type', type, `${type} expects an integer, got ${describe(v)}`);
+  if (v < min || v > max)
+    throw new Lwm2mValueError('out-of-range', type, `${type} value ${v} is out of range`);
+  return canonicalInteger(v);
 }
 
 /**
