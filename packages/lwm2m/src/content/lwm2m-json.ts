@@ -5,7 +5,7 @@
  * Integer, Float, Time), `bv` (Boolean), `sv` (String, Corelnk, and Opaque as base64), `ov` (Objlnk
  * "3:0", TS 1.1). Times: `bt` + `t` (seconds).
  */
-import { utf8Decode, utf8Encode } from '@thimble/coap-core';
+import { utf8Encode } from '@thimble/coap-core';
 import type { ResourceType } from '../model/definitions.js';
 import type { Lwm2mNode } from '../model/nodes.js';
 import { type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../model/path.js';
@@ -22,6 +22,7 @@ import { buildNode, flattenNode, MAX_RECORDS, pathText, type RawLeaf } from './c
 import { encodeError, Lwm2mContentError } from './errors.js';
 import { type JsonValue, jsonNumber, jsonString, parseJson } from './json-text.js';
 import { compositeFromLeaves, type Lwm2mCompositeEntry } from './senml.js';
+import { utf8Text } from './text-bytes.js';
 
 const FORMAT = 11543;
 
@@ -37,7 +38,7 @@ const bad = (msg: string): never => {
 const isNum = (v: unknown): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
 
 function readLeaves(path: Lwm2mPath, bytes: Uint8Array): RawLeaf<JsonRaw>[] {
-  const doc = parseJson(utf8Decode(bytes), FORMAT);
+  const doc = parseJson(utf8Text(bytes), FORMAT);
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return bad('the payload is an object');
   const top = doc as { [key: string]: JsonValue };
   let base = path.length === 0 ? '/' : `/${path.join('/')}/`;

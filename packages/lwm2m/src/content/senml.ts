@@ -10,7 +10,7 @@
  * Single-path payloads (Read / Write / Observe on one path) decode to one node; composite payloads
  * (Read-Composite, Write-Composite, Send, composite notifications) to a list of entries.
  */
-import { utf8Decode, utf8Encode } from '@thimble/coap-core';
+import { utf8Encode } from '@thimble/coap-core';
 import type { ResourceType } from '../model/definitions.js';
 import type { Lwm2mNode } from '../model/nodes.js';
 import {
@@ -42,6 +42,7 @@ import {
 } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
 import { type JsonValue, jsonNumber, jsonString, parseJson } from './json-text.js';
+import { utf8Text } from './text-bytes.js';
 
 /** A node at a path, as carried by composite operations; `time` (seconds) when the record had one. */
 export interface Lwm2mCompositeEntry {
@@ -152,7 +153,7 @@ function resolveRecords(raw: readonly RecordFields[], format: number, withValues
 }
 
 function jsonRecords(bytes: Uint8Array, withValues: boolean): SenmlRecord[] {
-  const doc = parseJson(utf8Decode(bytes), JSON_FORMAT);
+  const doc = parseJson(utf8Text(bytes), JSON_FORMAT);
   if (!Array.isArray(doc)) badSenml(JSON_FORMAT, 'SenML JSON is an array');
   const items = doc as JsonValue[];
   const raw: RecordFields[] = [];

@@ -4,7 +4,7 @@
  * Boolean as "0"/"1", Objlnk as "3:0" and Opaque as base64; application/octet-stream carries only
  * Opaque resources, as the raw bytes.
  */
-import { utf8Decode, utf8Encode } from '@thimble/coap-core';
+import { utf8Encode } from '@thimble/coap-core';
 import type { ResourceType } from '../model/definitions.js';
 import type { Lwm2mNode } from '../model/nodes.js';
 import type { Lwm2mPath } from '../model/path.js';
@@ -12,6 +12,7 @@ import type { Lwm2mModel } from '../model/registry.js';
 import { type Lwm2mValue, valueFromText, valueToText } from '../model/values.js';
 import { checked, encodableValue, resourceDefinition } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
+import { utf8Text } from './text-bytes.js';
 
 /** Upper bound on a plain-text value (bounds allocation on hostile input). */
 const MAX_TEXT = 1 << 20;
@@ -69,7 +70,7 @@ export function decodeText(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel
   const { type, depth } = singleValueTarget(path, model, 0);
   if (bytes.length > MAX_TEXT)
     throw new Lwm2mContentError('too-large', 'text value too large', { format: 0 });
-  const text = utf8Decode(bytes);
+  const text = utf8Text(bytes);
   return node(
     path,
     depth,

@@ -11,7 +11,7 @@
  * allocating anything, so a 4-byte header that claims 16 MB fails at once. Opaque values are views into
  * the input (zero-copy): copy them if the input buffer is reused.
  */
-import { readUtf8, utf8Encode } from '@thimble/coap-core';
+import { utf8Encode } from '@thimble/coap-core';
 import type { ResourceType } from '../model/definitions.js';
 import {
   type Lwm2mNode,
@@ -25,6 +25,7 @@ import type { Lwm2mModel } from '../model/registry.js';
 import { canonicalInteger, type Lwm2mValue, type ObjectLink } from '../model/values.js';
 import { checked, encodableValue, MAX_RECORDS, resourceDefinition } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
+import { utf8Text } from './text-bytes.js';
 
 const FORMAT = 11542;
 
@@ -123,7 +124,7 @@ function readValue(type: ResourceType, bytes: Uint8Array, s: number, e: number, 
     case 'Opaque':
       return bytes.subarray(s, e);
     default:
-      return readUtf8(bytes, s, e);
+      return utf8Text(bytes, s, e);
   }
 }
 

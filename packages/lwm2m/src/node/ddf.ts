@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /** Node-only: loads OMA DDF XML object definitions from files and folders. */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
