@@ -6,7 +6,8 @@
  *   carrying the alternate path (`</lwm2m>;rt="oma.lwm2m"`) and supported content formats, then objects
  *   and object instances, paths relative to the alternate path.
  * - Discover response: `</3>;ver=1.1,</3/0>;pmin=10,</3/0/7>;dim=2,</3/0/7/0>,…` with the notification
- *   attributes pmin, pmax, gt, lt, st, epmin, epmax (§5.1.2) and dim / ver.
+ *   attributes pmin, pmax, gt, lt, st, epmin, epmax (§5.1.2) and dim / ver; Bootstrap-Discover's ssid and
+ *   uri (§5.2.7.3).
  */
 import {
   formatLinkFormat,
@@ -36,6 +37,9 @@ export interface Lwm2mAttributes {
   /** Minimum / maximum evaluation period, seconds. */
   readonly epmin?: number;
   readonly epmax?: number;
+  /** Short Server ID and server URI of a Bootstrap-Discover response (TS Core 1.1 §5.2.7.3). */
+  readonly ssid?: number;
+  readonly uri?: string;
 }
 
 export interface Lwm2mLink {
@@ -43,9 +47,9 @@ export interface Lwm2mLink {
   readonly attributes: Lwm2mAttributes;
 }
 
-const INTEGER_ATTRS = ['dim', 'pmin', 'pmax', 'epmin', 'epmax'] as const;
+const INTEGER_ATTRS = ['dim', 'pmin', 'pmax', 'epmin', 'epmax', 'ssid'] as const;
 const FLOAT_ATTRS = ['gt', 'lt', 'st'] as const;
-const ATTR_ORDER = ['ver', 'dim', 'pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
+const ATTR_ORDER = ['ver', 'dim', 'ssid', 'uri', 'pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
 
 const malformed = (msg: string): never => {
   throw new Lwm2mContentError('malformed', `link-format: ${msg}`, { format: FORMAT });
@@ -89,6 +93,8 @@ function readAttributes(link: Link): Lwm2mAttributes {
       if (!/^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(a.value))
         malformed(`${name}="${a.value}" is not a number`);
       out[name] = Number(a.value);
+    } else if (name === 'uri') {
+      out[name] = a.value;
     } else if (name === 'ver') {
       if (!/^[0-9]+\.[0-9]+$/.test(a.value)) malformed(`ver="${a.value}" is not a version`);
       out[name] = a.value;

@@ -72,6 +72,18 @@ describe('Discover (LwM2M TS Core 1.1 §5.4.1 / §6.3.5) with notification attri
     expect(formatDiscover(parseDiscover(text))).toBe(text);
   });
 
+  it('reads Bootstrap-Discover attributes ssid and uri (TS Core 1.1 §5.2.7.3)', () => {
+    const bs = '</0/0>;ssid=101;uri="coap://server1.example:5683",</1/0>;ssid=101';
+    expect(parseDiscover(bs)).toEqual([
+      { path: [0, 0], attributes: { ssid: 101, uri: 'coap://server1.example:5683' } },
+      { path: [1, 0], attributes: { ssid: 101 } },
+    ]);
+    // coap-core writes a value that is a valid ptoken without quotes; both forms are the same link.
+    const out = formatDiscover(parseDiscover(bs));
+    expect(out).toBe('</0/0>;ssid=101;uri=coap://server1.example:5683,</1/0>;ssid=101');
+    expect(parseDiscover(out)).toEqual(parseDiscover(bs));
+  });
+
   it('rejects attribute values of the wrong shape', () => {
     expect(() => parseDiscover('</3/0>;pmin=ten')).toThrow(Lwm2mContentError);
     expect(() => parseDiscover('</3/0>;gt=1.2.3')).toThrow(Lwm2mContentError);

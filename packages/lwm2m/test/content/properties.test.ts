@@ -13,6 +13,7 @@ import {
   Lwm2mContentError,
   type Lwm2mPath,
 } from '@thimble/lwm2m';
+import { Encoder } from 'cbor-x';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -25,7 +26,8 @@ import {
   VALUE_TYPES,
 } from './arbitraries.js';
 
-const RUNS = { numRuns: 300 };
+// FC_RUNS=20000 npx vitest run --project lwm2m for a longer search.
+const RUNS = { numRuns: Number(process.env.FC_RUNS ?? 300) };
 
 const FORMATS: [string, number, FormatTraits][] = [
   ['TLV (11542)', 11542, { nonFinite: true, negativeZero: true, empty: true }],
@@ -137,7 +139,7 @@ describe('arbitrary bytes only ever raise Lwm2mContentError (fast-check)', () =>
         fc.property(fc.constantFrom(...paths), fc.uint8Array({ maxLength: 64 }), (p, b) =>
           onlyTyped(() => decode(p, b)),
         ),
-        { numRuns: 500 },
+        { numRuns: Number(process.env.FC_RUNS ?? 500) },
       );
     });
   }
@@ -157,6 +159,40 @@ describe('arbitrary bytes only ever raise Lwm2mContentError (fast-check)', () =>
           onlyTyped(() => decodeTlv(path, bytes.subarray(0, at % bytes.length), model));
         },
       ),
+      RUNS,
+    );
+  });
+
+  it('SenML CBOR / LwM2M CBOR: well-formed CBOR of random maps, arrays and values', () => {
+    const encoder = new Encoder({ mapsAsObjects: false, useRecords: false, tagUint8Array: false });
+    const leaf = fc.oneof(
+      fc.integer({ min: -3, max: 70000 }),
+      fc.double(),
+      fc.boolean(),
+      fc.constantFrom('0', '6/1', '/3/0/', '/3/0/9', 'vlo', '3:0', 'x_'),
+      fc.uint8Array({ maxLength: 4 }),
+      fc.constant(null),
+      fc.bigInt(-(2n ** 64n), 2n ** 64n),
+      fc.date({ noInvalidDate: true }),
+    );
+    const key = fc.oneof(
+      fc.constantFrom(-2, -3, 0, 2, 3, 4, 6, 8, 'vlo', 'bn_'),
+      fc.integer({ min: -1, max: 70000 }),
+      fc.array(fc.integer({ min: -1, max: 70000 }), { maxLength: 5 }),
+    );
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, leaf, tie('map'), tie('array')),
+      map: fc.array(fc.tuple(key, tie('node')), { maxLength: 4 }).map((entries) => new Map(entries)),
+      array: fc.array(tie('node'), { maxLength: 4 }),
+    }));
+    fc.assert(
+      fc.property(tree.node, fc.constantFrom(...paths), (doc, p) => {
+        const bytes = new Uint8Array(encoder.encode(doc));
+        onlyTyped(() => decodeSenml(112, p, bytes, model));
+        onlyTyped(() => decodeLwm2mCbor(p, bytes, model));
+        onlyTyped(() => decodeComposite(112, bytes, model));
+        onlyTyped(() => decodeComposite(11544, bytes, model));
+      }),
       RUNS,
     );
   });
