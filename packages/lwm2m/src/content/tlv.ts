@@ -81,8 +81,9 @@ export function readTlvRecords(bytes: Uint8Array, start = 0, end = bytes.length)
   return out;
 }
 
-function badValue(where: string, msg: string): never {
-  throw new Lwm2mContentError('invalid-value', `${where}: ${msg}`, { format: FORMAT });
+/** `where` is the path prefix, `id` the last id: the message is only built when there is an error. */
+function badValue(where: string, id: number, msg: string): never {
+  throw new Lwm2mContentError('invalid-value', `${where}/${id}: ${msg}`, { format: FORMAT });
 }
 
 /** Big-endian two's complement / unsigned integer of 1, 2 or 4 bytes, without a DataView. */
@@ -96,7 +97,14 @@ function readSmallInt(bytes: Uint8Array, s: number, len: number, signed: boolean
   return signed ? v : v >>> 0;
 }
 
-function readValue(type: ResourceType, bytes: Uint8Array, s: number, e: number, where: string): Lwm2mValue {
+function readValue(
+  type: ResourceType,
+  bytes: Uint8Array,
+  s: number,
+  e: number,
+  where: string,
+  id: number,
+): Lwm2mValue {
   const len = e - s;
   switch (type) {
     case 'Integer':
@@ -104,22 +112,22 @@ function readValue(type: ResourceType, bytes: Uint8Array, s: number, e: number, 
     case 'Unsigned Integer': {
       const signed = type !== 'Unsigned Integer';
       if (len === 1 || len === 2 || len === 4) return readSmallInt(bytes, s, len, signed);
-      if (len !== 8) return badValue(where, `${type} needs 1, 2, 4 or 8 bytes, got ${len}`);
+      if (len !== 8) return badValue(where, id, `${type} needs 1, 2, 4 or 8 bytes, got ${len}`);
       const dv = new DataView(bytes.buffer, bytes.byteOffset + s, 8);
       const v = canonicalInteger(signed ? dv.getBigInt64(0) : dv.getBigUint64(0));
-      if (type === 'Time' && typeof v === 'bigint') badValue(where, 'Time is out of range');
+      if (type === 'Time' && typeof v === 'bigint') badValue(where, id, 'Time is out of range');
       return v;
     }
     case 'Float': {
-      if (len !== 4 && len !== 8) return badValue(where, `Float needs 4 or 8 bytes, got ${len}`);
+      if (len !== 4 && len !== 8) return badValue(where, id, `Float needs 4 or 8 bytes, got ${len}`);
       const dv = new DataView(bytes.buffer, bytes.byteOffset + s, len);
       return len === 4 ? dv.getFloat32(0) : dv.getFloat64(0);
     }
     case 'Boolean':
-      if (len !== 1 || bytes[s]! > 1) badValue(where, 'Boolean is one byte, 0 or 1');
+      if (len !== 1 || bytes[s]! > 1) badValue(where, id, 'Boolean is one byte, 0 or 1');
       return bytes[s] === 1;
     case 'Objlnk':
-      if (len !== 4) badValue(where, `Objlnk needs 4 bytes, got ${len}`);
+      if (len !== 4) badValue(where, id, `Objlnk needs 4 bytes, got ${len}`);
       return { objectId: (bytes[s]! << 8) | bytes[s + 1]!, instanceId: (bytes[s + 2]! << 8) | bytes[s + 3]! };
     case 'Opaque':
       return bytes.subarray(s, e);
@@ -135,15 +143,14 @@ function decodeResource(
   prefix: string,
   model: Lwm2mModel,
 ): ResourceNode {
-  const where = `${prefix}/${rec.id}`;
   if (rec.type !== TlvType.ResourceValue && rec.type !== TlvType.MultipleResource) {
-    fail('malformed', `${where}: expected a resource TLV, got type ${rec.type}`);
+    fail('malformed', `${prefix}/${rec.id}: expected a resource TLV, got type ${rec.type}`);
   }
   const def = resourceDefinition(model, objectId, rec.id, FORMAT);
   if (def.multiple !== (rec.type === TlvType.MultipleResource)) {
     throw new Lwm2mContentError(
       'invalid-path',
-      `${where}: resource is ${def.multiple ? 'multiple' : 'single'} in the model but the TLV says otherwise`,
+      `${prefix}/${rec.id}: resource is ${def.multiple ? 'multiple' : 'single'} in the model but the TLV says otherwise`,
       { format: FORMAT },
     );
   }
@@ -152,22 +159,26 @@ function decodeResource(
       kind: 'resource',
       id: rec.id,
       type: def.type,
-      value: readValue(def.type, bytes, rec.valueStart, rec.valueEnd, where),
+      value: readValue(def.type, bytes, rec.valueStart, rec.valueEnd, prefix, rec.id),
     };
   }
   const instances: ResourceInstanceNode[] = [];
   const seen: { [id: number]: true | undefined } = {}; // constant-time duplicate check
+  const where = `${prefix}/${rec.id}`; // once per multiple resource, for messages
   for (const ri of readTlvRecords(bytes, rec.valueStart, rec.valueEnd)) {
-    if (ri.type !== TlvType.ResourceInstance) fail('malformed', `${where}: expected resource instance TLVs`);
+    if (ri.type !== TlvType.ResourceInstance)
+      fail('malformed', `${prefix}/${rec.id}: expected resource instance TLVs`);
     if (seen[ri.id]) {
-      throw new Lwm2mContentError('duplicate', `${where}/${ri.id} appears twice`, { format: FORMAT });
+      throw new Lwm2mContentError('duplicate', `${prefix}/${rec.id}/${ri.id} appears twice`, {
+        format: FORMAT,
+      });
     }
     seen[ri.id] = true;
     instances.push({
       kind: 'resourceInstance',
       id: ri.id,
       type: def.type,
-      value: readValue(def.type, bytes, ri.valueStart, ri.valueEnd, `${where}/${ri.id}`),
+      value: readValue(def.type, bytes, ri.valueStart, ri.valueEnd, where, ri.id),
     });
   }
   return { kind: 'multipleResource', id: rec.id, type: def.type, instances };
@@ -270,7 +281,7 @@ export function decodeTlv(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel)
         });
       }
       const value = checked(FORMAT, pfx(4), () =>
-        readValue(def.type, bytes, rec.valueStart, rec.valueEnd, pfx(4)),
+        readValue(def.type, bytes, rec.valueStart, rec.valueEnd, pfx(3), rec.id),
       );
       return { kind: 'resourceInstance', id: rec.id, type: def.type, value };
     }

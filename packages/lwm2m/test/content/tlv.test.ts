@@ -126,7 +126,15 @@ describe('TLV values (LwM2M TS Core 1.1 §7.4.3 and Appendix C)', () => {
   });
 
   it('rejects values of the wrong size for their type', () => {
-    expect(err(() => decodeTlv([3, 0, 9], fromHex('c3 09 00 00 01'), model)).reason).toBe('invalid-value');
+    const e = err(() => decodeTlv([3, 0, 9], fromHex('c3 09 00 00 01'), model));
+    expect(e.reason).toBe('invalid-value');
+    expect(e.message).toContain('/3/0/9');
+    expect(
+      err(() => decodeTlv([3, 0], fromHex('88 06 08 41 00 01 43 01 00 00 05'), model)).message,
+    ).toContain('/3/0/6/1');
+    expect(err(() => decodeTlv([3, 0, 6, 1], fromHex('43 01 00 00 05'), model)).message).toContain(
+      '/3/0/6/1',
+    );
     expect(err(() => decodeTlv([6, 0, 0], fromHex('c2 00 00 00'), model)).reason).toBe('invalid-value');
     expect(err(() => decodeTlv([1, 0, 6], fromHex('c1 06 02'), model)).reason).toBe('invalid-value');
   });
