@@ -364,8 +364,12 @@ export function decodeSenmlPaths(format: 110 | 112, bytes: Uint8Array): Lwm2mPat
 
 /** Splits a full leaf path under an entry path into base name and name (`/3/0/` + `6/1`). */
 function nameParts(entryPath: Lwm2mPath, leafPath: Lwm2mPath): [string, string] {
-  const k = Math.min(entryPath.length, 2);
-  return [`/${leafPath.slice(0, k).join('/')}/`, leafPath.slice(k).join('/')];
+  const p = leafPath;
+  // Leaves are resources (3 ids) or resource instances (4 ids); the base name keeps 1 or 2 of them.
+  if (entryPath.length >= 2) {
+    return [`/${p[0]}/${p[1]}/`, p.length === 3 ? `${p[2]}` : `${p[2]}/${p[3]}`];
+  }
+  return [`/${p[0]}/`, p.length === 3 ? `${p[1]}/${p[2]}` : `${p[1]}/${p[2]}/${p[3]}`];
 }
 
 interface OutRecord {
