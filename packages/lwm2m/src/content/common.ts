@@ -170,9 +170,62 @@ export interface RawLeaf<R> {
   readonly raw: R;
 }
 
+interface RBuild {
+  id: number;
+  def: ResourceDefinition;
+  value: Lwm2mValue | undefined;
+  instances: ResourceInstanceNode[];
+  /** Resource instance ids seen (a plain object as a set), made on the first instance. */
+  seen: { [riid: number]: true | undefined } | undefined;
+}
+
+interface IBuild {
+  id: number;
+  resources: RBuild[];
+  /** Index by resource id, made once the instance has more than a few resources. */
+  byId: { [rid: number]: RBuild | undefined } | undefined;
+}
+
+/** Beyond this many children, look-ups go through an index object instead of a scan. */
+const SCAN_LIMIT = 8;
+
+function findResourceBuild(inst: IBuild, rid: number): RBuild | undefined {
+  const list = inst.resources;
+  const last = list[list.length - 1];
+  if (last !== undefined && last.id === rid) return last; // values of one resource usually come together
+  if (inst.byId !== undefined) return inst.byId[rid];
+  for (let i = 0; i < list.length; i++) if (list[i]!.id === rid) return list[i];
+  return undefined;
+}
+
+function addResourceBuild(inst: IBuild, res: RBuild): void {
+  inst.resources.push(res);
+  if (inst.byId !== undefined) inst.byId[res.id] = res;
+  else if (inst.resources.length > SCAN_LIMIT) {
+    const index: { [rid: number]: RBuild | undefined } = {};
+    for (const r of inst.resources) index[r.id] = r;
+    inst.byId = index;
+  }
+}
+
+function toResourceNode(r: RBuild): ResourceNode {
+  return r.def.multiple
+    ? { kind: 'multipleResource', id: r.id, type: r.def.type, instances: r.instances }
+    : { kind: 'resource', id: r.id, type: r.def.type, value: r.value as Lwm2mValue };
+}
+
+function toInstanceNode(i: IBuild): ObjectInstanceNode {
+  const resources: ResourceNode[] = [];
+  for (const r of i.resources) resources.push(toResourceNode(r));
+  return { kind: 'objectInstance', id: i.id, resources };
+}
+
 /**
  * Builds the node addressed by `path` (1–4 ids) from leaves, typing each raw value with the model through
  * `toValue`. Every leaf must lie under `path`; duplicates and values at the wrong depth are rejected.
+ *
+ * Children keep their order of first appearance. Look-ups are O(1) (the previous child, or an index once
+ * there are more than a few children), so a hostile 65,536-record payload costs O(n), not O(n²).
  */
 export function buildNode<R>(
   path: Lwm2mPath,
@@ -186,34 +239,23 @@ export function buildNode<R>(
       format,
     });
   }
-  interface RBuild {
-    id: number;
-    def: ResourceDefinition;
-    value?: Lwm2mValue;
-    instances: ResourceInstanceNode[];
-    /** Resource instance ids seen (plain object as a set: constant-time duplicate checks). */
-    seen: { [riid: number]: true | undefined };
-  }
-  interface IBuild {
-    id: number;
-    resources: RBuild[];
-    byId: { [rid: number]: RBuild | undefined };
-  }
-  // Children are kept in order of first appearance, and indexed by id so that a payload of n values
-  // costs O(n), not O(n²): a hostile 65,536-record payload must not turn into billions of comparisons.
   const instances: IBuild[] = [];
-  const instanceById: { [iid: number]: IBuild | undefined } = {};
+  let instanceById: { [iid: number]: IBuild | undefined } | undefined;
   const objectId = path[0]!;
-  for (const leaf of leaves) {
+  for (let k = 0; k < leaves.length; k++) {
+    const leaf = leaves[k]!;
     const p = leaf.path;
     if (!isPathPrefix(path, p)) {
-      const where = pathText(p);
-      throw new Lwm2mContentError('path-mismatch', `${where} is not under /${path.join('/')}`, { format });
+      throw new Lwm2mContentError('path-mismatch', `${pathText(p)} is not under ${pathText(path)}`, {
+        format,
+      });
     }
     if (p.length < 3) {
       throw new Lwm2mContentError('invalid-path', `${pathText(p)} does not address a resource`, { format });
     }
-    const def = resourceDefinition(model, objectId, p[2]!, format);
+    const iid = p[1]!;
+    const rid = p[2]!;
+    const def = resourceDefinition(model, objectId, rid, format);
     if (def.multiple !== (p.length === 4)) {
       const where = pathText(p);
       throw new Lwm2mContentError(
@@ -225,53 +267,53 @@ export function buildNode<R>(
       );
     }
     const value = typedValue(format, def.type, leaf.raw, p, toValue);
-    let inst = instanceById[p[1]!];
-    if (inst === undefined) {
-      inst = { id: p[1]!, resources: [], byId: {} };
-      instanceById[p[1]!] = inst;
-      instances.push(inst);
+    let inst = instances[instances.length - 1];
+    if (inst === undefined || inst.id !== iid) {
+      if (instanceById === undefined) {
+        instanceById = {};
+        for (const i of instances) instanceById[i.id] = i;
+      }
+      inst = instanceById[iid];
+      if (inst === undefined) {
+        inst = { id: iid, resources: [], byId: undefined };
+        instanceById[iid] = inst;
+        instances.push(inst);
+      }
     }
-    let res = inst.byId[p[2]!];
+    let res = findResourceBuild(inst, rid);
     if (res === undefined) {
-      res = { id: p[2]!, def, instances: [], seen: {} };
-      inst.byId[p[2]!] = res;
-      inst.resources.push(res);
-    } else if (!def.multiple || res.seen[p[3]!]) {
+      res = { id: rid, def, value: undefined, instances: [], seen: undefined };
+      addResourceBuild(inst, res);
+    } else if (!def.multiple || res.seen?.[p[3]!]) {
       throw new Lwm2mContentError('duplicate', `${pathText(p)} appears twice`, { format });
     }
     if (def.multiple) {
+      if (res.seen === undefined) res.seen = {};
       res.seen[p[3]!] = true;
       res.instances.push({ kind: 'resourceInstance', id: p[3]!, type: def.type, value });
     } else res.value = value;
   }
-  const toResource = (r: RBuild): ResourceNode =>
-    r.def.multiple
-      ? { kind: 'multipleResource', id: r.id, type: r.def.type, instances: r.instances }
-      : { kind: 'resource', id: r.id, type: r.def.type, value: r.value as Lwm2mValue };
-  const toInstance = (i: IBuild): ObjectInstanceNode => ({
-    kind: 'objectInstance',
-    id: i.id,
-    resources: i.resources.map(toResource),
-  });
   switch (path.length) {
-    case 1:
-      return { kind: 'object', id: objectId, instances: instances.map(toInstance) };
+    case 1: {
+      const out: ObjectInstanceNode[] = [];
+      for (const i of instances) out.push(toInstanceNode(i));
+      return { kind: 'object', id: objectId, instances: out };
+    }
     case 2:
-      return toInstance(instances[0] ?? { id: path[1]!, resources: [], byId: {} });
+      return toInstanceNode(instances[0] ?? { id: path[1]!, resources: [], byId: undefined });
     case 3: {
       const r = instances[0]?.resources[0];
       if (r === undefined) {
         const def = resourceDefinition(model, objectId, path[2]!, format);
         if (def.multiple) return { kind: 'multipleResource', id: def.id, type: def.type, instances: [] };
-        throw new Lwm2mContentError('missing-value', `no value for /${path.join('/')}`, { format });
+        throw new Lwm2mContentError('missing-value', `no value for ${pathText(path)}`, { format });
       }
-      return toResource(r);
+      return toResourceNode(r);
     }
     default: {
-      const r = instances[0]?.resources[0];
-      const ri = r?.instances[0];
+      const ri = instances[0]?.resources[0]?.instances[0];
       if (ri === undefined) {
-        throw new Lwm2mContentError('missing-value', `no value for /${path.join('/')}`, { format });
+        throw new Lwm2mContentError('missing-value', `no value for ${pathText(path)}`, { format });
       }
       return ri;
     }

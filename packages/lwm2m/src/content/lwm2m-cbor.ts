@@ -30,30 +30,33 @@ const bad = (msg: string): never => {
   throw new Lwm2mContentError('malformed', `LwM2M CBOR: ${msg}`, { format: FORMAT });
 };
 
+function walk(m: Map<unknown, unknown>, prefix: readonly number[], out: RawLeaf<CborRaw>[]): void {
+  for (const [k, v] of m) {
+    const p = prefix.slice();
+    if (typeof k === 'number') p.push(k);
+    else if (typeof k === 'bigint') p.push(Number(k));
+    else if (Array.isArray(k) && k.length > 0 && k.length <= 4) {
+      for (const x of k) p.push(typeof x === 'bigint' ? Number(x) : (x as number));
+    } else bad('keys are ids or arrays of 1 to 4 ids');
+    for (let i = prefix.length; i < p.length; i++) {
+      const id = p[i];
+      if (typeof id !== 'number' || !isValidId(id)) bad(`key ${String(id)} is not an id 0–65534`);
+    }
+    // Checked before going deeper: nesting is bounded by the path length, whatever the input.
+    if (p.length > 4) bad(`path /${p.join('/')} is deeper than a resource instance`);
+    if (v instanceof Map) walk(v, p, out);
+    else {
+      if (out.length >= MAX_RECORDS) bad(`more than ${MAX_RECORDS} values`);
+      out.push({ path: p, raw: { value: v } });
+    }
+  }
+}
+
 function readLeaves(bytes: Uint8Array): RawLeaf<CborRaw>[] {
   const doc = cborDecode(bytes, FORMAT);
   if (!(doc instanceof Map)) return bad('the payload is a map');
   const out: RawLeaf<CborRaw>[] = [];
-  const walk = (m: Map<unknown, unknown>, prefix: number[]): void => {
-    for (const [k, v] of m) {
-      let ids: number[];
-      if (typeof k === 'number') ids = [k];
-      else if (typeof k === 'bigint') ids = [Number(k)];
-      else if (Array.isArray(k) && k.length > 0)
-        ids = k.map((x) => (typeof x === 'bigint' ? Number(x) : x)) as number[];
-      else ids = bad('keys are ids or non-empty arrays of ids');
-      for (const id of ids)
-        if (typeof id !== 'number' || !isValidId(id)) bad(`key ${String(id)} is not an id 0–65534`);
-      const p = prefix.concat(ids);
-      if (p.length > 4) bad(`path /${p.join('/')} is deeper than a resource instance`);
-      if (v instanceof Map) walk(v, p);
-      else {
-        if (out.length >= MAX_RECORDS) bad(`more than ${MAX_RECORDS} values`);
-        out.push({ path: p, raw: { value: v } });
-      }
-    }
-  };
-  walk(doc, []);
+  walk(doc, [], out);
   return out;
 }
 
