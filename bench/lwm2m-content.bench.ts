@@ -59,15 +59,21 @@ for (const [name, format] of formats) {
 
 const result = await run({ format: process.argv.includes('--json') ? 'quiet' : 'mitata' });
 
-const avg = new Map<string, number>();
+// Median and mean per operation: on a shared machine the median is the steadier figure.
+const stats = new Map<string, { p50: number; avg: number }>();
 for (const trial of result.benchmarks) {
-  for (const r of trial.runs) if (r.stats) avg.set(r.name, r.stats.avg);
+  for (const r of trial.runs) if (r.stats) stats.set(r.name, { p50: r.stats.p50, avg: r.stats.avg });
 }
 const us = (x: number) => (x < 1000 ? `${x.toFixed(0)} ns` : `${(x / 1000).toFixed(2)} µs`);
-const lines = ['| format | payload bytes | encode /3/0 | decode /3/0 |', '|---|---|---|---|'];
+const cell = (name: string) => {
+  const s = stats.get(name)!;
+  return `${us(s.p50)} (${us(s.avg)})`;
+};
+const lines = [
+  '| format | payload bytes | encode /3/0, median (mean) | decode /3/0, median (mean) |',
+  '|---|---|---|---|',
+];
 for (const [name] of formats) {
-  lines.push(
-    `| ${name} | ${sizes.get(name)} | ${us(avg.get(`encode ${name}`)!)} | ${us(avg.get(`decode ${name}`)!)} |`,
-  );
+  lines.push(`| ${name} | ${sizes.get(name)} | ${cell(`encode ${name}`)} | ${cell(`decode ${name}`)} |`);
 }
 console.log(`\n${lines.join('\n')}`);
