@@ -14,6 +14,7 @@ import {
   type Link,
   type LinkAttribute,
   LinkFormatError,
+  linkAttributeValues,
   parseLinkFormat,
 } from '@thimble/coap-core';
 import { formatLwm2mPath, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../model/path.js';
@@ -170,7 +171,7 @@ export function parseRegistrationLinks(text: string): RegistrationLinks {
   const links = parseLinks(text);
   let rootPath = '/';
   let contentFormats: number[] = [];
-  const rootLink = links.find((l) => l.attributes.some((a) => a.name === 'rt' && a.value === 'oma.lwm2m'));
+  const rootLink = links.find((l) => linkAttributeValues(l, 'rt').includes('oma.lwm2m'));
   if (rootLink !== undefined) {
     rootPath =
       rootLink.target.length > 1 && rootLink.target.endsWith('/')

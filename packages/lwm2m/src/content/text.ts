@@ -81,7 +81,7 @@ export function decodeText(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel
 
 export function encodeText(path: Lwm2mPath, n: Lwm2mNode, model?: Lwm2mModel): Uint8Array {
   const { type, value } = singleValue(path, n, 0);
-  const v = encodableValue(0, path.length === 3 ? path : path, type, value, model);
+  const v = encodableValue(0, path, type, value, model);
   try {
     return utf8Encode(valueToText(type, v));
   } catch (e) {

@@ -5,6 +5,7 @@ import {
   parseDiscover,
   parseRegistrationLinks,
 } from '@thimble/lwm2m';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 describe('Registration payload (LwM2M TS Core 1.1 §6.2.1)', () => {
@@ -88,5 +89,53 @@ describe('Discover (LwM2M TS Core 1.1 §5.4.1 / §6.3.5) with notification attri
     expect(() => parseDiscover('</3/0>;pmin=ten')).toThrow(Lwm2mContentError);
     expect(() => parseDiscover('</3/0>;gt=1.2.3')).toThrow(Lwm2mContentError);
     expect(() => parseDiscover('</3/0>;ver=1')).toThrow(Lwm2mContentError);
+  });
+});
+
+describe('link-format parsers on arbitrary input (fast-check)', () => {
+  const only = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof Lwm2mContentError)) throw e;
+    }
+  };
+  const linkish = fc
+    .array(
+      fc.constantFrom(
+        '<',
+        '>',
+        '/',
+        '3',
+        '0',
+        '65535',
+        ';',
+        ',',
+        '=',
+        '"',
+        'rt',
+        'oma.lwm2m',
+        'ct',
+        'ver',
+        'pmin',
+        'gt',
+        '1.1',
+        ' ',
+        'x',
+      ),
+      {
+        maxLength: 30,
+      },
+    )
+    .map((parts) => parts.join(''));
+
+  it('only ever throw Lwm2mContentError', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), linkish), (text) => {
+        only(() => parseDiscover(text));
+        only(() => parseRegistrationLinks(text));
+      }),
+      { numRuns: Number(process.env.FC_RUNS ?? 2000) },
+    );
   });
 });

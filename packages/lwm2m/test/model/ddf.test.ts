@@ -6,6 +6,7 @@ import {
   ObjectRegistry,
   parseObjectDefinitionXml,
 } from '@thimble/lwm2m';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   addObjectDefinitionFiles,
@@ -135,5 +136,54 @@ describe('DDF files on Node (src/node)', () => {
   it('names the file in the error', async () => {
     const path = fixture('broken-unknown-type.xml');
     await expect(loadObjectDefinitionFile(path)).rejects.toThrow(path);
+  });
+});
+
+describe('DDF parser on arbitrary input (fast-check)', () => {
+  it('only ever throws DdfError', () => {
+    const tags = [
+      'LWM2M',
+      'Object',
+      'Name',
+      'ObjectID',
+      'MultipleInstances',
+      'Mandatory',
+      'Resources',
+      'Item',
+      'Type',
+      'Operations',
+    ];
+    const xmlish = fc
+      .array(
+        fc.oneof(
+          fc.constantFrom(...tags).map((t) => `<${t}>`),
+          fc.constantFrom(...tags).map((t) => `</${t}>`),
+          fc.constantFrom(
+            '<Item ID="1">',
+            '3',
+            'Single',
+            'Multiple',
+            'Optional',
+            'Mandatory',
+            'String',
+            'RW',
+            '&amp;',
+            '<!-- c -->',
+          ),
+        ),
+        { maxLength: 40 },
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), xmlish), (xml) => {
+        try {
+          parseObjectDefinitionXml(xml, 'fuzz.xml');
+        } catch (e) {
+          if (!(e instanceof DdfError)) throw e;
+          expect((e as DdfError).message.startsWith('fuzz.xml: ')).toBe(true);
+        }
+      }),
+      { numRuns: Number(process.env.FC_RUNS ?? 1000) },
+    );
   });
 });
