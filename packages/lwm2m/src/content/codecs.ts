@@ -166,7 +166,7 @@ export function encodeComposite(
 }
 
 /**
- * Decodes a composite payload. With `paths`, one entry per requested path; without, one entry per value
+ * Decodes a composite payload. With `paths`, one entry per requested path that has values; without, one entry per value
  * (with its time when the payload had one). LwM2M JSON (11543) decodes here too, for timestamped
  * notifications.
  */

@@ -292,7 +292,8 @@ export function decodeSenml(
 
 /**
  * Decodes a composite SenML payload. With `paths` (the Read-Composite request's paths), returns one entry
- * per path holding every record under it; without, one entry per record (a resource or resource instance
+ * per path holding every record under it (paths without any record are left out: the client omits what
+ * it does not have, TS Core 1.1 §6.3.8); a record under none of the paths is an error. Without, one entry per record (a resource or resource instance
  * node, with its time if the record had one), as for Send and timestamped notifications.
  */
 export function decodeSenmlComposite(
@@ -324,25 +325,22 @@ export function compositeFromLeaves<R extends { time?: number }>(
         );
       }
     }
-    return paths.map((p) => ({
-      path: p,
-      node: buildNode(
-        p,
-        leaves.filter((l) => isPathPrefix(p, l.path)),
-        model,
-        format,
-        toValue,
-      ),
-    }));
+    // A requested path without values is left out (Read-Composite omits what the client does not have).
+    const out: Lwm2mCompositeEntry[] = [];
+    for (const p of paths) {
+      const under = leaves.filter((l) => isPathPrefix(p, l.path));
+      if (under.length > 0) out.push({ path: p, node: buildNode(p, under, model, format, toValue) });
+    }
+    return out;
   }
   return leaves.map((leaf) => {
     const p = leaf.path;
-    const where = `/${p.join('/')}`;
-    if (p.length < 3)
-      throw new Lwm2mContentError('invalid-path', `${where} does not address a resource`, { format });
+    if (p.length < 3) {
+      throw new Lwm2mContentError('invalid-path', `${pathText(p)} does not address a resource`, { format });
+    }
     const def = resourceDefinition(model, p[0]!, p[2]!, format);
     if (def.multiple !== (p.length === 4)) {
-      throw new Lwm2mContentError('invalid-path', `${where} does not match the model's multiplicity`, {
+      throw new Lwm2mContentError('invalid-path', `${pathText(p)} does not match the model's multiplicity`, {
         format,
       });
     }

@@ -174,6 +174,17 @@ describe('Composite operations (LwM2M TS Core 1.1 §6.3.8 Read-Composite, §6.4.
     ).toEqual(entries);
   });
 
+  it('leaves out requested paths the payload has no values for', () => {
+    const bytes = encodeComposite(110, entries, model);
+    expect(
+      decodeComposite(110, bytes, model, [
+        [3, 0, 9],
+        [3, 0, 0],
+        [1, 0],
+      ]),
+    ).toEqual(entries);
+  });
+
   it('rejects composite values outside the requested paths', () => {
     const bytes = encodeComposite(110, entries, model);
     expect(err(() => decodeComposite(110, bytes, model, [[3, 0]])).reason).toBe('path-mismatch');
