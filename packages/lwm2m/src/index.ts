@@ -1,3 +1,4 @@
+export { decodeCborValue, encodeCborValue } from './content/cbor-value.js';
 export {
   COMPOSITE_FORMATS,
   type CompositeCodec,

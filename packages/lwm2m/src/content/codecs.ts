@@ -7,6 +7,7 @@
 import type { Lwm2mNode } from '../model/nodes.js';
 import { type Lwm2mPath, Lwm2mPathError, validateLwm2mPath } from '../model/path.js';
 import type { Lwm2mModel } from '../model/registry.js';
+import { decodeCborValue, encodeCborValue } from './cbor-value.js';
 import { Lwm2mContentError } from './errors.js';
 import {
   decodeLwm2mCbor,
@@ -43,6 +44,7 @@ export interface CompositeCodec {
 const NODE_CODECS: readonly NodeCodec[] = [
   { format: 0, name: 'text/plain', encode: encodeText, decode: decodeText },
   { format: 42, name: 'application/octet-stream', encode: encodeOpaque, decode: decodeOpaque },
+  { format: 60, name: 'application/cbor', encode: encodeCborValue, decode: decodeCborValue },
   {
     format: 110,
     name: 'application/senml+json',

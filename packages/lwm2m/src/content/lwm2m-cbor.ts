@@ -13,9 +13,10 @@ import type { ResourceType } from '../model/definitions.js';
 import type { Lwm2mNode } from '../model/nodes.js';
 import { isValidId, type Lwm2mPath } from '../model/path.js';
 import type { Lwm2mModel } from '../model/registry.js';
-import { type Lwm2mValue, normalizeValue, type ObjectLink, valueFromText } from '../model/values.js';
+import type { Lwm2mValue, ObjectLink } from '../model/values.js';
 import { cborDecode, cborEncode } from './cbor.js';
-import { buildNode, flattenNode, MAX_RECORDS, pathText, type RawLeaf } from './common.js';
+import { cborItemValue } from './cbor-value.js';
+import { buildNode, flattenNode, MAX_RECORDS, type RawLeaf } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
 import { compositeFromLeaves, type Lwm2mCompositeEntry } from './senml.js';
 
@@ -60,42 +61,8 @@ function readLeaves(bytes: Uint8Array): RawLeaf<CborRaw>[] {
   return out;
 }
 
-function wrongCbor(type: ResourceType, v: unknown, path: Lwm2mPath): never {
-  throw new Lwm2mContentError('wrong-type', `${pathText(path)}: a CBOR ${typeof v} is not a ${type}`, {
-    format: FORMAT,
-  });
-}
-
 function cborValue(type: ResourceType, raw: CborRaw, path: Lwm2mPath): Lwm2mValue {
-  const v = raw.value;
-  switch (type) {
-    case 'Integer':
-    case 'Unsigned Integer':
-    case 'Time':
-      if (type === 'Time' && v instanceof Date) {
-        const t = v.getTime();
-        if (!Number.isFinite(t) || t % 1000 !== 0) return wrongCbor(type, v, path);
-        return t / 1000;
-      }
-      if (typeof v !== 'number' && typeof v !== 'bigint') return wrongCbor(type, v, path);
-      return normalizeValue(type, v);
-    case 'Float':
-      if (typeof v === 'number') return v;
-      if (typeof v === 'bigint') return Number(v);
-      return wrongCbor(type, v, path);
-    case 'Boolean':
-      if (typeof v !== 'boolean') return wrongCbor(type, v, path);
-      return v;
-    case 'Opaque':
-      if (!(v instanceof Uint8Array)) return wrongCbor(type, v, path);
-      return v;
-    case 'Objlnk':
-      if (typeof v !== 'string') return wrongCbor(type, v, path);
-      return valueFromText('Objlnk', v);
-    default:
-      if (typeof v !== 'string') return wrongCbor(type, v, path);
-      return v;
-  }
+  return cborItemValue(type, raw.value, path);
 }
 
 export function decodeLwm2mCbor(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel): Lwm2mNode {

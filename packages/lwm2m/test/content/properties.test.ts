@@ -1,4 +1,5 @@
 import {
+  decodeCborValue,
   decodeComposite,
   decodeLwm2mCbor,
   decodeLwm2mJson,
@@ -57,6 +58,18 @@ describe('encode → decode is the identity (fast-check)', () => {
         singleValueArb(VALUE_TYPES, { nonFinite: false, negativeZero: false, empty: false }),
         ({ path, node }) => {
           expect(decodeNode(0, path, encodeNode(0, path, node, model), model)).toEqual(node);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('CBOR (60): single values of every type (LwM2M TS Core 1.1 §7.4, CBOR data format)', () => {
+    fc.assert(
+      fc.property(
+        singleValueArb(VALUE_TYPES, { nonFinite: true, negativeZero: false, empty: false }),
+        ({ path, node }) => {
+          expect(decodeNode(60, path, encodeNode(60, path, node, model), model)).toEqual(node);
         },
       ),
       RUNS,
@@ -124,6 +137,7 @@ describe('arbitrary bytes only ever raise Lwm2mContentError (fast-check)', () =>
     ['LwM2M CBOR', (p, b) => decodeLwm2mCbor(p, b, model)],
     ['text/plain', (p, b) => decodeText(p, b, model)],
     ['octet-stream', (p, b) => decodeOpaque(p, b, model)],
+    ['CBOR (60)', (p, b) => decodeCborValue(p, b, model)],
   ];
   const onlyTyped = (f: () => unknown) => {
     try {
@@ -192,6 +206,7 @@ describe('arbitrary bytes only ever raise Lwm2mContentError (fast-check)', () =>
         onlyTyped(() => decodeLwm2mCbor(p, bytes, model));
         onlyTyped(() => decodeComposite(112, bytes, model));
         onlyTyped(() => decodeComposite(11544, bytes, model));
+        onlyTyped(() => decodeCborValue(p, bytes, model));
       }),
       RUNS,
     );

@@ -4,6 +4,7 @@ import {
   decodeNode,
   encodeNode,
   Lwm2mContentError,
+  type Lwm2mNode,
   multipleResource,
   ObjectRegistry,
   singleResource,
@@ -71,5 +72,46 @@ describe('application/octet-stream (42), LwM2M TS Core 1.1 §7.3.2', () => {
     const e = err(() => decodeNode(42, [3, 0, 9], Uint8Array.of(1), model));
     expect(e.reason).toBe('format-not-applicable');
     expect(e.responseCode).toBe('4.15');
+  });
+});
+
+describe('CBOR (60) single values, LwM2M TS Core 1.1 §7.4 (CBOR data format)', () => {
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  const cases: [string, number[], Lwm2mNode, string][] = [
+    // Expected bytes written by hand from RFC 8949 §3 (major types) and §3.4.2 (tag 1).
+    ['Integer 100 → 18 64', [3, 0, 9], singleResource(9, 'Integer', 100), '1864'],
+    ['Integer -500 → 39 01f3', [3, 0, 9], singleResource(9, 'Integer', -500), '3901f3'],
+    ['String "U" → 61 55', [3, 0, 16], singleResource(16, 'String', 'U'), '6155'],
+    ['Boolean true → f5', [1, 0, 6], singleResource(6, 'Boolean', true), 'f5'],
+    ['Opaque 01 02 → 42 0102', [5, 0, 0], singleResource(0, 'Opaque', Uint8Array.of(1, 2)), '420102'],
+    [
+      'Objlnk 11:0 → 64 "11:0"',
+      [1, 0, 10],
+      singleResource(10, 'Objlnk', { objectId: 11, instanceId: 0 }),
+      '6431313a30',
+    ],
+    ['Time 1367491215 → c1 1a 5182428f', [3, 0, 13], singleResource(13, 'Time', 1367491215), 'c11a5182428f'],
+    ['Float 1.5 → fb 3ff8000000000000', [6, 0, 0], singleResource(0, 'Float', 1.5), 'fb3ff8000000000000'],
+    [
+      'resource instance /3/0/6/1 = 5 → 05',
+      [3, 0, 6, 1],
+      { kind: 'resourceInstance', id: 1, type: 'Integer', value: 5 },
+      '05',
+    ],
+  ];
+  for (const [name, path, node, expected] of cases) {
+    it(name, () => {
+      const bytes = encodeNode(60, path, node, model);
+      expect(hex(bytes)).toBe(expected);
+      expect(decodeNode(60, path, bytes, model)).toEqual(node);
+    });
+  }
+
+  it('reads a Time without tag 1, and rejects a value of the wrong CBOR type', () => {
+    expect(decodeNode(60, [3, 0, 13], Uint8Array.of(0x1a, 0x51, 0x82, 0x42, 0x8f), model)).toEqual(
+      singleResource(13, 'Time', 1367491215),
+    );
+    expect(err(() => decodeNode(60, [3, 0, 9], Uint8Array.of(0x61, 0x55), model)).reason).toBe('wrong-type');
+    expect(err(() => decodeNode(60, [3, 0], Uint8Array.of(0x01), model)).responseCode).toBe('4.15');
   });
 });
