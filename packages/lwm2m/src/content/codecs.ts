@@ -1,6 +1,6 @@
 /**
  * Content-format registry: one encoder/decoder per LwM2M content format, picked by number (LwM2M TS
- * Core 1.1 §7.3 / §7.4, TS Core 1.2 §7.4.6). Link format (40) is not a node format: see
+ * Core 1.1 and 1.2 §7.4, "Data Formats"). Link format (40) is not a node format: see
  * `formatDiscover` / `parseRegistrationLinks`.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Errors of the content-format codecs. Each carries a machine-readable `reason` and the CoAP response the
- * server side should answer with (LwM2M TS Core 1.1 §6.4 / RFC 7252 §5.9): 4.15 when the format itself
+ * server side should answer with (RFC 7252 §5.9 response codes): 4.15 when the format itself
  * is not supported for the request, 4.00 for a payload that does not decode, 4.06 when the requested
  * (Accept) format cannot carry the node, 5.00 when the data to encode is itself invalid.
  */

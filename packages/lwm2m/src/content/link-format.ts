@@ -1,13 +1,13 @@
 /**
- * application/link-format (content format 40) as LwM2M uses it (LwM2M TS Core 1.1 §6.2.1 Register,
- * §5.4 "Attributes", §6.3.1 Discover / §6.4 Discover; RFC 6690), built on coap-core's link-format codec.
+ * application/link-format (content format 40) as LwM2M uses it (LwM2M TS Core 1.1: the Register
+ * operation, "Attributes", the Discover and Bootstrap-Discover operations; RFC 6690), built on coap-core's link-format codec.
  *
  * - Registration payload: `</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1` — an optional root link
  *   carrying the alternate path (`</lwm2m>;rt="oma.lwm2m"`) and supported content formats, then objects
  *   and object instances, paths relative to the alternate path.
  * - Discover response: `</3>;ver=1.1,</3/0>;pmin=10,</3/0/7>;dim=2,</3/0/7/0>,…` with the notification
- *   attributes pmin, pmax, gt, lt, st, epmin, epmax (§5.1.2) and dim / ver; Bootstrap-Discover's ssid and
- *   uri (§5.2.7.3).
+ *   attributes pmin, pmax, gt, lt, st, epmin, epmax ("Attributes") and dim / ver; Bootstrap-Discover's ssid and
+ *   uri.
  */
 import {
   formatLinkFormat,
@@ -22,7 +22,7 @@ import { Lwm2mContentError } from './errors.js';
 
 const FORMAT = 40;
 
-/** LwM2M attributes that can appear on a link (TS Core 1.1 §5.1.2 / §5.1.1, TS Core 1.2 §5.1.2). */
+/** LwM2M attributes that can appear on a link (TS Core 1.1 and 1.2, "Attributes"). */
 export interface Lwm2mAttributes {
   /** Object version (`ver`). */
   readonly ver?: string;
@@ -38,7 +38,7 @@ export interface Lwm2mAttributes {
   /** Minimum / maximum evaluation period, seconds. */
   readonly epmin?: number;
   readonly epmax?: number;
-  /** Short Server ID and server URI of a Bootstrap-Discover response (TS Core 1.1 §5.2.7.3). */
+  /** Short Server ID and server URI of a Bootstrap-Discover response (TS Core 1.1, Bootstrap-Discover operation). */
   readonly ssid?: number;
   readonly uri?: string;
 }
@@ -133,9 +133,9 @@ export function parseDiscover(text: string): Lwm2mLink[] {
 }
 
 export interface RegistrationLinks {
-  /** Alternate path of the LwM2M objects ("/" when there is none; TS Core 1.1 §6.2.1.1). */
+  /** Alternate path of the LwM2M objects ("/" when there is none; TS Core 1.1, Register operation). */
   readonly rootPath: string;
-  /** Content formats the client supports, from `ct` on the root link (TS Core 1.1 §6.2.1). */
+  /** Content formats the client supports, from `ct` on the root link (TS Core 1.1, Register operation). */
   readonly contentFormats: readonly number[];
   /** Objects and object instances (paths of 1 or 2 ids) with their `ver`, when given. */
   readonly objects: readonly { readonly path: Lwm2mPath; readonly version?: string }[];

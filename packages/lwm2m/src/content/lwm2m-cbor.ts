@@ -1,5 +1,5 @@
 /**
- * OMA-LwM2M CBOR, content format 11544 (LwM2M TS Core 1.2 §7.4.6). A payload is a CBOR map whose keys
+ * OMA-LwM2M CBOR, content format 11544 (LwM2M TS Core 1.2 §7.4, "LwM2M CBOR" data format). A payload is a CBOR map whose keys
  * are ids (unsigned integers) or arrays of ids (a path prefix folded into one key), and whose values are
  * nested maps or resource values; the ids from the root down to a value form its full path (object,
  * instance, resource[, resource instance]). Values are native CBOR: integers (Integer, Unsigned Integer,

@@ -1,6 +1,6 @@
 /**
- * OMA-LwM2M JSON, content format 11543 (LwM2M TS Core 1.0 §6.4.4; TS Core 1.1 §7.4.5 keeps it as
- * legacy): `{"bn":"/3/0/","bt":…,"e":[{"n":"0","sv":"…"},{"n":"6/0","v":1},…]}`. Names are relative to
+ * OMA-LwM2M JSON, content format 11543 (LwM2M TS 1.0.2 §6.4.4; TS Core 1.1 §7.4 keeps it as
+ * the legacy "JSON" data format): `{"bn":"/3/0/","bt":…,"e":[{"n":"0","sv":"…"},{"n":"6/0","v":1},…]}`. Names are relative to
  * the base name, or to the request path when there is no `bn`. Value fields: `v` (Integer, Unsigned
  * Integer, Float, Time), `bv` (Boolean), `sv` (String, Corelnk, and Opaque as base64), `ov` (Objlnk
  * "3:0", TS 1.1). Times: `bt` + `t` (seconds).

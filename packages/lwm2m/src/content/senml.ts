@@ -1,6 +1,6 @@
 /**
- * SenML JSON (content format 110) and SenML CBOR (112) as LwM2M uses them (LwM2M TS Core 1.1 §7.4.4 and
- * §7.4.5; RFC 8428). Each record's name is the base name (`bn`, carried over to the following records)
+ * SenML JSON (content format 110) and SenML CBOR (112) as LwM2M uses them (LwM2M TS Core 1.1 §7.4, "SenML
+ * JSON" and "SenML CBOR" data formats, §7.4.7 in TS Core 1.2; RFC 8428). Each record's name is the base name (`bn`, carried over to the following records)
  * plus its name (`n`); together they form the full path of a resource or resource instance. Values:
  * `v` numbers (Integer, Unsigned Integer, Float, Time), `vb` Boolean, `vs` String and Corelnk, `vd`
  * Opaque (base64url in JSON, a byte string in CBOR), `vlo` Objlnk as "3:0" (LwM2M's extension). Times:
@@ -93,12 +93,11 @@ const CBOR_LABELS: { [label: number]: keyof RecordFields | undefined } = {
 
 const isNum = (v: unknown): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
 
-/** Resolves base name and base time (RFC 8428 §4.5) over a list of raw records. */
 function badSenml(format: number, msg: string): never {
   throw new Lwm2mContentError('malformed', `SenML: ${msg}`, { format });
 }
 
-/** Resolves base name and base time (RFC 8428 §4.5) over a list of raw records. */
+/** Resolves base name and base time (RFC 8428 §4.6 "Resolved Records") over a list of raw records. */
 function resolveRecords(raw: readonly RecordFields[], format: number, withValues: boolean): SenmlRecord[] {
   if (raw.length > MAX_RECORDS) badSenml(format, `more than ${MAX_RECORDS} records`);
   let bn = '';
@@ -236,7 +235,7 @@ function wrongField(format: number, type: ResourceType, field: string | undefine
   });
 }
 
-/** Types a raw SenML value (TS Core 1.1 §7.4.4 Table "SenML JSON/CBOR value fields"). */
+/** Types a raw SenML value (TS Core 1.1 §7.4, SenML data formats: value fields). */
 function senmlValue(format: number, type: ResourceType, raw: SenmlRecord, path: Lwm2mPath): Lwm2mValue {
   const v = raw.value;
   switch (type) {
@@ -293,7 +292,7 @@ export function decodeSenml(
 /**
  * Decodes a composite SenML payload. With `paths` (the Read-Composite request's paths), returns one entry
  * per path holding every record under it (paths without any record are left out: the client omits what
- * it does not have, TS Core 1.1 §6.3.8); a record under none of the paths is an error. Without, one entry per record (a resource or resource instance
+ * it does not have, TS Core 1.1, Read-Composite operation); a record under none of the paths is an error. Without, one entry per record (a resource or resource instance
  * node, with its time if the record had one), as for Send and timestamped notifications.
  */
 export function decodeSenmlComposite(

@@ -1,6 +1,6 @@
 /**
- * Plain text (content format 0) and Opaque (42) for single values (LwM2M TS Core 1.1 §7.3.1 and
- * §7.3.2): a single resource, or a single resource instance. Plain text carries numbers in decimal,
+ * Plain text (content format 0) and Opaque (42) for single values (LwM2M TS Core 1.1 §7.4, "Plain
+ * Text" and "Opaque" data formats): a single resource, or a single resource instance. Plain text carries numbers in decimal,
  * Boolean as "0"/"1", Objlnk as "3:0" and Opaque as base64; application/octet-stream carries only
  * Opaque resources, as the raw bytes.
  */

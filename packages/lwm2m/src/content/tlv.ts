@@ -1,5 +1,5 @@
 /**
- * OMA-LwM2M TLV, content format 11542 (LwM2M TS Core 1.0 §6.4.3, TS Core 1.1 §7.4.3).
+ * OMA-LwM2M TLV, content format 11542 (LwM2M TS 1.0.2 §6.4.3; TS Core 1.1 §7.4, "TLV" data format).
  *
  * Type byte: bits 7–6 identifier type (00 Object Instance, 01 Resource Instance, 10 Multiple Resource,
  * 11 Resource with Value); bit 5 identifier length (0: 8 bits, 1: 16 bits); bits 4–3 length type
@@ -325,7 +325,7 @@ function intBytes(v: number | bigint, unsigned: boolean): Uint8Array {
   return out;
 }
 
-/** The TLV value bytes of one resource value (TS Core 1.1 §7.4.3 Table "Data Types"). */
+/** The TLV value bytes of one resource value (TS 1.0.2 §6.4.3, TLV value encodings). */
 export function tlvValueBytes(type: ResourceType, value: Lwm2mValue): Uint8Array {
   switch (type) {
     case 'Integer':

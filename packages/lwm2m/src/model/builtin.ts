@@ -300,7 +300,7 @@ export const BUILTIN_OBJECTS: readonly ObjectDefinition[] = [
   ]),
 ];
 
-/** Ids of the core objects every client has (TS Core 1.1 §E: Security, Server, Device). */
+/** Ids of the core objects every client has (TS Core 1.1 appendices: Security, Server, Device). */
 export const CORE_OBJECT_IDS = {
   Security: 0,
   Server: 1,

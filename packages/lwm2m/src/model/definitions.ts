@@ -1,6 +1,6 @@
 /**
- * LwM2M object and resource definitions (LwM2M TS Core 1.1 §5.1 "Resource Model", Appendix D "Object
- * and Resource definition" and the OMA DDF schema LWM2M.xsd).
+ * LwM2M object and resource definitions (LwM2M TS Core 1.1, "Resource Model" and the appendix on Object and
+ * Resource definitions and the OMA DDF schema LWM2M.xsd).
  */
 
 /** Data types of LwM2M TS Core 1.1 Appendix C ("none" is the type of Executable resources). */

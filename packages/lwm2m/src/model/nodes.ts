@@ -1,5 +1,5 @@
 /**
- * LwM2M nodes as plain typed data (LwM2M TS Core 1.1 §5.1: Object → Object Instance → Resource →
+ * LwM2M nodes as plain typed data (LwM2M TS Core 1.1, "Resource Model": Object → Object Instance → Resource →
  * Resource Instance). Children are arrays in id order as read; nothing here needs `Map`.
  */
 import type { ResourceType } from './definitions.js';

@@ -1,7 +1,7 @@
 /**
- * LwM2M paths (LwM2M TS Core 1.1 §6.1 / §7: `/{Object ID}/{Object Instance}/{Resource ID}/{Resource
+ * LwM2M paths (LwM2M TS Core 1.1, "Identifiers": `/{Object ID}/{Object Instance}/{Resource ID}/{Resource
  * Instance}`). A path is a plain array of 0 to 4 ids; `[]` is the root `/`. Ids are 0–65534: 65535 is
- * reserved (TS Core 1.1 §6.1 and §7.3 "MAX_ID").
+ * reserved (TS Core 1.1, "MAX_ID").
  */
 
 export type Lwm2mPath = readonly number[];

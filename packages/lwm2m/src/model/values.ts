@@ -119,7 +119,7 @@ export function normalizeValue(type: ResourceType, value: unknown): Lwm2mValue {
 const isU16 = (n: unknown): n is number =>
   typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff;
 
-// ---- Plain-text representation (LwM2M TS Core 1.1 §7.3.1 "Plain Text") --------------------------
+// ---- Plain-text representation (LwM2M TS Core 1.1 §7.4, "Plain Text" data format) --------------------------
 
 const INT_RE = /^[+-]?[0-9]{1,20}$/;
 const FLOAT_RE = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/;

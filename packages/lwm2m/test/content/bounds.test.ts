@@ -62,7 +62,7 @@ describe('bounded work on large payloads (DESIGN: bounded everything)', () => {
 });
 
 describe('times', () => {
-  it('a composite entry time travels as SenML "t" and comes back (LwM2M TS Core 1.1 §7.4.4, Send)', () => {
+  it('a composite entry time travels as SenML "t" and comes back (LwM2M TS Core 1.1, SenML data formats; Send operation)', () => {
     const entries = [{ path: [3303, 0, 5700], node: singleResource(5700, 'Float', 21.5), time: 1700000000 }];
     for (const format of [110, 112]) {
       expect(decodeComposite(format, encodeComposite(format, entries, model), model)).toEqual(entries);

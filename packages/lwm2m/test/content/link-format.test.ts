@@ -8,7 +8,7 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-describe('Registration payload (LwM2M TS Core 1.1 §6.2.1)', () => {
+describe('Registration payload (LwM2M TS Core 1.1, Register operation)', () => {
   it('parses objects and instances with ver, without a root link', () => {
     const reg = parseRegistrationLinks('</1/0>,</1/1>,</2/0>,</3/0>,</4/0>,</5>;ver=1.1');
     expect(reg.rootPath).toBe('/');
@@ -54,7 +54,7 @@ describe('Registration payload (LwM2M TS Core 1.1 §6.2.1)', () => {
   });
 });
 
-describe('Discover (LwM2M TS Core 1.1 §5.4.1 / §6.3.5) with notification attributes (§5.1.2)', () => {
+describe('Discover (LwM2M TS Core 1.1, Discover operation) with notification attributes', () => {
   const text =
     '</3>;ver=1.1,</3/0>;pmin=10;pmax=60,</3/0/1>,</3/0/6>;dim=2,</3/0/7>;dim=2;gt=50;lt=42.2;st=0.5,</3/0/8>;epmin=1;epmax=3';
 
@@ -73,7 +73,7 @@ describe('Discover (LwM2M TS Core 1.1 §5.4.1 / §6.3.5) with notification attri
     expect(formatDiscover(parseDiscover(text))).toBe(text);
   });
 
-  it('reads Bootstrap-Discover attributes ssid and uri (TS Core 1.1 §5.2.7.3)', () => {
+  it('reads Bootstrap-Discover attributes ssid and uri (TS Core 1.1, Bootstrap-Discover operation)', () => {
     const bs = '</0/0>;ssid=101;uri="coap://server1.example:5683",</1/0>;ssid=101';
     expect(parseDiscover(bs)).toEqual([
       { path: [0, 0], attributes: { ssid: 101, uri: 'coap://server1.example:5683' } },

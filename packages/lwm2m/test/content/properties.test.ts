@@ -52,7 +52,7 @@ describe('encode → decode is the identity (fast-check)', () => {
     });
   }
 
-  it('text/plain (0): single values of every type (LwM2M TS Core 1.1 §7.3.1)', () => {
+  it('text/plain (0): single values of every type (LwM2M TS Core 1.1 §7.4, Plain Text)', () => {
     fc.assert(
       fc.property(
         singleValueArb(VALUE_TYPES, { nonFinite: false, negativeZero: false, empty: false }),
@@ -76,7 +76,7 @@ describe('encode → decode is the identity (fast-check)', () => {
     );
   });
 
-  it('application/octet-stream (42): Opaque values (LwM2M TS Core 1.1 §7.3.2)', () => {
+  it('application/octet-stream (42): Opaque values (LwM2M TS Core 1.1 §7.4, Opaque)', () => {
     fc.assert(
       fc.property(
         singleValueArb(['Opaque'], { nonFinite: true, negativeZero: true, empty: true }),

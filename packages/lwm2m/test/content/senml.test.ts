@@ -26,7 +26,7 @@ const err = (f: () => unknown): Lwm2mContentError => {
   throw new Error('expected a Lwm2mContentError');
 };
 
-describe('SenML base name and base time (RFC 8428 §4.5, LwM2M TS Core 1.1 §7.4.4)', () => {
+describe('SenML base name and base time (RFC 8428 §4.5.3 and §4.6, LwM2M TS Core 1.1 §7.4 SenML JSON)', () => {
   it('carries bn over to the following records until a new bn', () => {
     const recs = readSenmlRecords(
       110,
@@ -75,7 +75,7 @@ describe('SenML base name and base time (RFC 8428 §4.5, LwM2M TS Core 1.1 §7.4
   });
 });
 
-describe('SenML values by type (LwM2M TS Core 1.1 §7.4.4)', () => {
+describe('SenML values by type (LwM2M TS Core 1.1 §7.4, SenML data formats)', () => {
   it('reads Objlnk from vlo, Opaque from vd (base64url), Boolean from vb', () => {
     const n = decodeNode(
       110,
@@ -136,7 +136,7 @@ describe('SenML values by type (LwM2M TS Core 1.1 §7.4.4)', () => {
   });
 });
 
-describe('Composite operations (LwM2M TS Core 1.1 §6.3.8 Read-Composite, §6.4.7 Write-Composite, §6.5 Send)', () => {
+describe('Composite operations (LwM2M TS Core 1.1: Read-Composite, Write-Composite, Send)', () => {
   const entries = [
     { path: [3, 0, 9], node: singleResource(9, 'Integer', 87) },
     {
@@ -204,7 +204,7 @@ describe('Composite operations (LwM2M TS Core 1.1 §6.3.8 Read-Composite, §6.4.
   });
 });
 
-describe('LwM2M JSON (11543, LwM2M TS 1.0 §6.4.4)', () => {
+describe('LwM2M JSON (11543, LwM2M TS 1.0.2 §6.4.4)', () => {
   it('resolves names against the request path when there is no bn', () => {
     const n = decodeNode(11543, [3, 0], json('{"e":[{"n":"9","v":100},{"n":"6/0","v":1}]}'), model);
     expect(n).toEqual({

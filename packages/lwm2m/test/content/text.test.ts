@@ -23,7 +23,7 @@ const err = (f: () => unknown): Lwm2mContentError => {
 };
 const text = (path: number[], s: string) => decodeNode(0, path, utf8Encode(s), model);
 
-describe('text/plain (0), LwM2M TS Core 1.1 §7.3.1', () => {
+describe('text/plain (0), LwM2M TS Core 1.1 §7.4, Plain Text', () => {
   it('reads a String, an Integer, a Float, a Boolean, a Time and an Objlnk', () => {
     expect(text([3, 0, 0], 'Open Mobile Alliance')).toEqual(
       singleResource(0, 'String', 'Open Mobile Alliance'),
@@ -36,7 +36,7 @@ describe('text/plain (0), LwM2M TS Core 1.1 §7.3.1', () => {
     expect(text([3, 0, 6, 1], '5')).toEqual({ kind: 'resourceInstance', id: 1, type: 'Integer', value: 5 });
   });
 
-  it('writes Boolean as "0"/"1" and Opaque as base64 (TS Core 1.1 §7.3.1)', () => {
+  it('writes Boolean as "0"/"1" and Opaque as base64 (TS Core 1.1 §7.4, Plain Text)', () => {
     expect(utf8Decode(encodeNode(0, [1, 0, 6], singleResource(6, 'Boolean', false)))).toBe('0');
     expect(utf8Decode(encodeNode(0, [5, 0, 0], singleResource(0, 'Opaque', Uint8Array.of(1, 2, 3))))).toBe(
       'AQID',
@@ -61,7 +61,7 @@ describe('text/plain (0), LwM2M TS Core 1.1 §7.3.1', () => {
   });
 });
 
-describe('application/octet-stream (42), LwM2M TS Core 1.1 §7.3.2', () => {
+describe('application/octet-stream (42), LwM2M TS Core 1.1 §7.4, Opaque', () => {
   it('carries an Opaque resource as its bytes', () => {
     const bytes = Uint8Array.of(0, 1, 255);
     expect(decodeNode(42, [5, 0, 0], bytes, model)).toEqual(singleResource(0, 'Opaque', bytes));

@@ -25,7 +25,7 @@ const err = (f: () => unknown): Lwm2mContentError => {
   throw new Error('expected a Lwm2mContentError');
 };
 
-describe('TLV header (LwM2M TS Core 1.1 §7.4.3)', () => {
+describe('TLV header (LwM2M TS 1.0.2 §6.4.3; TS Core 1.1 §7.4, TLV)', () => {
   it('reads the identifier type from bits 7-6', () => {
     const recs = readTlvRecords(fromHex('00 01 40 02 80 03 c0 04'));
     expect(recs.map((r) => [r.type, r.id])).toEqual([
@@ -76,7 +76,7 @@ describe('TLV header (LwM2M TS Core 1.1 §7.4.3)', () => {
   });
 });
 
-describe('TLV values (LwM2M TS Core 1.1 §7.4.3 and Appendix C)', () => {
+describe('TLV values (LwM2M TS 1.0.2 §6.4.3 and the Data Types appendix)', () => {
   const cases: [string, Parameters<typeof tlvValueBytes>[0], Parameters<typeof tlvValueBytes>[1], string][] =
     [
       ['Integer 1 byte', 'Integer', -128, '80'],

@@ -2,7 +2,7 @@ import { formatLwm2mPath, isPathPrefix, Lwm2mPathError, parseLwm2mPath, pathLeve
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-describe('LwM2M paths (LwM2M TS Core 1.1 §6.1, ids 0–65534)', () => {
+describe('LwM2M paths (LwM2M TS Core 1.1, "Identifiers"; ids 0–65534)', () => {
   it('parses root, object, instance, resource and resource instance paths', () => {
     expect(parseLwm2mPath('/')).toEqual([]);
     expect(parseLwm2mPath('/3')).toEqual([3]);
