@@ -4,8 +4,9 @@
  * plus its name (`n`); together they form the full path of a resource or resource instance. Values:
  * `v` numbers (Integer, Unsigned Integer, Float, Time), `vb` Boolean, `vs` String and Corelnk, `vd`
  * Opaque (base64url in JSON, a byte string in CBOR), `vlo` Objlnk as "3:0" (LwM2M's extension). Times:
- * `bt` + `t`, resolved to absolute seconds (`time` of a composite entry). CBOR labels (RFC 8428 §6): bn −2,
- * bt −3, n 0, v 2, vs 3, vb 4, t 6, vd 8, and the text label "vlo".
+ * `bt` + `t`, resolved to absolute seconds (`time` of a composite entry); a base value `bv` is added
+ * to `v`; units (`bu`, `u`) and other fields are ignored, fields ending in "_" are refused. CBOR labels (RFC 8428 §6): bn −2,
+ * bt −3, bv −5, n 0, v 2, vs 3, vb 4, t 6, vd 8, and the text label "vlo".
  *
  * Single-path payloads (Read / Write / Observe on one path) decode to one node; composite payloads
  * (Read-Composite, Write-Composite, Send, composite notifications) to a list of entries.
@@ -71,6 +72,8 @@ const CBOR_FORMAT = 112;
 interface RecordFields {
   bn?: unknown;
   bt?: unknown;
+  /** Base value (RFC 8428 §4.1): added to the "v" of this and the following records. */
+  bv?: unknown;
   n?: unknown;
   t?: unknown;
   v?: unknown;
@@ -83,6 +86,7 @@ interface RecordFields {
 const CBOR_LABELS: { [label: number]: keyof RecordFields | undefined } = {
   [-2]: 'bn',
   [-3]: 'bt',
+  [-5]: 'bv',
   0: 'n',
   2: 'v',
   3: 'vs',
@@ -92,6 +96,18 @@ const CBOR_LABELS: { [label: number]: keyof RecordFields | undefined } = {
 };
 
 const isNum = (v: unknown): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
+
+/** v + bv, exact for integers (bigint when either side is one or the sum leaves the safe range). */
+function addBase(bv: number | bigint, v: number | bigint): number | bigint {
+  if (typeof bv === 'number' && typeof v === 'number') {
+    const sum = bv + v;
+    if (Number.isSafeInteger(sum) || !Number.isInteger(bv) || !Number.isInteger(v)) return sum;
+  }
+  if ((typeof bv === 'bigint' || Number.isInteger(bv)) && (typeof v === 'bigint' || Number.isInteger(v))) {
+    return BigInt(bv) + BigInt(v);
+  }
+  return Number(bv) + Number(v);
+}
 
 function badSenml(format: number, msg: string): never {
   throw new Lwm2mContentError('malformed', `SenML: ${msg}`, { format });
@@ -103,6 +119,7 @@ function resolveRecords(raw: readonly RecordFields[], format: number, withValues
   let bn = '';
   let bt = 0;
   let haveBt = false;
+  let bv: number | bigint = 0;
   const out: SenmlRecord[] = [];
   for (let k = 0; k < raw.length; k++) {
     const r = raw[k]!;
@@ -114,6 +131,10 @@ function resolveRecords(raw: readonly RecordFields[], format: number, withValues
       if (!isNum(r.bt)) badSenml(format, 'bt must be a number');
       bt = Number(r.bt);
       haveBt = true;
+    }
+    if (r.bv !== undefined) {
+      if (!isNum(r.bv)) badSenml(format, 'bv must be a number');
+      bv = r.bv as number | bigint;
     }
     if (r.n !== undefined && typeof r.n !== 'string') badSenml(format, 'n must be a string');
     const name = r.n === undefined ? bn : bn + (r.n as string);
@@ -146,7 +167,9 @@ function resolveRecords(raw: readonly RecordFields[], format: number, withValues
     }
     if (count > 1) badSenml(format, `record "${name}" has more than one value`);
     if (withValues && field === undefined) badSenml(format, `record "${name}" has no value`);
-    out.push({ name, field, value: field === undefined ? undefined : r[field], time });
+    let value = field === undefined ? undefined : r[field];
+    if (field === 'v' && bv !== 0 && isNum(value)) value = addBase(bv, value);
+    out.push({ name, field, value, time });
   }
   return out;
 }
@@ -168,6 +191,7 @@ function jsonRecords(bytes: Uint8Array, withValues: boolean): SenmlRecord[] {
       switch (k) {
         case 'bn':
         case 'bt':
+        case 'bv':
         case 'n':
         case 't':
         case 'v':

@@ -51,6 +51,15 @@ describe('SenML base name and base time (RFC 8428 §4.5.3 and §4.6, LwM2M TS Co
     ]);
   });
 
+  it('adds the base value bv to v (RFC 8428 §4.1), exactly for 64-bit integers', () => {
+    const recs = readSenmlRecords(110, json('[{"bn":"/3/0/","bv":100,"n":"9","v":-1},{"n":"10","v":5}]'));
+    expect(recs.map((r) => r.value)).toEqual([99, 105]);
+    const big = decodeNode(110, [3, 0, 9], json('[{"bv":9223372036854775000,"n":"/3/0/9","v":807}]'), model);
+    expect(big).toEqual(singleResource(9, 'Integer', 2n ** 63n - 1n));
+    const cbor = readSenmlRecords(112, fromHex('81 a3 24 0a 00 61 39 02 05')); // [{-5: 10, 0: "9", 2: 5}]
+    expect(cbor[0]!.value).toBe(15);
+  });
+
   it('accepts names split differently between bn and n', () => {
     const a = decodeNode(
       110,
