@@ -1,12 +1,13 @@
 /**
- * SenML JSON (content format 110) and SenML CBOR (112) as LwM2M uses them (LwM2M TS Core 1.1 §7.4, "SenML
- * JSON" and "SenML CBOR" data formats, §7.4.7 in TS Core 1.2; RFC 8428). Each record's name is the base name (`bn`, carried over to the following records)
- * plus its name (`n`); together they form the full path of a resource or resource instance. Values:
- * `v` numbers (Integer, Unsigned Integer, Float, Time), `vb` Boolean, `vs` String and Corelnk, `vd`
- * Opaque (base64url in JSON, a byte string in CBOR), `vlo` Objlnk as "3:0" (LwM2M's extension). Times:
- * `bt` + `t`, resolved to absolute seconds (`time` of a composite entry); a base value `bv` is added
- * to `v`; units (`bu`, `u`) and other fields are ignored, fields ending in "_" are refused. CBOR labels (RFC 8428 §6): bn −2,
- * bt −3, bv −5, n 0, v 2, vs 3, vb 4, t 6, vd 8, and the text label "vlo".
+ * SenML JSON (content format 110) and SenML CBOR (112) as LwM2M uses them (LwM2M TS Core 1.1 §7.4,
+ * "SenML JSON" and "SenML CBOR" data formats, §7.4.7 in TS Core 1.2; RFC 8428). Each record's name is
+ * the base name (`bn`, carried over to the following records) plus its name (`n`); together they form
+ * the full path of a resource or resource instance. Values: `v` numbers (Integer, Unsigned Integer,
+ * Float, Time), `vb` Boolean, `vs` String and Corelnk, `vd` Opaque (base64url in JSON, a byte string in
+ * CBOR), `vlo` Objlnk as "3:0" (LwM2M's extension). Times: `bt` + `t`, resolved to absolute seconds
+ * (`time` of a composite entry). A base value `bv` is added to `v`; units (`bu`, `u`) and other fields
+ * are ignored; fields ending in "_" are refused. CBOR labels (RFC 8428 §6): bn −2, bt −3, bv −5, n 0,
+ * v 2, vs 3, vb 4, t 6, vd 8, and the text label "vlo".
  *
  * Single-path payloads (Read / Write / Observe on one path) decode to one node; composite payloads
  * (Read-Composite, Write-Composite, Send, composite notifications) to a list of entries.
