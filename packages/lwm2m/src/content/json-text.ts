@@ -142,7 +142,7 @@ function readValue(c: Cursor, depth: number): JsonValue {
       if (t.charCodeAt(c.i) !== 0x3a) fail(c, 'expected ":"');
       c.i++;
       const v = readValue(c, depth + 1);
-      if (Object.prototype.hasOwnProperty.call(obj, k)) fail(c, `duplicate key "${k}"`);
+      if (Object.hasOwn(obj, k)) fail(c, `duplicate key "${k}"`);
       // "__proto__" is stored as plain data, never as the prototype.
       if (k === '__proto__')
         Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });

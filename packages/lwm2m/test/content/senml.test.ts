@@ -74,6 +74,15 @@ describe('SenML base name and base time (RFC 8428 §4.5.3 and §4.6, LwM2M TS Co
     });
   });
 
+  it('rejects duplicate JSON keys (RFC 8259 §4 leaves them undefined) and keeps "__proto__" as data', () => {
+    expect(err(() => decodeNode(110, [3, 0, 9], json('[{"n":"/3/0/9","v":1,"v":2}]'), model)).reason).toBe(
+      'malformed',
+    );
+    const n = decodeNode(110, [3, 0, 9], json('[{"__proto__":{"polluted":1},"n":"/3/0/9","v":1}]'), model);
+    expect(n).toEqual(singleResource(9, 'Integer', 1));
+    expect(({} as { polluted?: number }).polluted).toBeUndefined();
+  });
+
   it('rejects must-understand fields (RFC 8428 §4.4) and records with two values', () => {
     expect(err(() => decodeNode(110, [3, 0, 9], json('[{"n":"/3/0/9","v":1,"x_":1}]'), model)).reason).toBe(
       'malformed',
