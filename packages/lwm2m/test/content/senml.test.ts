@@ -78,7 +78,18 @@ describe('SenML base name and base time (RFC 8428 §4.5.3 and §4.6, LwM2M TS Co
     expect(err(() => decodeNode(110, [3, 0, 9], json('[{"n":"/3/0/9","v":1,"v":2}]'), model)).reason).toBe(
       'malformed',
     );
-    const n = decodeNode(110, [3, 0, 9], json('[{"__proto__":{"polluted":1},"n":"/3/0/9","v":1}]'), model);
+    // In SenML a label ending in "_" is must-understand (RFC 8428 §4.4): "__proto__" is refused there...
+    const e = err(() =>
+      decodeNode(110, [3, 0, 9], json('[{"__proto__":{"polluted":1},"n":"/3/0/9","v":1}]'), model),
+    );
+    expect(e.message).toContain('must-understand');
+    // ...and ignored as plain data by LwM2M JSON, without touching any prototype.
+    const n = decodeNode(
+      11543,
+      [3, 0, 9],
+      json('{"__proto__":{"polluted":1},"bn":"/3/0/9","e":[{"v":1}]}'),
+      model,
+    );
     expect(n).toEqual(singleResource(9, 'Integer', 1));
     expect(({} as { polluted?: number }).polluted).toBeUndefined();
   });
