@@ -49,6 +49,7 @@ export { decodeOpaque, decodeText, encodeOpaque, encodeText } from './content/te
 export {
   decodeTlv,
   encodeTlv,
+  encodeTlvInto,
   readTlvRecords,
   type TlvRecord,
   TlvType,

@@ -431,8 +431,7 @@ function checkId(id: number): void {
   }
 }
 
-/** Encodes `node` (addressed by `path`) as TLV; checks values against their types (and the model). */
-export function encodeTlv(path: Lwm2mPath, node: Lwm2mNode, model?: Lwm2mModel): Uint8Array {
+function tlvItems(path: Lwm2mPath, node: Lwm2mNode, model: Lwm2mModel | undefined): Item[] {
   const objectId = path[0];
   if (objectId === undefined) throw encodeError('invalid-path', 'TLV cannot encode the root', FORMAT);
   const depth = nodeDepth(node);
@@ -459,10 +458,42 @@ export function encodeTlv(path: Lwm2mPath, node: Lwm2mNode, model?: Lwm2mModel):
       items = [leafItem(TlvType.ResourceInstance, node.id, encodedValue(path, node.type, node.value, model))];
       break;
   }
+  return items;
+}
+
+/** Encodes `node` (addressed by `path`) as TLV; checks values against their types (and the model). */
+export function encodeTlv(path: Lwm2mPath, node: Lwm2mNode, model?: Lwm2mModel): Uint8Array {
+  const items = tlvItems(path, node, model);
   let total = 0;
   for (const it of items) total += headerSize(it) + it.size;
   const out = new Uint8Array(total);
   let p = 0;
   for (const it of items) p = write(it, out, p);
   return out;
+}
+
+/**
+ * Encodes `node` as TLV into `target` at `offset` (a CoAP payload buffer, say) and returns the number of
+ * bytes written. Throws `Lwm2mContentError` (`too-large`) before writing anything when it does not fit.
+ */
+export function encodeTlvInto(
+  path: Lwm2mPath,
+  node: Lwm2mNode,
+  target: Uint8Array,
+  offset: number,
+  model?: Lwm2mModel,
+): number {
+  const items = tlvItems(path, node, model);
+  let total = 0;
+  for (const it of items) total += headerSize(it) + it.size;
+  if (offset < 0 || offset + total > target.length) {
+    throw encodeError(
+      'too-large',
+      `TLV needs ${total} bytes, ${Math.max(0, target.length - offset)} available`,
+      FORMAT,
+    );
+  }
+  let p = offset;
+  for (const it of items) p = write(it, target, p);
+  return p - offset;
 }

@@ -3,6 +3,7 @@ import {
   BUILTIN_OBJECTS,
   decodeTlv,
   encodeTlv,
+  encodeTlvInto,
   Lwm2mContentError,
   multipleResource,
   ObjectRegistry,
@@ -188,5 +189,17 @@ describe('TLV structure', () => {
     expect(err(() => encodeTlv([3, 0, 9], singleResource(9, 'String', 'x'), model)).reason).toBe(
       'wrong-type',
     );
+  });
+});
+
+describe("TLV into a caller's buffer (DESIGN: encoding writes into a caller's buffer)", () => {
+  it('writes at an offset, returns the length, and refuses before writing when it does not fit', () => {
+    const n = multipleResource(6, 'Integer', [1, 5]);
+    const target = new Uint8Array(12).fill(0xee);
+    expect(encodeTlvInto([3, 0, 6], n, target, 2)).toBe(8);
+    expect(toHex(target)).toBe('eeee8606410001410105eeee');
+    const small = new Uint8Array(7).fill(0xee);
+    expect(err(() => encodeTlvInto([3, 0, 6], n, small, 0)).reason).toBe('too-large');
+    expect(toHex(small)).toBe('ee'.repeat(7));
   });
 });
