@@ -138,7 +138,11 @@ export function encodeNode(format: number, path: Lwm2mPath, node: Lwm2mNode, mod
   return codec.encode(path, node, model);
 }
 
-/** Decodes a payload of content format `format` for a request on `path`, typing values with `model`. */
+/**
+ * Decodes a payload of content format `format` for a request on `path`, typing values with `model`. A
+ * payload with several timestamped values of one resource (a historical notification) does not fit one
+ * node: decode it with `decodeComposite` and no paths.
+ */
 export function decodeNode(format: number, path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel): Lwm2mNode {
   const codec = codecOrThrow(format, false);
   checkPath(path, format);
