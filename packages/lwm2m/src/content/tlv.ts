@@ -20,7 +20,7 @@ import {
   type ResourceInstanceNode,
   type ResourceNode,
 } from '../model/nodes.js';
-import type { Lwm2mPath } from '../model/path.js';
+import { isValidId, type Lwm2mPath } from '../model/path.js';
 import type { Lwm2mModel } from '../model/registry.js';
 import { canonicalInteger, type Lwm2mValue, type ObjectLink } from '../model/values.js';
 import { checked, encodableValue, MAX_RECORDS, resourceDefinition } from './common.js';
@@ -63,6 +63,7 @@ export function readTlvRecords(bytes: Uint8Array, start = 0, end = bytes.length)
     const header = 1 + idLen + lenType;
     if (i + header > end) fail('truncated', `TLV header at byte ${i} runs past the end`);
     const id = idLen === 2 ? (bytes[i + 1]! << 8) | bytes[i + 2]! : bytes[i + 1]!;
+    if (id === 0xffff) fail('malformed', `TLV at byte ${i}: id 65535 is reserved (ids are 0–65534)`);
     let len = t & 7;
     if (lenType > 0) {
       if (len !== 0) fail('malformed', `TLV at byte ${i}: length bits set with a length field`);
@@ -426,8 +427,8 @@ function instanceItems(objectId: number, i: ObjectInstanceNode, model: Lwm2mMode
 }
 
 function checkId(id: number): void {
-  if (!(id >= 0 && id <= 0xffff && Number.isInteger(id))) {
-    throw encodeError('invalid-path', `id ${id} does not fit TLV`, FORMAT);
+  if (!isValidId(id)) {
+    throw encodeError('invalid-path', `id ${id} is not 0–65534`, FORMAT);
   }
 }
 

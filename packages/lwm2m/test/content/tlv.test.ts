@@ -72,6 +72,10 @@ describe('TLV header (LwM2M TS 1.0.2 §6.4.3; TS Core 1.1 §7.4, TLV)', () => {
     expect(err(() => decodeTlv([3], fromHex('18 00 ff ff ff c1 00 41'), model)).reason).toBe('truncated');
   });
 
+  it('rejects the reserved id 65535', () => {
+    expect(err(() => readTlvRecords(fromHex('e1 ff ff 01'))).reason).toBe('malformed');
+  });
+
   it('rejects a length in bits 2-0 together with a length field', () => {
     expect(err(() => readTlvRecords(fromHex('c9 00 01 41'))).reason).toBe('malformed');
   });
@@ -180,6 +184,13 @@ describe('TLV structure', () => {
       type: 'Integer',
       value: 5,
     });
+  });
+
+  it('refuses to encode the reserved id 65535', () => {
+    const e = err(() =>
+      encodeTlv([3, 0], { kind: 'objectInstance', id: 0, resources: [singleResource(65535, 'Integer', 1)] }),
+    );
+    expect(e.reason).toBe('invalid-path');
   });
 
   it('refuses to encode a value that does not fit its type, with 5.00', () => {
