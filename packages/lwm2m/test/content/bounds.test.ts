@@ -55,6 +55,14 @@ describe('bounded work on large payloads (DESIGN: bounded everything)', () => {
     expect(e!.reason).toBe('malformed');
   });
 
+  it('CBOR nested 100,000 arrays deep is refused with a typed error, not a stack overflow', () => {
+    const deep = new Uint8Array(100001).fill(0x81);
+    deep[100000] = 0x00;
+    for (const format of [60, 112, 11544]) {
+      expect(() => decodeNode(format, [3, 0, 9], deep, model)).toThrow(Lwm2mContentError);
+    }
+  });
+
   it('JSON nesting deeper than 16 levels is refused before recursion goes further', () => {
     const deep = utf8Encode(`${'['.repeat(10000)}${']'.repeat(10000)}`);
     expect(() => decodeNode(110, [3, 0], deep, model)).toThrow(Lwm2mContentError);
