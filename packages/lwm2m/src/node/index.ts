@@ -1,0 +1,2 @@
+/** Node-only entry point: DDF files from disk. */
+export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
