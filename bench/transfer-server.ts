@@ -12,7 +12,11 @@ const which = process.argv[2];
 let stored: Uint8Array = new Uint8Array(0);
 
 if (which === 'thimble') {
-  const server = await createUdpEndpoint({ address: '127.0.0.1', port: 0, blockwise: { maxBodySize: 64 * 1024 * 1024 } });
+  const server = await createUdpEndpoint({
+    address: '127.0.0.1',
+    port: 0,
+    blockwise: { maxBodySize: 64 * 1024 * 1024 },
+  });
   server.route('PUT', '/file', (req) => {
     stored = req.payload;
     return { code: Code.Changed };
@@ -23,7 +27,13 @@ if (which === 'thimble') {
   const require = createRequire(import.meta.url);
   const coap = require('coap') as {
     createServer(opts?: object): {
-      on(e: 'request', h: (req: { method: string; url: string; payload: Buffer }, res: { code: string; end(b?: Buffer): void; setOption(n: string, v: unknown): void }) => void): void;
+      on(
+        e: 'request',
+        h: (
+          req: { method: string; url: string; payload: Buffer },
+          res: { code: string; end(b?: Buffer): void; setOption(n: string, v: unknown): void },
+        ) => void,
+      ): void;
       listen(port: number, address: string, cb: () => void): void;
       _sock?: { address(): { port: number } };
     };

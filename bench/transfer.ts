@@ -90,7 +90,7 @@ async function thimbleRun(): Promise<Result> {
       const r = await client.put(uri, body, { blockSize: 1024 });
       if (r.code !== 0x44) throw new Error(`upload failed: ${r.code}`);
     });
-    let got = new Uint8Array(0);
+    let got: Uint8Array = new Uint8Array(0);
     const d = await time(async () => {
       got = (await client.get(uri, { blockSize: 1024 })).payload;
     });
@@ -107,13 +107,21 @@ async function thimbleRun(): Promise<Result> {
 
 async function libcoapRun(): Promise<Result | undefined> {
   try {
-    execFileSync('sh', ['-c', 'command -v coap-server-notls && command -v coap-client-notls'], { stdio: 'ignore' });
+    execFileSync('sh', ['-c', 'command -v coap-server-notls && command -v coap-client-notls'], {
+      stdio: 'ignore',
+    });
   } catch {
-    console.warn('libcoap (coap-server-notls, coap-client-notls) not installed: skipped (apt-get install libcoap3-bin)');
+    console.warn(
+      'libcoap (coap-server-notls, coap-client-notls) not installed: skipped (apt-get install libcoap3-bin)',
+    );
     return undefined;
   }
   const port = freePort();
-  await startChild('sh', ['-c', `coap-server-notls -A 127.0.0.1 -p ${port} -d 10 -v 0 & echo ready; wait`], /ready/);
+  await startChild(
+    'sh',
+    ['-c', `coap-server-notls -A 127.0.0.1 -p ${port} -d 10 -v 0 & echo ready; wait`],
+    /ready/,
+  );
   await new Promise((r) => setTimeout(r, 300));
   const uri = `coap://127.0.0.1:${port}/file`;
   const out = join(dir, 'libcoap.out');
@@ -132,18 +140,29 @@ async function libcoapRun(): Promise<Result | undefined> {
       down.push(d);
     }
   }
-  return { name: 'libcoap coap-client-notls → coap-server-notls (incl. process start)', upload: median(up), download: median(down) };
+  return {
+    name: 'libcoap coap-client-notls → coap-server-notls (incl. process start)',
+    upload: median(up),
+    download: median(down),
+  };
 }
 
 async function nodeCoapRun(): Promise<Result> {
   const port = freePort();
   const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
-  await startChild(tsx, [fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'node-coap', String(port)], /ready/);
+  await startChild(
+    tsx,
+    [fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'node-coap', String(port)],
+    /ready/,
+  );
   const require = createRequire(import.meta.url);
   const coap = require('coap') as {
     request(o: object): {
       setOption(n: string, v: Buffer): void;
-      on(e: 'response', h: (res: { code: string; payload: Buffer; on(e: string, h: (x?: unknown) => void): void }) => void): void;
+      on(
+        e: 'response',
+        h: (res: { code: string; payload: Buffer; on(e: string, h: (x?: unknown) => void): void }) => void,
+      ): void;
       on(e: 'error', h: (e: Error) => void): void;
       end(b?: Buffer): void;
     };
@@ -166,7 +185,7 @@ async function nodeCoapRun(): Promise<Result> {
     const u = await time(async () => {
       await request('PUT', body);
     });
-    let got = Buffer.alloc(0);
+    let got: Buffer = Buffer.alloc(0);
     const d = await time(async () => {
       got = await request('GET');
     });
