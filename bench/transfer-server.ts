@@ -52,6 +52,12 @@ if (which === 'thimble') {
   });
   const port = Number(process.argv[3] ?? 0);
   server.listen(port, '127.0.0.1', () => console.log(`ready ${port}`));
+} else if (which === 'echo') {
+  // answers every datagram with its first 12 bytes, like a 2.31 / 2.04 block acknowledgement would
+  const { createSocket } = await import('node:dgram');
+  const socket = createSocket('udp4');
+  socket.on('message', (m, r) => socket.send(m.subarray(0, 12), r.port, r.address));
+  socket.bind(0, '127.0.0.1', () => console.log(`ready ${socket.address().port}`));
 } else {
   throw new Error(`unknown server ${which}`);
 }

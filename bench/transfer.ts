@@ -10,6 +10,7 @@
  *   npm run bench:transfer [-- --runs 5]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -65,10 +66,13 @@ interface Result {
 }
 
 async function thimbleRun(): Promise<Result> {
-  const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
-  const child = spawn(tsx, [fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'thimble'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'thimble'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('thimble server did not start')), 15_000);
@@ -82,7 +86,6 @@ async function thimbleRun(): Promise<Result> {
   });
   const client = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
   const uri = `coap://127.0.0.1:${port}/file`;
-  console.error(`thimble server on ${port}`);
   const up: number[] = [];
   const down: number[] = [];
   for (let i = 0; i < runs + 1; i++) {
@@ -198,11 +201,58 @@ async function nodeCoapRun(): Promise<Result> {
   return { name: 'node-coap client → node-coap server', upload: median(up), download: median(down) };
 }
 
+/** The floor for any stop-and-wait transfer in Node: 1024 bare dgram round trips of a 1 KiB datagram. */
+async function floorRun(): Promise<Result> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'echo'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('echo server did not start')), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      const m = /ready (\d+)/.exec(d.toString());
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const block = Buffer.alloc(1040, 7);
+  const once = () =>
+    new Promise<void>((resolve) => {
+      let n = 0;
+      const onMessage = () => {
+        if (++n === 1024) {
+          socket.off('message', onMessage);
+          resolve();
+        } else socket.send(block, port, '127.0.0.1');
+      };
+      socket.on('message', onMessage);
+      socket.send(block, port, '127.0.0.1');
+    });
+  const xs: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const t = await time(once);
+    if (i > 0) xs.push(t);
+  }
+  socket.close();
+  child.kill();
+  const m = median(xs);
+  return { name: 'floor: bare node:dgram, 1024 round trips of 1 KiB (no CoAP)', upload: m, download: m };
+}
+
 const results: Result[] = [];
 results.push(await thimbleRun());
 const lib = await libcoapRun();
 if (lib) results.push(lib);
 results.push(await nodeCoapRun());
+results.push(await floorRun());
 
 const ours = results[0]!;
 console.log(`\n1 MiB over UDP loopback, 1024-byte blocks, median of ${runs} runs (after one warm-up)\n`);
