@@ -262,6 +262,18 @@ function linkAttributes(link: NonNullable<RouteOptions['link']>): LinkAttribute[
   return out;
 }
 
+/** The options a handler's response asks for (ETag, Content-Format, Max-Age, extra), after `first`. */
+function responseOptions(response: ResponseInit, first: CoapOptionInit[]): CoapOptionInit[] {
+  const options = first;
+  if (response.etag !== undefined) options.push({ number: OptionNumber.ETag, value: response.etag });
+  if (response.contentFormat !== undefined) {
+    options.push({ number: OptionNumber.ContentFormat, value: response.contentFormat });
+  }
+  if (response.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: response.maxAge });
+  if (response.options !== undefined) for (const o of response.options) options.push(o);
+  return options;
+}
+
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
@@ -1297,13 +1309,10 @@ export class CoapEndpoint implements UpperLayer {
     const now = this.clock.now();
     const payload = toBytes(response.payload);
     const success = response.code >>> 5 === 2;
-    const options: CoapOptionInit[] = [];
-    if (success) options.push({ number: OptionNumber.Observe, value: this.nextObserveSequence() });
-    if (response.etag !== undefined) options.push({ number: OptionNumber.ETag, value: response.etag });
-    if (response.contentFormat !== undefined)
-      options.push({ number: OptionNumber.ContentFormat, value: response.contentFormat });
-    if (response.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: response.maxAge });
-    if (response.options !== undefined) for (const opt of response.options) options.push(opt);
+    const options = responseOptions(
+      response,
+      success ? [{ number: OptionNumber.Observe, value: this.nextObserveSequence() }] : [],
+    );
     let body = payload;
     if (payload !== undefined && payload.length > this.blockSize && success) {
       // RFC 7959 §3.4: the first block goes with the notification; the client asks for the rest
@@ -1384,14 +1393,11 @@ export class CoapEndpoint implements UpperLayer {
         return;
       }
     }
-    const options: CoapOptionInit[] = [];
-    if (response.etag !== undefined) options.push({ number: OptionNumber.ETag, value: response.etag });
-    if (response.contentFormat !== undefined) {
-      options.push({ number: OptionNumber.ContentFormat, value: response.contentFormat });
-    }
-    if (response.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: response.maxAge });
-    if (response.options !== undefined) for (const o of response.options) options.push(o);
-    ex.respond({ code: response.code, options, payload: toBytes(response.payload) });
+    ex.respond({
+      code: response.code,
+      options: responseOptions(response, []),
+      payload: toBytes(response.payload),
+    });
   }
 
   /**
@@ -1406,15 +1412,7 @@ export class CoapEndpoint implements UpperLayer {
     const leisure = randomInt(this.random, 0, this.messaging.parameters.defaultLeisure);
     this.clock.setTimeout(() => {
       if (this.closed) return;
-      const options: CoapOptionInit[] = [];
-      if (response.etag !== undefined) options.push({ number: OptionNumber.ETag, value: response.etag });
-      if (response.contentFormat !== undefined) {
-        options.push({ number: OptionNumber.ContentFormat, value: response.contentFormat });
-      }
-      if (response.maxAge !== undefined)
-        options.push({ number: OptionNumber.MaxAge, value: response.maxAge });
-      if (response.options !== undefined) for (const o of response.options) options.push(o);
-      ex.respond({ code: response.code, options, payload });
+      ex.respond({ code: response.code, options: responseOptions(response, []), payload });
     }, leisure);
   }
 
