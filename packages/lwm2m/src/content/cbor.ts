@@ -22,7 +22,7 @@ export function cborDecode(bytes: Uint8Array, format: number): unknown {
 
 /**
  * Encodes one CBOR data item. cbor-x returns a Buffer view into its reusable output buffer: copied into a
- * plain Uint8Array so the caller owns it and portable code never sees a Buffer.
+ * plain Uint8Array so the caller owns it and portable code never sees a Node Buffer object.
  */
 export function cborEncode(value: unknown): Uint8Array {
   return new Uint8Array(encoder.encode(value));
