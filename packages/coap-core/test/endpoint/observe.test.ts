@@ -346,3 +346,53 @@ describe('Observe (RFC 7641)', () => {
     expect(latest).toBe('1000');
   });
 });
+
+describe('vanished observers (RFC 7641 §4.5)', () => {
+  it('500 observers that disappear are all removed and the server state returns to empty', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => {
+      for (let i = 0; i < 3; i++) gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const clock = new FakeClock();
+    const network = new MemoryNetwork({ clock, seed: 12 });
+    const server = new CoapEndpoint({
+      transport: network.bind('10.0.0.1', 5683),
+      clock,
+      random: seededRandom(1),
+      observe: { confirmable: true },
+    });
+    const state = { value: 0 };
+    server.route('GET', '/c', () => ({ code: Code.Content, payload: `value ${state.value}` }), {
+      observable: true,
+    });
+    const round = async () => {
+      const clients = Array.from(
+        { length: 500 },
+        (_, i) =>
+          new CoapEndpoint({
+            transport: network.bind(`10.1.${i >> 8}.${i & 255}`, 0),
+            clock,
+            random: seededRandom(100 + i),
+          }),
+      );
+      await drive(clock, Promise.all(clients.map((c) => c.observe('coap://10.0.0.1/c'))));
+      expect(server.observerTotal('/c')).toBe(500);
+      for (const c of clients) await c.close(); // gone without deregistering
+      state.value++;
+      server.notify('/c');
+      await clock.runUntil(() => server.observerTotal() === 0, 300_000);
+      expect(server.observerTotal()).toBe(0);
+      expect(server.messaging.stats().inflight).toBe(0);
+      await clock.advance(600_000); // past EXCHANGE_LIFETIME: deduplication state and peers expire
+      expect(server.messaging.stats()).toMatchObject({ peers: 0, dedupEntries: 0 });
+    };
+    await round(); // warm-up: lazily created structures exist before the baseline
+    const baseline = heap();
+    await round();
+    expect(heap() - baseline).toBeLessThan(2 * 1024 * 1024);
+  }, 60_000);
+});
