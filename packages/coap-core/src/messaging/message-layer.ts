@@ -312,7 +312,9 @@ export class MessageLayer {
     // Sequential from a random start: an ID comes back only after 65,536 messages to the same peer.
     // Skip IDs still in flight.
     let id = s.nextMessageId;
-    while (s.inflight.has(id) || s.watched.has(id)) id = (id + 1) & 0xffff;
+    for (let tries = 0; tries < 0x10000 && (s.inflight.has(id) || s.watched.has(id)); tries++) {
+      id = (id + 1) & 0xffff;
+    }
     s.nextMessageId = (id + 1) & 0xffff;
     return id;
   }
