@@ -86,15 +86,70 @@ export interface MessageLayerOptions {
   readonly trace?: TraceHook;
 }
 
-interface DedupEntry {
-  expires: number;
+class DedupEntry {
   /** What to send again when the message is repeated: an ACK (possibly with response) or a RST. */
-  reply: Uint8Array | undefined;
+  reply: Uint8Array | undefined = undefined;
+  /** Set once the entry left its peer's map; the FIFOs drop such entries when they reach them. */
+  removed = false;
+  constructor(
+    readonly state: PeerState,
+    readonly messageId: number,
+    readonly expires: number,
+  ) {}
+}
+
+/**
+ * Deduplication entries in insertion order, so the oldest is found in O(1). (Iterating a `Map` from its
+ * start to find the oldest key costs O(deleted entries) in V8 until the table is rehashed: with a full
+ * per-peer cache that made every request walk ~1,000 holes.) Removed entries are skipped lazily.
+ */
+class EntryFifo {
+  private items: DedupEntry[] = [];
+  private head = 0;
+
+  push(e: DedupEntry): void {
+    this.items.push(e);
+  }
+
+  /** The oldest entry not yet removed, or undefined. */
+  oldest(): DedupEntry | undefined {
+    const items = this.items;
+    let h = this.head;
+    while (h < items.length && items[h]!.removed) h++;
+    this.head = h;
+    if (h > 64 && h * 2 > items.length) this.compact();
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
+  /** Drops removed entries and the consumed head, in place. */
+  compact(): void {
+    const items = this.items;
+    let w = 0;
+    for (let r = this.head; r < items.length; r++) {
+      const e = items[r]!;
+      if (!e.removed) items[w++] = e;
+    }
+    items.length = w;
+    this.head = 0;
+  }
+
+  /** Visits the live entries in insertion order. */
+  forEach(visit: (e: DedupEntry) => void): void {
+    const items = this.items;
+    for (let i = this.head; i < items.length; i++) if (!items[i]!.removed) visit(items[i]!);
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
 }
 
 class PeerState {
   nextMessageId: number;
   readonly dedup = new Map<number, DedupEntry>();
+  /** This peer's deduplication entries, oldest first. */
+  readonly dedupOrder = new EntryFifo();
   readonly inflight = new Map<number, Transmission>();
   /** NON messages whose Reset we want to hear about (e.g. notifications), with their expiry. */
   readonly watched = new Map<number, { expires: number; tx: Transmission }>();
@@ -174,6 +229,8 @@ export class MessageLayer {
   private readonly exchangeLifetime: number;
   private readonly nonLifetime: number;
   private readonly peers = new Map<string, PeerState>();
+  /** All deduplication entries, oldest first (for the total limit and expiry). */
+  private readonly dedupOrder = new EntryFifo();
   private dedupCount = 0;
   private upper: UpperLayer | undefined;
   private readonly trace: TraceHook | undefined;
@@ -215,10 +272,9 @@ export class MessageLayer {
 
   // ---------------------------------------------------------------- peers
 
-  private state(peer: Peer): PeerState {
+  private state(peer: Peer, now: number): PeerState {
     const key = peerKey(peer);
     let s = this.peers.get(key);
-    const now = this.clock.now();
     if (s === undefined) {
       if (this.peers.size >= this.limits.maxPeers) this.evictPeers();
       // RFC 7252 §4.4: start at a random message ID
@@ -235,7 +291,7 @@ export class MessageLayer {
     for (const [key, s] of this.peers) {
       if (this.peers.size < this.limits.maxPeers) return;
       if (s.inflight.size === 0 && s.queue.length === 0) {
-        this.dedupCount -= s.dedup.size;
+        this.forgetDedup(s);
         this.peers.delete(key);
       }
     }
@@ -252,21 +308,13 @@ export class MessageLayer {
   /** Expires deduplication entries and watched messages, and forgets idle peers. */
   sweep(): void {
     const now = this.clock.now();
+    // NON entries expire earlier than CON ones inserted before them: look at every entry.
+    this.dedupOrder.forEach((e) => {
+      if (e.expires <= now) this.removeEntry(e);
+    });
+    this.dedupOrder.compact();
     for (const [key, s] of this.peers) {
-      for (const [mid, e] of s.dedup) {
-        if (e.expires > now) break; // insertion order is expiry order per lifetime class
-        s.dedup.delete(mid);
-        this.dedupCount--;
-      }
-      // NON entries expire earlier than CON ones inserted before them: sweep the rest too.
-      if (s.dedup.size > 0) {
-        for (const [mid, e] of s.dedup) {
-          if (e.expires <= now) {
-            s.dedup.delete(mid);
-            this.dedupCount--;
-          }
-        }
-      }
+      s.dedupOrder.compact();
       for (const [mid, w] of s.watched) if (w.expires <= now) s.watched.delete(mid);
       if (
         s.dedup.size === 0 &&
@@ -281,28 +329,41 @@ export class MessageLayer {
     if (this.peers.size > 0) this.armSweep();
   }
 
-  private remember(s: PeerState, messageId: number, lifetime: number): DedupEntry {
+  private remember(s: PeerState, messageId: number, expires: number): DedupEntry {
     if (s.dedup.size >= this.limits.maxDedupPerPeer) {
-      const oldest = s.dedup.keys().next().value as number;
-      s.dedup.delete(oldest);
-      this.dedupCount--;
+      const oldest = s.dedupOrder.oldest();
+      if (oldest !== undefined) this.removeEntry(oldest);
     }
-    if (this.dedupCount >= this.limits.maxDedupEntries) this.evictOldestEntry();
-    const entry: DedupEntry = { expires: this.clock.now() + lifetime, reply: undefined };
+    if (this.dedupCount >= this.limits.maxDedupEntries) {
+      const oldest = this.dedupOrder.oldest();
+      if (oldest !== undefined) this.removeEntry(oldest);
+    }
+    const entry = new DedupEntry(s, messageId, expires);
     s.dedup.set(messageId, entry);
+    s.dedupOrder.push(entry);
+    this.dedupOrder.push(entry);
     this.dedupCount++;
     return entry;
   }
 
-  private evictOldestEntry(): void {
-    for (const s of this.peers.values()) {
-      const oldest = s.dedup.keys().next();
-      if (!oldest.done) {
-        s.dedup.delete(oldest.value);
-        this.dedupCount--;
-        return;
-      }
+  private removeEntry(e: DedupEntry): void {
+    if (e.removed) return;
+    e.removed = true;
+    e.reply = undefined;
+    const map = e.state.dedup;
+    if (map.get(e.messageId) === e) map.delete(e.messageId);
+    this.dedupCount--;
+  }
+
+  /** Drops every deduplication entry of a peer that is being forgotten. */
+  private forgetDedup(s: PeerState): void {
+    for (const e of s.dedup.values()) {
+      e.removed = true;
+      e.reply = undefined;
     }
+    this.dedupCount -= s.dedup.size;
+    s.dedup.clear();
+    s.dedupOrder.clear();
   }
 
   private nextMessageId(s: PeerState): number {
@@ -333,7 +394,7 @@ export class MessageLayer {
     watchReset = false,
   ): Transmission {
     if (this.closed) throw new Error('endpoint is closed');
-    const s = this.state(peer);
+    const s = this.state(peer, this.clock.now());
     const bytes = encodeMessage({
       type: confirmable ? MessageType.CON : MessageType.NON,
       code: message.code,
@@ -514,16 +575,17 @@ export class MessageLayer {
           this.emit(emptyMessage(MessageType.RST, message.messageId), peer);
           return;
         }
-        const s = this.state(peer);
+        const now = this.clock.now();
+        const s = this.state(peer, now);
         const seen = s.dedup.get(message.messageId);
         if (seen !== undefined) {
           // Duplicate (§4.5): repeat our answer, never hand it up twice.
           if (seen.reply !== undefined) this.emit(seen.reply, s.peer);
           return;
         }
-        const entry = this.remember(s, message.messageId, this.exchangeLifetime);
+        const entry = this.remember(s, message.messageId, now + this.exchangeLifetime);
         if (isRequestCode(code)) {
-          const ex = new Exchange(this, s, message, entry, this.clock.now() + this.piggybackDelay);
+          const ex = new Exchange(this, s, message, entry, now + this.piggybackDelay);
           this.upper?.onRequest(ex);
           if (!ex.responded) this.scheduleAck(ex);
         } else if (isResponseCode(code)) {
@@ -535,9 +597,10 @@ export class MessageLayer {
       }
       case MessageType.NON: {
         if (code === 0 || isReservedCodeClass(code)) return;
-        const s = this.state(peer);
+        const now = this.clock.now();
+        const s = this.state(peer, now);
         if (s.dedup.has(message.messageId)) return;
-        this.remember(s, message.messageId, this.nonLifetime);
+        this.remember(s, message.messageId, now + this.nonLifetime);
         if (isRequestCode(code)) {
           this.upper?.onRequest(new Exchange(this, s, message, undefined, 0));
         } else if (isResponseCode(code)) {
@@ -584,6 +647,7 @@ export class MessageLayer {
       for (const tx of [...s.inflight.values(), ...s.queue]) this.finish(tx);
     }
     this.peers.clear();
+    this.dedupOrder.clear();
     this.dedupCount = 0;
   }
 }
