@@ -1,7 +1,7 @@
 /**
  * Neutral CoAP load generator for the server-throughput benchmark (a child process; not our client).
  *
- * Raw node:dgram sockets send pre-encoded CON GET /hello requests, each with a unique message ID and
+ * Raw node:dgram sockets (connected to the server) send pre-encoded CON GET /hello requests, each with a unique message ID and
  * token, keep `inflight` requests outstanding per socket and match responses by token and message ID.
  * The token carries the in-flight slot (2 bytes) and the slot's generation (2 bytes), so matching needs
  * no map. Latencies go into a fixed 1 µs histogram. Everything is bounded: a total request budget, a
@@ -96,7 +96,7 @@ function run(config: LoadConfig): Promise<LoadResult> {
     b[7] = gen & 0xff;
     c.busy[slot] = 1;
     c.sentAt[slot] = Number(process.hrtime.bigint());
-    c.socket.send(b, config.port, '127.0.0.1');
+    c.socket.send(b);
   }
 
   return new Promise<LoadResult>((resolve) => {
@@ -132,7 +132,7 @@ function run(config: LoadConfig): Promise<LoadResult> {
         const mid = (msg[2]! << 8) | msg[3]!;
         if (type === 0) {
           // separate CON response: acknowledge it (RFC 7252 §5.2.2)
-          socket.send(Buffer.from([0x60, 0, msg[2]!, msg[3]!]), config.port, '127.0.0.1');
+          socket.send(Buffer.from([0x60, 0, msg[2]!, msg[3]!]));
         }
         if (
           slot >= config.inflight ||
@@ -154,8 +154,12 @@ function run(config: LoadConfig): Promise<LoadResult> {
         send(c, slot);
         if (config.durationMs === 0 && responses >= limit) finish();
       });
+      // A connected socket sends without a per-datagram address lookup, so the generator stays ahead of
+      // the servers; it also only receives from the server under test.
       socket.bind(0, '127.0.0.1', () => {
-        if (++bound === config.sockets) startAll();
+        socket.connect(config.port, '127.0.0.1', () => {
+          if (++bound === config.sockets) startAll();
+        });
       });
     }
 

@@ -13,6 +13,7 @@ import { CoapDecodeError } from '../message/errors.js';
 import type { CoapOptionInit } from '../message/types.js';
 import { cryptoRandom, type Random, randomFloat } from '../random.js';
 import { type Peer, peerKey, type Transport } from '../transport/types.js';
+import { DedupCache, DedupRing } from './dedup.js';
 import {
   DEFAULT_TRANSMISSION_PARAMETERS,
   exchangeLifetime,
@@ -86,70 +87,9 @@ export interface MessageLayerOptions {
   readonly trace?: TraceHook;
 }
 
-class DedupEntry {
-  /** What to send again when the message is repeated: an ACK (possibly with response) or a RST. */
-  reply: Uint8Array | undefined = undefined;
-  /** Set once the entry left its peer's map; the FIFOs drop such entries when they reach them. */
-  removed = false;
-  constructor(
-    readonly state: PeerState,
-    readonly messageId: number,
-    readonly expires: number,
-  ) {}
-}
-
-/**
- * Deduplication entries in insertion order, so the oldest is found in O(1). (Iterating a `Map` from its
- * start to find the oldest key costs O(deleted entries) in V8 until the table is rehashed: with a full
- * per-peer cache that made every request walk ~1,000 holes.) Removed entries are skipped lazily.
- */
-class EntryFifo {
-  private items: DedupEntry[] = [];
-  private head = 0;
-
-  push(e: DedupEntry): void {
-    this.items.push(e);
-  }
-
-  /** The oldest entry not yet removed, or undefined. */
-  oldest(): DedupEntry | undefined {
-    const items = this.items;
-    let h = this.head;
-    while (h < items.length && items[h]!.removed) h++;
-    this.head = h;
-    if (h > 64 && h * 2 > items.length) this.compact();
-    return this.head < this.items.length ? this.items[this.head] : undefined;
-  }
-
-  /** Drops removed entries and the consumed head, in place. */
-  compact(): void {
-    const items = this.items;
-    let w = 0;
-    for (let r = this.head; r < items.length; r++) {
-      const e = items[r]!;
-      if (!e.removed) items[w++] = e;
-    }
-    items.length = w;
-    this.head = 0;
-  }
-
-  /** Visits the live entries in insertion order. */
-  forEach(visit: (e: DedupEntry) => void): void {
-    const items = this.items;
-    for (let i = this.head; i < items.length; i++) if (!items[i]!.removed) visit(items[i]!);
-  }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-}
-
 class PeerState {
   nextMessageId: number;
-  readonly dedup = new Map<number, DedupEntry>();
-  /** This peer's deduplication entries, oldest first. */
-  readonly dedupOrder = new EntryFifo();
+  readonly dedup = new DedupRing();
   readonly inflight = new Map<number, Transmission>();
   /** NON messages whose Reset we want to hear about (e.g. notifications), with their expiry. */
   readonly watched = new Map<number, { expires: number; tx: Transmission }>();
@@ -197,7 +137,8 @@ class Exchange implements InboundExchange {
     private readonly layer: MessageLayer,
     readonly state: PeerState,
     readonly message: CoapMessage,
-    readonly entry: DedupEntry | undefined,
+    /** Sequence number of the request's deduplication entry, -1 for none. */
+    readonly entry: number,
     readonly ackDeadline: number,
   ) {}
 
@@ -229,9 +170,7 @@ export class MessageLayer {
   private readonly exchangeLifetime: number;
   private readonly nonLifetime: number;
   private readonly peers = new Map<string, PeerState>();
-  /** All deduplication entries, oldest first (for the total limit and expiry). */
-  private readonly dedupOrder = new EntryFifo();
-  private dedupCount = 0;
+  private readonly dedup: DedupCache;
   private upper: UpperLayer | undefined;
   private readonly trace: TraceHook | undefined;
   private ackQueue: Exchange[] = [];
@@ -246,6 +185,7 @@ export class MessageLayer {
   ) {
     this.parameters = { ...DEFAULT_TRANSMISSION_PARAMETERS, ...options.parameters };
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.dedup = new DedupCache(this.limits.maxDedupEntries, this.limits.maxDedupPerPeer);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
     this.piggybackDelay = options.piggybackDelay ?? Math.min(500, this.parameters.ackTimeout / 2);
@@ -267,7 +207,7 @@ export class MessageLayer {
       inflight += s.inflight.size;
       queued += s.queue.length;
     }
-    return { peers: this.peers.size, dedupEntries: this.dedupCount, inflight, queued };
+    return { peers: this.peers.size, dedupEntries: this.dedup.count, inflight, queued };
   }
 
   // ---------------------------------------------------------------- peers
@@ -291,7 +231,7 @@ export class MessageLayer {
     for (const [key, s] of this.peers) {
       if (this.peers.size < this.limits.maxPeers) return;
       if (s.inflight.size === 0 && s.queue.length === 0) {
-        this.forgetDedup(s);
+        this.dedup.forget(s.dedup);
         this.peers.delete(key);
       }
     }
@@ -308,13 +248,8 @@ export class MessageLayer {
   /** Expires deduplication entries and watched messages, and forgets idle peers. */
   sweep(): void {
     const now = this.clock.now();
-    // NON entries expire earlier than CON ones inserted before them: look at every entry.
-    this.dedupOrder.forEach((e) => {
-      if (e.expires <= now) this.removeEntry(e);
-    });
-    this.dedupOrder.compact();
     for (const [key, s] of this.peers) {
-      s.dedupOrder.compact();
+      this.dedup.expire(s.dedup, now);
       for (const [mid, w] of s.watched) if (w.expires <= now) s.watched.delete(mid);
       if (
         s.dedup.size === 0 &&
@@ -326,44 +261,8 @@ export class MessageLayer {
         this.peers.delete(key);
       }
     }
+    this.dedup.compact();
     if (this.peers.size > 0) this.armSweep();
-  }
-
-  private remember(s: PeerState, messageId: number, expires: number): DedupEntry {
-    if (s.dedup.size >= this.limits.maxDedupPerPeer) {
-      const oldest = s.dedupOrder.oldest();
-      if (oldest !== undefined) this.removeEntry(oldest);
-    }
-    if (this.dedupCount >= this.limits.maxDedupEntries) {
-      const oldest = this.dedupOrder.oldest();
-      if (oldest !== undefined) this.removeEntry(oldest);
-    }
-    const entry = new DedupEntry(s, messageId, expires);
-    s.dedup.set(messageId, entry);
-    s.dedupOrder.push(entry);
-    this.dedupOrder.push(entry);
-    this.dedupCount++;
-    return entry;
-  }
-
-  private removeEntry(e: DedupEntry): void {
-    if (e.removed) return;
-    e.removed = true;
-    e.reply = undefined;
-    const map = e.state.dedup;
-    if (map.get(e.messageId) === e) map.delete(e.messageId);
-    this.dedupCount--;
-  }
-
-  /** Drops every deduplication entry of a peer that is being forgotten. */
-  private forgetDedup(s: PeerState): void {
-    for (const e of s.dedup.values()) {
-      e.removed = true;
-      e.reply = undefined;
-    }
-    this.dedupCount -= s.dedup.size;
-    s.dedup.clear();
-    s.dedupOrder.clear();
   }
 
   private nextMessageId(s: PeerState): number {
@@ -494,7 +393,7 @@ export class MessageLayer {
         options: response.options,
         payload: response.payload,
       });
-      if (ex.entry !== undefined) ex.entry.reply = bytes;
+      if (ex.entry >= 0) ex.state.dedup.setReply(ex.entry, bytes);
       this.emit(bytes, ex.state.peer);
       return;
     }
@@ -507,7 +406,7 @@ export class MessageLayer {
     if (ex.acknowledged || ex.message.type !== MessageType.CON) return;
     ex.acknowledged = true;
     const bytes = emptyMessage(MessageType.ACK, ex.message.messageId);
-    if (ex.entry !== undefined) ex.entry.reply = bytes;
+    if (ex.entry >= 0) ex.state.dedup.setReply(ex.entry, bytes);
     this.emit(bytes, ex.state.peer);
   }
 
@@ -577,21 +476,23 @@ export class MessageLayer {
         }
         const now = this.clock.now();
         const s = this.state(peer, now);
-        const seen = s.dedup.get(message.messageId);
-        if (seen !== undefined) {
+        const seen = s.dedup.find(message.messageId);
+        if (seen >= 0) {
           // Duplicate (§4.5): repeat our answer, never hand it up twice.
-          if (seen.reply !== undefined) this.emit(seen.reply, s.peer);
+          const reply = s.dedup.reply(seen);
+          if (reply !== undefined) this.emit(reply, s.peer);
           return;
         }
-        const entry = this.remember(s, message.messageId, now + this.exchangeLifetime);
+        const entry = this.dedup.add(s.dedup, message.messageId, now + this.exchangeLifetime);
         if (isRequestCode(code)) {
           const ex = new Exchange(this, s, message, entry, now + this.piggybackDelay);
           this.upper?.onRequest(ex);
           if (!ex.responded) this.scheduleAck(ex);
         } else if (isResponseCode(code)) {
           const accepted = this.upper?.onResponse(message, s.peer) ?? false;
-          entry.reply = emptyMessage(accepted ? MessageType.ACK : MessageType.RST, message.messageId);
-          this.emit(entry.reply, s.peer);
+          const reply = emptyMessage(accepted ? MessageType.ACK : MessageType.RST, message.messageId);
+          s.dedup.setReply(entry, reply);
+          this.emit(reply, s.peer);
         }
         return;
       }
@@ -599,10 +500,10 @@ export class MessageLayer {
         if (code === 0 || isReservedCodeClass(code)) return;
         const now = this.clock.now();
         const s = this.state(peer, now);
-        if (s.dedup.has(message.messageId)) return;
-        this.remember(s, message.messageId, now + this.nonLifetime);
+        if (s.dedup.find(message.messageId) >= 0) return;
+        this.dedup.add(s.dedup, message.messageId, now + this.nonLifetime);
         if (isRequestCode(code)) {
-          this.upper?.onRequest(new Exchange(this, s, message, undefined, 0));
+          this.upper?.onRequest(new Exchange(this, s, message, -1, 0));
         } else if (isResponseCode(code)) {
           const accepted = this.upper?.onResponse(message, s.peer) ?? false;
           // §5.3.2: a response nobody waits for is rejected
@@ -647,7 +548,6 @@ export class MessageLayer {
       for (const tx of [...s.inflight.values(), ...s.queue]) this.finish(tx);
     }
     this.peers.clear();
-    this.dedupOrder.clear();
-    this.dedupCount = 0;
+    this.dedup.clear();
   }
 }

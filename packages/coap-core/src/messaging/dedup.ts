@@ -1,0 +1,237 @@
+/**
+ * The deduplication cache of the message layer (RFC 7252 §4.5): per peer, the message IDs seen within
+ * EXCHANGE_LIFETIME / NON_LIFETIME and the reply to repeat for each; bounded per peer and in total, the
+ * oldest entry evicted first.
+ *
+ * Every request adds an entry that lives for minutes, which makes it the one long-lived allocation per
+ * request. Entries are therefore not objects: each peer keeps them in a ring of typed arrays in insertion
+ * order (so its oldest entry is at the head), indexed by a `Map` from message ID to sequence number, and
+ * a global FIFO of (ring, sequence number) pairs finds the oldest entry of all. Nothing per entry is left
+ * for the garbage collector to copy and promote but a reference to the slab that holds the reply bytes.
+ * Sequence numbers only grow, so a stale one can never name a newer entry.
+ */
+
+/** Initial ring capacity per peer (a power of two; rings double as needed). */
+const INITIAL_CAPACITY = 8;
+
+/** One peer's entries, oldest first. */
+export class DedupRing {
+  private mids = new Int32Array(INITIAL_CAPACITY);
+  private expiries = new Float64Array(INITIAL_CAPACITY);
+  private buffers: (ArrayBufferLike | undefined)[] = new Array(INITIAL_CAPACITY).fill(undefined);
+  private offsets = new Int32Array(INITIAL_CAPACITY);
+  private lengths = new Int32Array(INITIAL_CAPACITY);
+  private mask = INITIAL_CAPACITY - 1;
+  /** Sequence number of the oldest slot still in the ring (live or removed). */
+  private head = 0;
+  /** Sequence number the next entry gets. */
+  private tail = 0;
+  private readonly index = new Map<number, number>();
+  /** Set when the peer is forgotten: its entries in the global FIFO are stale. */
+  forgotten = false;
+
+  /** Live entries. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** Slots between the oldest and the newest entry, removed ones included. */
+  get span(): number {
+    return this.tail - this.head;
+  }
+
+  /** The sequence number of the entry for `messageId`, or -1. */
+  find(messageId: number): number {
+    const seq = this.index.get(messageId);
+    return seq === undefined ? -1 : seq;
+  }
+
+  isLive(seq: number): boolean {
+    return !this.forgotten && seq >= this.head && seq < this.tail && this.mids[seq & this.mask] !== -1;
+  }
+
+  /** Adds an entry and returns its sequence number. The caller made room (per-peer limit). */
+  add(messageId: number, expires: number): number {
+    if (this.tail - this.head > this.mask) this.grow();
+    const seq = this.tail++;
+    const i = seq & this.mask;
+    this.mids[i] = messageId;
+    this.expiries[i] = expires;
+    this.buffers[i] = undefined;
+    this.index.set(messageId, seq);
+    return seq;
+  }
+
+  private grow(): void {
+    const capacity = (this.mask + 1) * 2;
+    const mask = capacity - 1;
+    const mids = new Int32Array(capacity);
+    const expiries = new Float64Array(capacity);
+    const buffers: (ArrayBufferLike | undefined)[] = new Array(capacity).fill(undefined);
+    const offsets = new Int32Array(capacity);
+    const lengths = new Int32Array(capacity);
+    for (let seq = this.head; seq < this.tail; seq++) {
+      const from = seq & this.mask;
+      const to = seq & mask;
+      mids[to] = this.mids[from]!;
+      expiries[to] = this.expiries[from]!;
+      buffers[to] = this.buffers[from];
+      offsets[to] = this.offsets[from]!;
+      lengths[to] = this.lengths[from]!;
+    }
+    this.mids = mids;
+    this.expiries = expiries;
+    this.buffers = buffers;
+    this.offsets = offsets;
+    this.lengths = lengths;
+    this.mask = mask;
+  }
+
+  /** The oldest live entry's sequence number, or -1. */
+  oldest(): number {
+    this.skipRemoved();
+    return this.head < this.tail ? this.head : -1;
+  }
+
+  private skipRemoved(): void {
+    while (this.head < this.tail && this.mids[this.head & this.mask] === -1) this.head++;
+  }
+
+  /** Removes a live entry; returns false if it was not live. */
+  remove(seq: number): boolean {
+    if (!this.isLive(seq)) return false;
+    const i = seq & this.mask;
+    this.index.delete(this.mids[i]!);
+    this.mids[i] = -1;
+    this.buffers[i] = undefined;
+    if (seq === this.head) this.skipRemoved();
+    return true;
+  }
+
+  /** Keeps `bytes` as the reply of entry `seq` if it is still live. The bytes must never change. */
+  setReply(seq: number, bytes: Uint8Array): void {
+    if (!this.isLive(seq)) return;
+    const i = seq & this.mask;
+    this.buffers[i] = bytes.buffer;
+    this.offsets[i] = bytes.byteOffset;
+    this.lengths[i] = bytes.byteLength;
+  }
+
+  /** The reply to repeat for entry `seq` (a new view), or undefined if none was sent. */
+  reply(seq: number): Uint8Array | undefined {
+    if (!this.isLive(seq)) return undefined;
+    const i = seq & this.mask;
+    const buffer = this.buffers[i];
+    return buffer === undefined ? undefined : new Uint8Array(buffer, this.offsets[i]!, this.lengths[i]!);
+  }
+
+  /** Removes the entries expired at `now`; returns how many. */
+  expire(now: number): number {
+    let removed = 0;
+    for (let seq = this.head; seq < this.tail; seq++) {
+      const i = seq & this.mask;
+      if (this.mids[i] !== -1 && this.expiries[i]! <= now) {
+        this.index.delete(this.mids[i]!);
+        this.mids[i] = -1;
+        this.buffers[i] = undefined;
+        removed++;
+      }
+    }
+    this.skipRemoved();
+    return removed;
+  }
+
+  /** Drops every entry (the peer is forgotten). Returns how many were live. */
+  clear(): number {
+    const n = this.index.size;
+    this.index.clear();
+    this.forgotten = true;
+    this.buffers.fill(undefined);
+    this.head = this.tail;
+    return n;
+  }
+}
+
+/** All peers' entries: the total count and the global insertion order. */
+export class DedupCache {
+  private rings: DedupRing[] = [];
+  private seqs: number[] = [];
+  private head = 0;
+  /** Live entries in total. */
+  count = 0;
+
+  constructor(
+    private readonly maxTotal: number,
+    private readonly maxPerPeer: number,
+  ) {}
+
+  /** Records `messageId` for a peer, evicting that peer's or everyone's oldest entry at the limits. */
+  add(ring: DedupRing, messageId: number, expires: number): number {
+    // A ring's span can exceed its live entries only through removed slots in the middle (NON entries
+    // expire before older CON ones); bound it anyway.
+    if (ring.size >= this.maxPerPeer || ring.span >= 4 * this.maxPerPeer) {
+      if (ring.remove(ring.oldest())) this.count--;
+    }
+    if (this.count >= this.maxTotal) this.evictOldest();
+    const seq = ring.add(messageId, expires);
+    this.count++;
+    this.rings.push(ring);
+    this.seqs.push(seq);
+    // Entries removed elsewhere stay in the FIFO until compaction; compact once they outnumber the live
+    // ones, so the FIFO stays within about twice the live entries at O(1) amortised cost.
+    if (this.rings.length - this.head > 2 * this.count + 64) this.compact();
+    return seq;
+  }
+
+  private evictOldest(): void {
+    const rings = this.rings;
+    let h = this.head;
+    while (h < rings.length) {
+      const ring = rings[h]!;
+      const seq = this.seqs[h]!;
+      rings[h] = undefined as unknown as DedupRing; // release the reference
+      h++;
+      if (ring.remove(seq)) {
+        this.count--;
+        break;
+      }
+    }
+    this.head = h;
+  }
+
+  /** Drops stale pairs and the consumed head, in place. */
+  compact(): void {
+    const rings = this.rings;
+    const seqs = this.seqs;
+    let w = 0;
+    for (let r = this.head; r < rings.length; r++) {
+      const ring = rings[r]!;
+      const seq = seqs[r]!;
+      if (ring.isLive(seq)) {
+        rings[w] = ring;
+        seqs[w] = seq;
+        w++;
+      }
+    }
+    rings.length = w;
+    seqs.length = w;
+    this.head = 0;
+  }
+
+  /** Removes a peer's expired entries (call for each peer, then `compact`). */
+  expire(ring: DedupRing, now: number): void {
+    this.count -= ring.expire(now);
+  }
+
+  /** Forgets all entries of a peer. */
+  forget(ring: DedupRing): void {
+    this.count -= ring.clear();
+  }
+
+  clear(): void {
+    this.rings = [];
+    this.seqs = [];
+    this.head = 0;
+    this.count = 0;
+  }
+}
