@@ -5,8 +5,10 @@
  *
  * Every request adds an entry that lives for minutes, which makes it the one long-lived allocation per
  * request. Entries are therefore not objects: each peer keeps them in a ring of typed arrays in insertion
- * order (so its oldest entry is at the head), indexed by a `Map` from message ID to sequence number, and
- * a global FIFO of (ring, sequence number) pairs finds the oldest entry of all. Nothing per entry is left
+ * order (so its oldest entry is at the head), indexed by message ID through an open-addressing table (a
+ * typed array, at most half full, linear probing from `messageId & mask`: a client's sequential IDs land
+ * in adjacent slots, where a `Map` of thousands of entries costs cache misses on every look-up), and a
+ * global FIFO of (ring, sequence number) pairs finds the oldest entry of all. Nothing per entry is left
  * for the garbage collector to copy and promote but a reference to the slab that holds the reply bytes.
  * Sequence numbers only grow, so a stale one can never name a newer entry.
  */
@@ -26,13 +28,16 @@ export class DedupRing {
   private head = 0;
   /** Sequence number the next entry gets. */
   private tail = 0;
-  private readonly index = new Map<number, number>();
+  /** Open-addressing index: sequence number + 1 of a live entry, 0 for an empty slot. */
+  private table = new Float64Array(INITIAL_CAPACITY * 2);
+  private tableMask = INITIAL_CAPACITY * 2 - 1;
+  private live = 0;
   /** Set when the peer is forgotten: its entries in the global FIFO are stale. */
   forgotten = false;
 
   /** Live entries. */
   get size(): number {
-    return this.index.size;
+    return this.live;
   }
 
   /** Slots between the oldest and the newest entry, removed ones included. */
@@ -42,8 +47,46 @@ export class DedupRing {
 
   /** The sequence number of the entry for `messageId`, or -1. */
   find(messageId: number): number {
-    const seq = this.index.get(messageId);
-    return seq === undefined ? -1 : seq;
+    const table = this.table;
+    const tmask = this.tableMask;
+    for (let i = messageId & tmask; ; i = (i + 1) & tmask) {
+      const v = table[i]!;
+      if (v === 0) return -1;
+      if (this.mids[(v - 1) & this.mask] === messageId) return v - 1;
+    }
+  }
+
+  private index(seq: number, messageId: number): void {
+    const table = this.table;
+    const tmask = this.tableMask;
+    let i = messageId & tmask;
+    while (table[i] !== 0) i = (i + 1) & tmask;
+    table[i] = seq + 1;
+  }
+
+  /** Deletes `seq` from the index (linear probing deletion: shift back what follows, no tombstones). */
+  private unindex(seq: number, messageId: number): void {
+    const table = this.table;
+    const tmask = this.tableMask;
+    let i = messageId & tmask;
+    while (table[i] !== seq + 1) {
+      if (table[i] === 0) return;
+      i = (i + 1) & tmask;
+    }
+    let j = i;
+    for (;;) {
+      table[i] = 0;
+      for (;;) {
+        j = (j + 1) & tmask;
+        const v = table[j]!;
+        if (v === 0) return;
+        const home = this.mids[(v - 1) & this.mask]! & tmask;
+        // move v back to i unless its home lies cyclically in (i, j]
+        if (i <= j ? home <= i || home > j : home <= i && home > j) break;
+      }
+      table[i] = table[j]!;
+      i = j;
+    }
   }
 
   isLive(seq: number): boolean {
@@ -58,7 +101,8 @@ export class DedupRing {
     this.mids[i] = messageId;
     this.expiries[i] = expires;
     this.buffers[i] = undefined;
-    this.index.set(messageId, seq);
+    this.index(seq, messageId);
+    this.live++;
     return seq;
   }
 
@@ -85,6 +129,12 @@ export class DedupRing {
     this.offsets = offsets;
     this.lengths = lengths;
     this.mask = mask;
+    this.table = new Float64Array(capacity * 2);
+    this.tableMask = capacity * 2 - 1;
+    for (let seq = this.head; seq < this.tail; seq++) {
+      const mid = mids[seq & mask]!;
+      if (mid !== -1) this.index(seq, mid);
+    }
   }
 
   /** The oldest live entry's sequence number, or -1. */
@@ -101,9 +151,10 @@ export class DedupRing {
   remove(seq: number): boolean {
     if (!this.isLive(seq)) return false;
     const i = seq & this.mask;
-    this.index.delete(this.mids[i]!);
+    this.unindex(seq, this.mids[i]!);
     this.mids[i] = -1;
     this.buffers[i] = undefined;
+    this.live--;
     if (seq === this.head) this.skipRemoved();
     return true;
   }
@@ -131,8 +182,9 @@ export class DedupRing {
     for (let seq = this.head; seq < this.tail; seq++) {
       const i = seq & this.mask;
       if (this.mids[i] !== -1 && this.expiries[i]! <= now) {
-        this.index.delete(this.mids[i]!);
+        this.unindex(seq, this.mids[i]!);
         this.mids[i] = -1;
+        this.live--;
         this.buffers[i] = undefined;
         removed++;
       }
@@ -143,8 +195,9 @@ export class DedupRing {
 
   /** Drops every entry (the peer is forgotten). Returns how many were live. */
   clear(): number {
-    const n = this.index.size;
-    this.index.clear();
+    const n = this.live;
+    this.live = 0;
+    this.table.fill(0);
     this.forgotten = true;
     this.buffers.fill(undefined);
     this.head = this.tail;
@@ -177,9 +230,11 @@ export class DedupCache {
     this.count++;
     this.rings.push(ring);
     this.seqs.push(seq);
-    // Entries removed elsewhere stay in the FIFO until compaction; compact once they outnumber the live
-    // ones, so the FIFO stays within about twice the live entries at O(1) amortised cost.
-    if (this.rings.length - this.head > 2 * this.count + 64) this.compact();
+    // Entries removed elsewhere stay in the FIFO until compaction, and so does the consumed head: compact
+    // once either outnumbers the live entries, so the FIFO stays within about twice the live entries at
+    // O(1) amortised cost.
+    const length = this.rings.length;
+    if (length - this.head > 2 * this.count + 64 || this.head * 2 > length + 64) this.compact();
     return seq;
   }
 

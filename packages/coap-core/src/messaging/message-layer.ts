@@ -169,7 +169,13 @@ export class MessageLayer {
   private readonly piggybackDelay: number;
   private readonly exchangeLifetime: number;
   private readonly nonLifetime: number;
+  /** Peer state by `peerKey`, in the order peers were first seen (the oldest are evicted first). */
   private readonly peers = new Map<string, PeerState>();
+  /**
+   * The same states by address, then port: the lookup for every datagram, without building a key
+   * string per datagram.
+   */
+  private readonly byAddress = new Map<string, Map<number, PeerState>>();
   private readonly dedup: DedupCache;
   private upper: UpperLayer | undefined;
   private readonly trace: TraceHook | undefined;
@@ -212,14 +218,32 @@ export class MessageLayer {
 
   // ---------------------------------------------------------------- peers
 
+  private findState(peer: Peer): PeerState | undefined {
+    return this.byAddress.get(peer.address)?.get(peer.port);
+  }
+
+  private forgetState(s: PeerState): void {
+    this.peers.delete(s.key);
+    const ports = this.byAddress.get(s.peer.address);
+    if (ports !== undefined && ports.get(s.peer.port) === s) {
+      ports.delete(s.peer.port);
+      if (ports.size === 0) this.byAddress.delete(s.peer.address);
+    }
+  }
+
   private state(peer: Peer, now: number): PeerState {
-    const key = peerKey(peer);
-    let s = this.peers.get(key);
+    let s = this.findState(peer);
     if (s === undefined) {
       if (this.peers.size >= this.limits.maxPeers) this.evictPeers();
       // RFC 7252 §4.4: start at a random message ID
-      s = new PeerState(key, peer, this.random.nextUint32() & 0xffff, now);
-      this.peers.set(key, s);
+      s = new PeerState(peerKey(peer), peer, this.random.nextUint32() & 0xffff, now);
+      this.peers.set(s.key, s);
+      let ports = this.byAddress.get(peer.address);
+      if (ports === undefined) {
+        ports = new Map();
+        this.byAddress.set(peer.address, ports);
+      }
+      ports.set(peer.port, s);
       this.armSweep();
     }
     s.lastActive = now;
@@ -228,11 +252,11 @@ export class MessageLayer {
 
   private evictPeers(): void {
     // Drop the oldest peers that have nothing in flight, until there is room for one more.
-    for (const [key, s] of this.peers) {
+    for (const s of this.peers.values()) {
       if (this.peers.size < this.limits.maxPeers) return;
       if (s.inflight.size === 0 && s.queue.length === 0) {
         this.dedup.forget(s.dedup);
-        this.peers.delete(key);
+        this.forgetState(s);
       }
     }
   }
@@ -248,7 +272,7 @@ export class MessageLayer {
   /** Expires deduplication entries and watched messages, and forgets idle peers. */
   sweep(): void {
     const now = this.clock.now();
-    for (const [key, s] of this.peers) {
+    for (const s of this.peers.values()) {
       this.dedup.expire(s.dedup, now);
       for (const [mid, w] of s.watched) if (w.expires <= now) s.watched.delete(mid);
       if (
@@ -258,7 +282,7 @@ export class MessageLayer {
         s.queue.length === 0 &&
         now - s.lastActive > this.exchangeLifetime
       ) {
-        this.peers.delete(key);
+        this.forgetState(s);
       }
     }
     this.dedup.compact();
@@ -512,7 +536,7 @@ export class MessageLayer {
         return;
       }
       case MessageType.ACK: {
-        const s = this.peers.get(peerKey(peer));
+        const s = this.findState(peer);
         const tx = s?.inflight.get(message.messageId);
         if (s === undefined || tx === undefined) return; // late or stray ACK
         s.lastActive = this.clock.now();
@@ -523,7 +547,7 @@ export class MessageLayer {
         return;
       }
       case MessageType.RST: {
-        const s = this.peers.get(peerKey(peer));
+        const s = this.findState(peer);
         if (s === undefined) return;
         const tx = s.inflight.get(message.messageId) ?? s.watched.get(message.messageId)?.tx;
         if (tx === undefined) return;
@@ -548,6 +572,7 @@ export class MessageLayer {
       for (const tx of [...s.inflight.values(), ...s.queue]) this.finish(tx);
     }
     this.peers.clear();
+    this.byAddress.clear();
     this.dedup.clear();
   }
 }
