@@ -5,9 +5,11 @@
  *
  * Every request adds an entry that lives for minutes, which makes it the one long-lived allocation per
  * request. Entries are therefore not objects: each peer keeps them in a ring of typed arrays in insertion
- * order (so its oldest entry is at the head), indexed by message ID through an open-addressing table (a
- * typed array, at most half full, linear probing from `messageId & mask`: a client's sequential IDs land
- * in adjacent slots, where a `Map` of thousands of entries costs cache misses on every look-up), and a
+ * order (so its oldest entry is at the head), indexed by message ID through a chained hash table in typed
+ * arrays (bucket `messageId & mask`, twice as many buckets as ring slots: a client's sequential IDs get
+ * a bucket each, where a `Map` of thousands of entries costs cache misses on every look-up; open
+ * addressing was tried and rejected, as deleting from the long clusters sequential IDs form scans the
+ * whole cluster), and a
  * global FIFO of (ring, sequence number) pairs finds the oldest entry of all. Nothing per entry is left
  * for the garbage collector to copy and promote but a reference to the slab that holds the reply bytes.
  * Sequence numbers only grow, so a stale one can never name a newer entry.
@@ -28,9 +30,11 @@ export class DedupRing {
   private head = 0;
   /** Sequence number the next entry gets. */
   private tail = 0;
-  /** Open-addressing index: sequence number + 1 of a live entry, 0 for an empty slot. */
-  private table = new Float64Array(INITIAL_CAPACITY * 2);
-  private tableMask = INITIAL_CAPACITY * 2 - 1;
+  /** Hash buckets: sequence number + 1 of the first entry in the bucket, 0 for none. */
+  private buckets = new Float64Array(INITIAL_CAPACITY * 2);
+  private bucketMask = INITIAL_CAPACITY * 2 - 1;
+  /** Per ring slot: sequence number + 1 of the next entry in the same bucket, 0 for none. */
+  private nexts = new Float64Array(INITIAL_CAPACITY);
   private live = 0;
   /** Set when the peer is forgotten: its entries in the global FIFO are stale. */
   forgotten = false;
@@ -47,45 +51,36 @@ export class DedupRing {
 
   /** The sequence number of the entry for `messageId`, or -1. */
   find(messageId: number): number {
-    const table = this.table;
-    const tmask = this.tableMask;
-    for (let i = messageId & tmask; ; i = (i + 1) & tmask) {
-      const v = table[i]!;
-      if (v === 0) return -1;
-      if (this.mids[(v - 1) & this.mask] === messageId) return v - 1;
+    let v = this.buckets[messageId & this.bucketMask]!;
+    while (v !== 0) {
+      const i = (v - 1) & this.mask;
+      if (this.mids[i] === messageId) return v - 1;
+      v = this.nexts[i]!;
     }
+    return -1;
   }
 
   private index(seq: number, messageId: number): void {
-    const table = this.table;
-    const tmask = this.tableMask;
-    let i = messageId & tmask;
-    while (table[i] !== 0) i = (i + 1) & tmask;
-    table[i] = seq + 1;
+    const b = messageId & this.bucketMask;
+    this.nexts[seq & this.mask] = this.buckets[b]!;
+    this.buckets[b] = seq + 1;
   }
 
-  /** Deletes `seq` from the index (linear probing deletion: shift back what follows, no tombstones). */
   private unindex(seq: number, messageId: number): void {
-    const table = this.table;
-    const tmask = this.tableMask;
-    let i = messageId & tmask;
-    while (table[i] !== seq + 1) {
-      if (table[i] === 0) return;
-      i = (i + 1) & tmask;
+    const b = messageId & this.bucketMask;
+    const next = this.nexts[seq & this.mask]!;
+    let v = this.buckets[b]!;
+    if (v === seq + 1) {
+      this.buckets[b] = next;
+      return;
     }
-    let j = i;
-    for (;;) {
-      table[i] = 0;
-      for (;;) {
-        j = (j + 1) & tmask;
-        const v = table[j]!;
-        if (v === 0) return;
-        const home = this.mids[(v - 1) & this.mask]! & tmask;
-        // move v back to i unless its home lies cyclically in (i, j]
-        if (i <= j ? home <= i || home > j : home <= i && home > j) break;
+    while (v !== 0) {
+      const i = (v - 1) & this.mask;
+      if (this.nexts[i] === seq + 1) {
+        this.nexts[i] = next;
+        return;
       }
-      table[i] = table[j]!;
-      i = j;
+      v = this.nexts[i]!;
     }
   }
 
@@ -129,8 +124,9 @@ export class DedupRing {
     this.offsets = offsets;
     this.lengths = lengths;
     this.mask = mask;
-    this.table = new Float64Array(capacity * 2);
-    this.tableMask = capacity * 2 - 1;
+    this.buckets = new Float64Array(capacity * 2);
+    this.bucketMask = capacity * 2 - 1;
+    this.nexts = new Float64Array(capacity);
     for (let seq = this.head; seq < this.tail; seq++) {
       const mid = mids[seq & mask]!;
       if (mid !== -1) this.index(seq, mid);
@@ -197,7 +193,7 @@ export class DedupRing {
   clear(): number {
     const n = this.live;
     this.live = 0;
-    this.table.fill(0);
+    this.buckets.fill(0);
     this.forgotten = true;
     this.buffers.fill(undefined);
     this.head = this.tail;
