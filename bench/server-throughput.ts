@@ -8,7 +8,7 @@
  *
  *   npm run bench:server -- [--duration 4] [--warmup 1] [--rounds 5] [--clients 16] [--inflight 8]
  *                           [--servers thimble,node-coap,echo] [--memory-requests 1000000]
- *                           [--memory-ports 1000] [--memory-inflight 4] [--no-memory] [--pin]
+ *                           [--memory-ports 1000] [--memory-inflight 2] [--no-memory] [--pin]
  *
  * --pin runs the server on CPU 0 and the load generator on CPU 1 (taskset), if available.
  */
@@ -67,7 +67,7 @@ const inflight = flag('inflight', 8);
 const servers = sflag('servers', 'thimble,node-coap,echo').split(',') as ServerKind[];
 const memoryRequests = flag('memory-requests', 1_000_000);
 const memoryPorts = flag('memory-ports', 1000);
-const memoryInflight = flag('memory-inflight', 4);
+const memoryInflight = flag('memory-inflight', 2);
 const pin = has('pin');
 const rounds = flag('rounds', 5);
 

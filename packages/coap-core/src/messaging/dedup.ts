@@ -172,11 +172,18 @@ export class DedupRing {
     return buffer === undefined ? undefined : new Uint8Array(buffer, this.offsets[i]!, this.lengths[i]!);
   }
 
-  /** Removes the entries expired at `now`; returns how many. */
-  expire(now: number): number {
+  /**
+   * Removes the entries expired at `now`; returns how many. Entries are in insertion order but have two
+   * lifetimes (CON and NON), so expired ones may follow live ones; `spread` is the difference between the
+   * longest and the shortest lifetime: an entry expiring after `now + spread` was added so recently that
+   * nothing after it can have expired yet, and the scan stops there.
+   */
+  expire(now: number, spread = Number.POSITIVE_INFINITY): number {
     let removed = 0;
+    const horizon = now + spread;
     for (let seq = this.head; seq < this.tail; seq++) {
       const i = seq & this.mask;
+      if (this.mids[i] !== -1 && this.expiries[i]! > horizon) break;
       if (this.mids[i] !== -1 && this.expiries[i]! <= now) {
         this.unindex(seq, this.mids[i]!);
         this.mids[i] = -1;
@@ -227,10 +234,10 @@ export class DedupCache {
     this.rings.push(ring);
     this.seqs.push(seq);
     // Entries removed elsewhere stay in the FIFO until compaction, and so does the consumed head: compact
-    // once either outnumbers the live entries, so the FIFO stays within about twice the live entries at
-    // O(1) amortised cost.
+    // once either outnumbers the live entries several times over, so the FIFO stays within a few times
+    // the live entries (16 bytes each) at O(1) amortised cost.
     const length = this.rings.length;
-    if (length - this.head > 2 * this.count + 64 || this.head * 2 > length + 64) this.compact();
+    if (length - this.head > 4 * this.count + 1024 || this.head * 2 > length + 1024) this.compact();
     return seq;
   }
 
@@ -269,9 +276,9 @@ export class DedupCache {
     this.head = 0;
   }
 
-  /** Removes a peer's expired entries (call for each peer, then `compact`). */
-  expire(ring: DedupRing, now: number): void {
-    this.count -= ring.expire(now);
+  /** Removes a peer's expired entries (call for each peer, then `compact`); see `DedupRing.expire`. */
+  expire(ring: DedupRing, now: number, spread?: number): void {
+    this.count -= ring.expire(now, spread);
   }
 
   /** Forgets all entries of a peer. */

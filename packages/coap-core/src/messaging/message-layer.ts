@@ -273,7 +273,7 @@ export class MessageLayer {
   sweep(): void {
     const now = this.clock.now();
     for (const s of this.peers.values()) {
-      this.dedup.expire(s.dedup, now);
+      this.dedup.expire(s.dedup, now, Math.max(0, this.exchangeLifetime - this.nonLifetime));
       for (const [mid, w] of s.watched) if (w.expires <= now) s.watched.delete(mid);
       if (
         s.dedup.size === 0 &&

@@ -84,6 +84,47 @@ describe('deduplication ring (RFC 7252 §4.5 cache)', () => {
     );
   });
 
+  it('expires with an early stop exactly as a full scan would, for CON and NON lifetimes (§4.8.2)', () => {
+    const CON = 25;
+    const NON = 10;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.boolean().map((con) => ({ con })),
+            fc.integer({ min: 0, max: 30 }).map((dt) => ({ dt })),
+          ),
+          {
+            maxLength: 300,
+          },
+        ),
+        (steps) => {
+          const ring = new DedupRing();
+          const model: { mid: number; expires: number }[] = [];
+          let now = 0;
+          let mid = 0;
+          for (const step of steps) {
+            if ('con' in step) {
+              now += 1;
+              const expires = now + (step.con ? CON : NON);
+              ring.add(mid, expires);
+              model.push({ mid, expires });
+              mid = (mid + 1) & 0xffff;
+            } else {
+              now += step.dt;
+              const kept = model.filter((e) => e.expires > now);
+              expect(ring.expire(now, CON - NON)).toBe(model.length - kept.length);
+              model.splice(0, model.length, ...kept);
+            }
+            expect(ring.size).toBe(model.length);
+          }
+          for (const e of model) expect(ring.find(e.mid)).toBeGreaterThanOrEqual(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('finds sequential and colliding message IDs after growing (16-bit IDs, wrap-around)', () => {
     const ring = new DedupRing();
     const mids = [65530, 65531, 65532, 65533, 65534, 65535, 0, 1, 2, 3];
@@ -127,6 +168,6 @@ describe('deduplication cache limits', () => {
     }
     expect(cache.count).toBeLessThanOrEqual(1000);
     const fifo = (cache as unknown as { rings: unknown[]; head: number }).rings.length;
-    expect(fifo).toBeLessThanOrEqual(4 * 1000 + 200);
+    expect(fifo).toBeLessThanOrEqual(2 * (4 * 1000 + 1024) + 1024);
   });
 });
