@@ -90,7 +90,7 @@ export class DedupRing {
 
   /** Adds an entry and returns its sequence number. The caller made room (per-peer limit). */
   add(messageId: number, expires: number): number {
-    if (this.tail - this.head > this.mask) this.grow();
+    if (this.tail - this.head > this.mask) this.resize((this.mask + 1) * 2);
     const seq = this.tail++;
     const i = seq & this.mask;
     this.mids[i] = messageId;
@@ -101,8 +101,19 @@ export class DedupRing {
     return seq;
   }
 
-  private grow(): void {
-    const capacity = (this.mask + 1) * 2;
+  /**
+   * Halves the ring (repeatedly) while its span is at most a quarter of it, so a peer that was busy once does not
+   * keep a large ring (about 50 bytes a slot) for as long as it stays around.
+   */
+  private maybeShrink(): void {
+    const span = this.tail - this.head;
+    let capacity = this.mask + 1;
+    while (capacity > INITIAL_CAPACITY && span * 4 <= capacity) capacity /= 2;
+    if (capacity !== this.mask + 1) this.resize(capacity);
+  }
+
+  /** Moves the entries to rings of `capacity` slots (a power of two, at least the span). */
+  private resize(capacity: number): void {
     const mask = capacity - 1;
     const mids = new Int32Array(capacity);
     const expiries = new Float64Array(capacity);
@@ -151,7 +162,10 @@ export class DedupRing {
     this.mids[i] = -1;
     this.buffers[i] = undefined;
     this.live--;
-    if (seq === this.head) this.skipRemoved();
+    if (seq === this.head) {
+      this.skipRemoved();
+      this.maybeShrink();
+    }
     return true;
   }
 
@@ -193,6 +207,7 @@ export class DedupRing {
       }
     }
     this.skipRemoved();
+    this.maybeShrink();
     return removed;
   }
 
@@ -200,10 +215,9 @@ export class DedupRing {
   clear(): number {
     const n = this.live;
     this.live = 0;
-    this.buckets.fill(0);
     this.forgotten = true;
-    this.buffers.fill(undefined);
     this.head = this.tail;
+    this.resize(INITIAL_CAPACITY); // the global FIFO may still refer to this ring for a while
     return n;
   }
 }

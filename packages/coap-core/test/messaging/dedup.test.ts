@@ -125,6 +125,19 @@ describe('deduplication ring (RFC 7252 §4.5 cache)', () => {
     );
   });
 
+  it('shrinks a ring again once a busy peer has few entries left (bounded memory)', () => {
+    const ring = new DedupRing();
+    const seqs: number[] = [];
+    for (let mid = 0; mid < 1000; mid++) seqs.push(ring.add(mid, 100));
+    const capacity = () => (ring as unknown as { mids: Int32Array }).mids.length;
+    expect(capacity()).toBe(1024);
+    for (let i = 0; i < 990; i++) ring.remove(seqs[i]!);
+    expect(capacity()).toBeLessThanOrEqual(64);
+    for (let mid = 990; mid < 1000; mid++) expect(ring.find(mid)).toBe(seqs[mid]);
+    expect(ring.expire(1000)).toBe(10);
+    expect(capacity()).toBe(8);
+  });
+
   it('finds sequential and colliding message IDs after growing (16-bit IDs, wrap-around)', () => {
     const ring = new DedupRing();
     const mids = [65530, 65531, 65532, 65533, 65534, 65535, 0, 1, 2, 3];
