@@ -11,20 +11,30 @@
  * addressing was tried and rejected, as deleting from the long clusters sequential IDs form scans the
  * whole cluster), and a
  * global FIFO of (ring, sequence number) pairs finds the oldest entry of all. Nothing per entry is left
- * for the garbage collector to copy and promote but a reference to the slab that holds the reply bytes.
+ * for the garbage collector to copy and promote (short replies are copied into the ring too).
  * Sequence numbers only grow, so a stale one can never name a newer entry.
  */
 
 /** Initial ring capacity per peer (a power of two; rings double as needed). */
 const INITIAL_CAPACITY = 8;
+/**
+ * Replies up to this many bytes are copied into the ring itself; longer ones into an array of their own.
+ * Keeping the sender's bytes instead would keep alive the 32 KB encoder slab they are a view of (see
+ * util/pool.ts) for up to EXCHANGE_LIFETIME per entry: a few quiet peers among busy ones could then pin
+ * a slab each.
+ */
+const INLINE_REPLY = 64;
 
 /** One peer's entries, oldest first. */
 export class DedupRing {
   private mids = new Int32Array(INITIAL_CAPACITY);
   private expiries = new Float64Array(INITIAL_CAPACITY);
-  private buffers: (ArrayBufferLike | undefined)[] = new Array(INITIAL_CAPACITY).fill(undefined);
-  private offsets = new Int32Array(INITIAL_CAPACITY);
-  private lengths = new Int32Array(INITIAL_CAPACITY);
+  /** Reply length per slot, -1 for none. */
+  private lengths = new Int32Array(INITIAL_CAPACITY).fill(-1);
+  /** Short replies, INLINE_REPLY bytes per slot. */
+  private inline = new Uint8Array(INITIAL_CAPACITY * INLINE_REPLY);
+  /** Long replies (copies owned by the ring). */
+  private large: (Uint8Array | undefined)[] = new Array(INITIAL_CAPACITY).fill(undefined);
   private mask = INITIAL_CAPACITY - 1;
   /** Sequence number of the oldest slot still in the ring (live or removed). */
   private head = 0;
@@ -95,7 +105,8 @@ export class DedupRing {
     const i = seq & this.mask;
     this.mids[i] = messageId;
     this.expiries[i] = expires;
-    this.buffers[i] = undefined;
+    this.lengths[i] = -1;
+    this.large[i] = undefined;
     this.index(seq, messageId);
     this.live++;
     return seq;
@@ -117,23 +128,29 @@ export class DedupRing {
     const mask = capacity - 1;
     const mids = new Int32Array(capacity);
     const expiries = new Float64Array(capacity);
-    const buffers: (ArrayBufferLike | undefined)[] = new Array(capacity).fill(undefined);
-    const offsets = new Int32Array(capacity);
-    const lengths = new Int32Array(capacity);
+    const lengths = new Int32Array(capacity).fill(-1);
+    const inline = new Uint8Array(capacity * INLINE_REPLY);
+    const large: (Uint8Array | undefined)[] = new Array(capacity).fill(undefined);
     for (let seq = this.head; seq < this.tail; seq++) {
       const from = seq & this.mask;
       const to = seq & mask;
       mids[to] = this.mids[from]!;
       expiries[to] = this.expiries[from]!;
-      buffers[to] = this.buffers[from];
-      offsets[to] = this.offsets[from]!;
-      lengths[to] = this.lengths[from]!;
+      const length = this.lengths[from]!;
+      lengths[to] = length;
+      if (length > INLINE_REPLY) large[to] = this.large[from];
+      else if (length > 0) {
+        inline.set(
+          this.inline.subarray(from * INLINE_REPLY, from * INLINE_REPLY + length),
+          to * INLINE_REPLY,
+        );
+      }
     }
     this.mids = mids;
     this.expiries = expiries;
-    this.buffers = buffers;
-    this.offsets = offsets;
     this.lengths = lengths;
+    this.inline = inline;
+    this.large = large;
     this.mask = mask;
     this.buckets = new Float64Array(capacity * 2);
     this.bucketMask = capacity * 2 - 1;
@@ -160,7 +177,8 @@ export class DedupRing {
     const i = seq & this.mask;
     this.unindex(seq, this.mids[i]!);
     this.mids[i] = -1;
-    this.buffers[i] = undefined;
+    this.lengths[i] = -1;
+    this.large[i] = undefined;
     this.live--;
     if (seq === this.head) {
       this.skipRemoved();
@@ -169,21 +187,30 @@ export class DedupRing {
     return true;
   }
 
-  /** Keeps `bytes` as the reply of entry `seq` if it is still live. The bytes must never change. */
+  /** Keeps a copy of `bytes` as the reply of entry `seq` if it is still live. */
   setReply(seq: number, bytes: Uint8Array): void {
     if (!this.isLive(seq)) return;
     const i = seq & this.mask;
-    this.buffers[i] = bytes.buffer;
-    this.offsets[i] = bytes.byteOffset;
-    this.lengths[i] = bytes.byteLength;
+    const length = bytes.length;
+    this.lengths[i] = length;
+    if (length > INLINE_REPLY) this.large[i] = bytes.slice();
+    else {
+      const at = i * INLINE_REPLY;
+      for (let k = 0; k < length; k++) this.inline[at + k] = bytes[k]!;
+    }
   }
 
-  /** The reply to repeat for entry `seq` (a new view), or undefined if none was sent. */
+  /**
+   * The reply to repeat for entry `seq`, or undefined if none was sent. A copy for short replies: the
+   * slot may be reused while a send is still queued (duplicates are rare, so the copy costs nothing).
+   */
   reply(seq: number): Uint8Array | undefined {
     if (!this.isLive(seq)) return undefined;
     const i = seq & this.mask;
-    const buffer = this.buffers[i];
-    return buffer === undefined ? undefined : new Uint8Array(buffer, this.offsets[i]!, this.lengths[i]!);
+    const length = this.lengths[i]!;
+    if (length < 0) return undefined;
+    if (length > INLINE_REPLY) return this.large[i];
+    return this.inline.slice(i * INLINE_REPLY, i * INLINE_REPLY + length);
   }
 
   /**
@@ -202,7 +229,8 @@ export class DedupRing {
         this.unindex(seq, this.mids[i]!);
         this.mids[i] = -1;
         this.live--;
-        this.buffers[i] = undefined;
+        this.lengths[i] = -1;
+        this.large[i] = undefined;
         removed++;
       }
     }

@@ -62,9 +62,12 @@ describe('deduplication ring (RFC 7252 §4.5 cache)', () => {
             model.splice(0, model.length, ...kept);
           } else if (model.length > 0) {
             const e = model[o.pick % model.length]!;
-            const bytes = Uint8Array.of(e.mid & 0xff, e.seq & 0xff);
+            // short (kept inside the ring) and long (kept as a copy of its own) replies
+            const bytes = new Uint8Array(1 + (o.pick % 150)).fill(e.mid & 0xff);
+            bytes[0] = e.seq & 0xff;
             ring.setReply(e.seq, bytes);
-            replies.set(e.seq, bytes);
+            replies.set(e.seq, bytes.slice());
+            bytes.fill(0xee); // the ring keeps a copy, not the caller's bytes
           }
           expect(ring.size).toBe(model.length);
           for (const e of model) {
