@@ -34,7 +34,8 @@ import { Observation } from '../observe/observation.js';
 import { isFresher, OBSERVE_MODULUS } from '../observe/sequence.js';
 import { cryptoRandom, type Random, randomInt } from '../random.js';
 import { type Peer, peerKey, type Transport } from '../transport/types.js';
-import { bytesEqual, toHex, utf8Decode, utf8Encode } from '../util/bytes.js';
+import { bytesEqual, toHex, utf8Decode, utf8Encode, writeUtf8 } from '../util/bytes.js';
+import { commit, MAX_POOLED, reserve, slabBytes } from '../util/pool.js';
 import { CoapRequestError } from './errors.js';
 import { CoapResponse } from './response.js';
 import { type CompiledRoute, METHOD_CODES, type Method, Router } from './router.js';
@@ -249,7 +250,14 @@ function tokenKey(token: Uint8Array): string {
 }
 
 function toBytes(payload: Uint8Array | string | undefined): Uint8Array | undefined {
-  return typeof payload === 'string' ? utf8Encode(payload) : payload;
+  if (typeof payload !== 'string') return payload;
+  // A short string is encoded into the shared slab (a view costs far less than a new ArrayBuffer); the
+  // bytes are copied into the encoded message right away, so the view never outlives this request.
+  if (payload.length * 3 <= MAX_POOLED) {
+    const start = reserve(payload.length * 3);
+    return commit(start, writeUtf8(payload, slabBytes(), start) - start);
+  }
+  return utf8Encode(payload);
 }
 
 function linkAttributes(link: NonNullable<RouteOptions['link']>): LinkAttribute[] {

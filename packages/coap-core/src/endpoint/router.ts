@@ -66,7 +66,7 @@ export class Router<H> {
   }
 
   match(path: readonly string[]): RouteMatch<H> | undefined {
-    const exact = this.exact.get(path.join('/'));
+    const exact = this.exact.get(path.length === 1 ? path[0]! : path.join('/'));
     if (exact !== undefined) return { route: exact, params: {} };
     for (const route of this.routes) {
       const params = matchRoute(route, path);

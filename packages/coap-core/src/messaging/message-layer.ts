@@ -13,6 +13,7 @@ import { CoapDecodeError } from '../message/errors.js';
 import type { CoapOptionInit } from '../message/types.js';
 import { cryptoRandom, type Random, randomFloat } from '../random.js';
 import { type Peer, peerKey, type Transport } from '../transport/types.js';
+import { DedupCache, DedupRing } from './dedup.js';
 import {
   DEFAULT_TRANSMISSION_PARAMETERS,
   exchangeLifetime,
@@ -88,15 +89,9 @@ export interface MessageLayerOptions {
   readonly trace?: TraceHook;
 }
 
-interface DedupEntry {
-  expires: number;
-  /** What to send again when the message is repeated: an ACK (possibly with response) or a RST. */
-  reply: Uint8Array | undefined;
-}
-
 class PeerState {
   nextMessageId: number;
-  readonly dedup = new Map<number, DedupEntry>();
+  readonly dedup = new DedupRing();
   readonly inflight = new Map<number, Transmission>();
   /** NON messages whose Reset we want to hear about (e.g. notifications), with their expiry. */
   readonly watched = new Map<number, { expires: number; tx: Transmission }>();
@@ -144,7 +139,8 @@ class Exchange implements InboundExchange {
     private readonly layer: MessageLayer,
     readonly state: PeerState,
     readonly message: CoapMessage,
-    readonly entry: DedupEntry | undefined,
+    /** Sequence number of the request's deduplication entry, -1 for none. */
+    readonly entry: number,
     readonly ackDeadline: number,
     readonly multicast = false,
   ) {}
@@ -176,8 +172,14 @@ export class MessageLayer {
   private readonly piggybackDelay: number;
   private readonly exchangeLifetime: number;
   private readonly nonLifetime: number;
+  /** Peer state by `peerKey`, in the order peers were first seen (the oldest are evicted first). */
   private readonly peers = new Map<string, PeerState>();
-  private dedupCount = 0;
+  /**
+   * The same states by address, then port: the lookup for every datagram, without building a key
+   * string per datagram.
+   */
+  private readonly byAddress = new Map<string, Map<number, PeerState>>();
+  private readonly dedup: DedupCache;
   private upper: UpperLayer | undefined;
   private readonly trace: TraceHook | undefined;
   private ackQueue: Exchange[] = [];
@@ -192,6 +194,7 @@ export class MessageLayer {
   ) {
     this.parameters = { ...DEFAULT_TRANSMISSION_PARAMETERS, ...options.parameters };
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.dedup = new DedupCache(this.limits.maxDedupEntries, this.limits.maxDedupPerPeer);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
     this.piggybackDelay = options.piggybackDelay ?? Math.min(500, this.parameters.ackTimeout / 2);
@@ -213,20 +216,37 @@ export class MessageLayer {
       inflight += s.inflight.size;
       queued += s.queue.length;
     }
-    return { peers: this.peers.size, dedupEntries: this.dedupCount, inflight, queued };
+    return { peers: this.peers.size, dedupEntries: this.dedup.count, inflight, queued };
   }
 
   // ---------------------------------------------------------------- peers
 
-  private state(peer: Peer): PeerState {
-    const key = peerKey(peer);
-    let s = this.peers.get(key);
-    const now = this.clock.now();
+  private findState(peer: Peer): PeerState | undefined {
+    return this.byAddress.get(peer.address)?.get(peer.port);
+  }
+
+  private forgetState(s: PeerState): void {
+    this.peers.delete(s.key);
+    const ports = this.byAddress.get(s.peer.address);
+    if (ports !== undefined && ports.get(s.peer.port) === s) {
+      ports.delete(s.peer.port);
+      if (ports.size === 0) this.byAddress.delete(s.peer.address);
+    }
+  }
+
+  private state(peer: Peer, now: number): PeerState {
+    let s = this.findState(peer);
     if (s === undefined) {
       if (this.peers.size >= this.limits.maxPeers) this.evictPeers();
       // RFC 7252 §4.4: start at a random message ID
-      s = new PeerState(key, peer, this.random.nextUint32() & 0xffff, now);
-      this.peers.set(key, s);
+      s = new PeerState(peerKey(peer), peer, this.random.nextUint32() & 0xffff, now);
+      this.peers.set(s.key, s);
+      let ports = this.byAddress.get(peer.address);
+      if (ports === undefined) {
+        ports = new Map();
+        this.byAddress.set(peer.address, ports);
+      }
+      ports.set(peer.port, s);
       this.armSweep();
     }
     s.lastActive = now;
@@ -235,11 +255,11 @@ export class MessageLayer {
 
   private evictPeers(): void {
     // Drop the oldest peers that have nothing in flight, until there is room for one more.
-    for (const [key, s] of this.peers) {
+    for (const s of this.peers.values()) {
       if (this.peers.size < this.limits.maxPeers) return;
       if (s.inflight.size === 0 && s.queue.length === 0) {
-        this.dedupCount -= s.dedup.size;
-        this.peers.delete(key);
+        this.dedup.forget(s.dedup);
+        this.forgetState(s);
       }
     }
   }
@@ -255,21 +275,8 @@ export class MessageLayer {
   /** Expires deduplication entries and watched messages, and forgets idle peers. */
   sweep(): void {
     const now = this.clock.now();
-    for (const [key, s] of this.peers) {
-      for (const [mid, e] of s.dedup) {
-        if (e.expires > now) break; // insertion order is expiry order per lifetime class
-        s.dedup.delete(mid);
-        this.dedupCount--;
-      }
-      // NON entries expire earlier than CON ones inserted before them: sweep the rest too.
-      if (s.dedup.size > 0) {
-        for (const [mid, e] of s.dedup) {
-          if (e.expires <= now) {
-            s.dedup.delete(mid);
-            this.dedupCount--;
-          }
-        }
-      }
+    for (const s of this.peers.values()) {
+      this.dedup.expire(s.dedup, now, Math.max(0, this.exchangeLifetime - this.nonLifetime));
       for (const [mid, w] of s.watched) if (w.expires <= now) s.watched.delete(mid);
       if (
         s.dedup.size === 0 &&
@@ -278,34 +285,11 @@ export class MessageLayer {
         s.queue.length === 0 &&
         now - s.lastActive > this.exchangeLifetime
       ) {
-        this.peers.delete(key);
+        this.forgetState(s);
       }
     }
+    this.dedup.compact();
     if (this.peers.size > 0) this.armSweep();
-  }
-
-  private remember(s: PeerState, messageId: number, lifetime: number): DedupEntry {
-    if (s.dedup.size >= this.limits.maxDedupPerPeer) {
-      const oldest = s.dedup.keys().next().value as number;
-      s.dedup.delete(oldest);
-      this.dedupCount--;
-    }
-    if (this.dedupCount >= this.limits.maxDedupEntries) this.evictOldestEntry();
-    const entry: DedupEntry = { expires: this.clock.now() + lifetime, reply: undefined };
-    s.dedup.set(messageId, entry);
-    this.dedupCount++;
-    return entry;
-  }
-
-  private evictOldestEntry(): void {
-    for (const s of this.peers.values()) {
-      const oldest = s.dedup.keys().next();
-      if (!oldest.done) {
-        s.dedup.delete(oldest.value);
-        this.dedupCount--;
-        return;
-      }
-    }
   }
 
   private nextMessageId(s: PeerState): number {
@@ -338,7 +322,7 @@ export class MessageLayer {
     watchReset = false,
   ): Transmission {
     if (this.closed) throw new Error('endpoint is closed');
-    const s = this.state(peer);
+    const s = this.state(peer, this.clock.now());
     const bytes = encodeMessage({
       type: confirmable ? MessageType.CON : MessageType.NON,
       code: message.code,
@@ -438,7 +422,7 @@ export class MessageLayer {
         options: response.options,
         payload: response.payload,
       });
-      if (ex.entry !== undefined) ex.entry.reply = bytes;
+      if (ex.entry >= 0) ex.state.dedup.setReply(ex.entry, bytes);
       this.emit(bytes, ex.state.peer);
       return;
     }
@@ -451,7 +435,7 @@ export class MessageLayer {
     if (ex.acknowledged || ex.message.type !== MessageType.CON) return;
     ex.acknowledged = true;
     const bytes = emptyMessage(MessageType.ACK, ex.message.messageId);
-    if (ex.entry !== undefined) ex.entry.reply = bytes;
+    if (ex.entry >= 0) ex.state.dedup.setReply(ex.entry, bytes);
     this.emit(bytes, ex.state.peer);
   }
 
@@ -526,32 +510,36 @@ export class MessageLayer {
           this.emit(emptyMessage(MessageType.RST, message.messageId), peer);
           return;
         }
-        const s = this.state(peer);
-        const seen = s.dedup.get(message.messageId);
-        if (seen !== undefined) {
+        const now = this.clock.now();
+        const s = this.state(peer, now);
+        const seen = s.dedup.find(message.messageId);
+        if (seen >= 0) {
           // Duplicate (§4.5): repeat our answer, never hand it up twice.
-          if (seen.reply !== undefined) this.emit(seen.reply, s.peer);
+          const reply = s.dedup.reply(seen);
+          if (reply !== undefined) this.emit(reply, s.peer);
           return;
         }
-        const entry = this.remember(s, message.messageId, this.exchangeLifetime);
+        const entry = this.dedup.add(s.dedup, message.messageId, now + this.exchangeLifetime);
         if (isRequestCode(code)) {
-          const ex = new Exchange(this, s, message, entry, this.clock.now() + this.piggybackDelay);
+          const ex = new Exchange(this, s, message, entry, now + this.piggybackDelay);
           this.upper?.onRequest(ex);
           if (!ex.responded) this.scheduleAck(ex);
         } else if (isResponseCode(code)) {
           const accepted = this.upper?.onResponse(message, s.peer) ?? false;
-          entry.reply = emptyMessage(accepted ? MessageType.ACK : MessageType.RST, message.messageId);
-          this.emit(entry.reply, s.peer);
+          const reply = emptyMessage(accepted ? MessageType.ACK : MessageType.RST, message.messageId);
+          s.dedup.setReply(entry, reply);
+          this.emit(reply, s.peer);
         }
         return;
       }
       case MessageType.NON: {
         if (code === 0 || isReservedCodeClass(code)) return;
-        const s = this.state(peer);
-        if (s.dedup.has(message.messageId)) return;
-        this.remember(s, message.messageId, this.nonLifetime);
+        const now = this.clock.now();
+        const s = this.state(peer, now);
+        if (s.dedup.find(message.messageId) >= 0) return;
+        this.dedup.add(s.dedup, message.messageId, now + this.nonLifetime);
         if (isRequestCode(code)) {
-          this.upper?.onRequest(new Exchange(this, s, message, undefined, 0));
+          this.upper?.onRequest(new Exchange(this, s, message, -1, 0));
         } else if (isResponseCode(code)) {
           const accepted = this.upper?.onResponse(message, s.peer) ?? false;
           // §5.3.2: a response nobody waits for is rejected
@@ -560,7 +548,7 @@ export class MessageLayer {
         return;
       }
       case MessageType.ACK: {
-        const s = this.peers.get(peerKey(peer));
+        const s = this.findState(peer);
         const tx = s?.inflight.get(message.messageId);
         if (s === undefined || tx === undefined) return; // late or stray ACK
         s.lastActive = this.clock.now();
@@ -571,7 +559,7 @@ export class MessageLayer {
         return;
       }
       case MessageType.RST: {
-        const s = this.peers.get(peerKey(peer));
+        const s = this.findState(peer);
         if (s === undefined) return;
         const tx = s.inflight.get(message.messageId) ?? s.watched.get(message.messageId)?.tx;
         if (tx === undefined) return;
@@ -585,10 +573,11 @@ export class MessageLayer {
   /** RFC 7252 §8.1: only Non-confirmable requests are valid in a group; nothing is answered with RST. */
   private dispatchGroup(message: CoapMessage, peer: Peer): void {
     if (message.type !== MessageType.NON || !isRequestCode(message.code)) return;
-    const s = this.state(peer);
-    if (s.dedup.has(message.messageId)) return;
-    this.remember(s, message.messageId, this.nonLifetime);
-    this.upper?.onRequest(new Exchange(this, s, message, undefined, 0, true));
+    const now = this.clock.now();
+    const s = this.state(peer, now);
+    if (s.dedup.find(message.messageId) >= 0) return;
+    this.dedup.add(s.dedup, message.messageId, now + this.nonLifetime);
+    this.upper?.onRequest(new Exchange(this, s, message, -1, 0, true));
   }
 
   /** Sends an Empty Reset for a message ID (e.g. to reject a notification nobody wants). */
@@ -605,6 +594,7 @@ export class MessageLayer {
       for (const tx of [...s.inflight.values(), ...s.queue]) this.finish(tx);
     }
     this.peers.clear();
-    this.dedupCount = 0;
+    this.byAddress.clear();
+    this.dedup.clear();
   }
 }

@@ -2,6 +2,7 @@
  * UDP transport over node:dgram (Node adapter). IPv4 and IPv6; port 0 binds an ephemeral port.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
@@ -34,6 +35,34 @@ export interface UdpTransportOptions {
 
 const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/;
 
+/**
+ * Address lookup for `socket.send`. Node's default (`dns.lookup`) answers even an IP literal one tick
+ * later, so every datagram sent would cost a `process.nextTick` and a closure; peers here are IP
+ * addresses already (`resolve` turned host names into them), so answer those at once.
+ */
+function lookupLiteral(
+  address: string,
+  options: LookupOptions | number,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(address);
+  if (family !== 0) callback(null, address, family);
+  else
+    dnsLookup(
+      address,
+      typeof options === 'number' ? { family: options } : { ...options, all: false },
+      callback,
+    );
+}
+
+/** The peer a send error is about (Node puts address and port on the error). */
+function errorPeer(err: Error): Peer | undefined {
+  const e = err as Error & { address?: unknown; port?: unknown };
+  if (typeof e.address !== 'string' || typeof e.port !== 'number') return undefined;
+  const m = MAPPED_V4.exec(e.address);
+  return { address: m ? m[1]! : e.address, port: e.port };
+}
+
 export class UdpTransport implements Transport {
   readonly scheme = 'coap';
   readonly maxDatagramSize = 1152; // RFC 7252 §4.6: good upper bound without Path MTU knowledge
@@ -44,6 +73,10 @@ export class UdpTransport implements Transport {
   private boundPeer: Peer = { address: '', port: 0 };
   private closed = false;
   private readonly info: { multicast: boolean } | undefined;
+  /** One callback for every send (not a closure per datagram); errors carry the peer's address. */
+  private readonly afterSend = (err: Error | null): void => {
+    if (err) this.errorHandler(err, errorPeer(err));
+  };
 
   private constructor(socket: Socket, family: 4 | 6, group: boolean) {
     this.socket = socket;
@@ -52,8 +85,12 @@ export class UdpTransport implements Transport {
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       // Node hands out a Buffer over its own memory; the stack only needs the Uint8Array view.
       const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-      const m = MAPPED_V4.exec(rinfo.address);
-      this.datagramHandler(data, { address: m ? m[1]! : rinfo.address, port: rinfo.port }, this.info);
+      let address = rinfo.address;
+      if (family === 6 && address.startsWith('::ffff:')) {
+        const m = MAPPED_V4.exec(address);
+        if (m) address = m[1]!;
+      }
+      this.datagramHandler(data, { address, port: rinfo.port }, this.info);
     });
     socket.on('error', (err) => this.errorHandler(err, undefined));
   }
@@ -71,6 +108,7 @@ export class UdpTransport implements Transport {
       ipv6Only: false,
       recvBufferSize: options.bufferSize,
       sendBufferSize: options.bufferSize,
+      lookup: lookupLiteral,
     });
     const transport = new UdpTransport(socket, family, group !== undefined);
     await new Promise<void>((resolve, reject) => {
@@ -107,9 +145,7 @@ export class UdpTransport implements Transport {
   send(data: Uint8Array, peer: Peer): void {
     if (this.closed) return;
     const address = this.family === 6 && isIP(peer.address) === 4 ? `::ffff:${peer.address}` : peer.address;
-    this.socket.send(data, peer.port, address, (err) => {
-      if (err) this.errorHandler(err, peer);
-    });
+    this.socket.send(data, peer.port, address, this.afterSend);
   }
 
   onDatagram(handler: DatagramHandler): void {
