@@ -34,7 +34,10 @@ export const DEFAULT_BLOCKWISE_LIMITS: BlockwiseLimits = {
 export interface Block1Transfer {
   kind: 1;
   chunks: Uint8Array[];
+  /** Body bytes received so far (streamed or held). */
   received: number;
+  /** Bytes held in `chunks`, as accounted by the store (see `grew`). */
+  held: number;
   expires: number;
   /** Set by a streaming route: chunks go to the sink instead of `chunks`. */
   streamed: boolean;
@@ -53,10 +56,10 @@ export interface Block2Snapshot {
 type Entry = Block1Transfer | Block2Snapshot;
 
 function size(e: Entry): number {
-  return e.kind === 1 ? e.received : e.payload.length;
+  return e.kind === 1 ? e.held : e.payload.length;
 }
 
-/** An insertion-ordered, bounded map of transfers; touching an entry moves it to the end. */
+/** A bounded map of transfers, evicted oldest first (by when the transfer started) and on expiry. */
 export class TransferStore {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
@@ -78,9 +81,8 @@ export class TransferStore {
       this.delete(key);
       return undefined;
     }
-    // refresh recency
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    // Only the expiry moves: re-inserting on every block would leave a hole per block in the Map,
+    // which iteration (eviction) then has to step over. Eviction order stays insertion order.
     e.expires = now + this.limits.transferTimeout;
     return e as T;
   }
@@ -89,13 +91,20 @@ export class TransferStore {
     this.delete(key);
     this.entries.set(key, entry);
     this.bytes += size(entry);
-    this.evict(key);
+    if (this.over()) this.evict(key);
   }
 
-  /** Accounts bytes appended to a Block1 transfer. */
+  /** Accounts bytes appended to a Block1 transfer's chunks. */
   grew(key: string, by: number): void {
+    const e = this.entries.get(key);
+    if (e === undefined || e.kind !== 1) return;
+    e.held += by;
     this.bytes += by;
-    this.evict(key);
+    if (this.over()) this.evict(key);
+  }
+
+  private over(): boolean {
+    return this.entries.size > this.limits.maxTransfers || this.bytes > this.limits.maxBufferedBytes;
   }
 
   delete(key: string): void {

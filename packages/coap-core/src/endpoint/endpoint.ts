@@ -1057,6 +1057,7 @@ export class CoapEndpoint implements UpperLayer {
         kind: 1,
         chunks: [],
         received: 0,
+        held: 0,
         expires: now + this.transfers.limits.transferTimeout,
         streamed: false,
       };
