@@ -966,7 +966,11 @@ export class CoapEndpoint implements UpperLayer {
         observation.end();
         return;
       }
-      if (last !== undefined && !isFresher(last.seq, last.time, seq, now)) return; // reordered (§3.4)
+      // Reordered notifications are dropped (§3.4). A secured exchange orders them itself: OSCORE accepts a
+      // notification only with a Partial IV above the last one (RFC 8613 §7.4.1), and the Observe values
+      // it hands up may not compare (a first response without Partial IV reads as 0, like Partial IV 0).
+      const secured = entry?.secured !== undefined;
+      if (!secured && last !== undefined && !isFresher(last.seq, last.time, seq, now)) return;
       last = { seq, time: now };
       renew(message.getUint(OptionNumber.MaxAge) ?? 60);
       const block = message.getUint(OptionNumber.Block2);

@@ -33,7 +33,9 @@ export interface SecuredRequest {
   readonly message: OutgoingMessage;
   /**
    * Verifies and decrypts a response or notification; returns the inner message. Throws when the
-   * response is not protected or fails verification: it must then never be used.
+   * response is not protected or fails verification: it must then never be used. It must also throw for
+   * a notification older than one it already passed: the endpoint then skips its own RFC 7641 §3.4
+   * reordering check (OSCORE orders notifications by Partial IV, RFC 8613 §4.1.3.5.2, §7.4.1).
    */
   unprotectResponse(response: CoapMessage): CoapMessage;
 }
