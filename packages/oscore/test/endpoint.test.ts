@@ -13,6 +13,7 @@ import {
   MemoryNetwork,
   OptionNumber,
   utf8Decode,
+  utf8Encode,
 } from '@thimble/coap-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -297,6 +298,39 @@ describe('OSCORE through CoapEndpoint (RFC 8613 §8)', () => {
     await s.clock.advance(100);
     expect(got).toEqual(['1']);
     await drive(s.clock, observation.cancel());
+  });
+
+  it('a forged unprotected notification is dropped; the observation goes on (§8.4)', async () => {
+    const s = setup();
+    const bump = (s.server as CoapEndpoint & { bump: () => void }).bump;
+    const observation = await drive(s.clock, s.client.observe(`${URI}counter`));
+    const got: string[] = [];
+    observation.on('notification', (r) => got.push(r.text()));
+    const token = observation.peek()?.message.token.slice();
+    expect(token).toBeDefined();
+    // an attacker spoofing the server's address sends an unprotected notification with the token
+    s.server.messaging.send(
+      {
+        code: Code.Content,
+        token,
+        options: [{ number: OptionNumber.Observe, value: 99 }],
+        payload: utf8Encode('forged'),
+      },
+      s.client.local,
+      false,
+    );
+    await s.clock.advance(100);
+    expect(got).toEqual([]);
+    bump();
+    await s.clock.advance(100);
+    expect(got).toEqual(['1']);
+    await drive(s.clock, observation.cancel());
+  });
+
+  it('Non-confirmable requests through OSCORE', async () => {
+    const s = setup();
+    const r = await drive(s.clock, s.client.get(`${URI}hello`, { confirmable: false }));
+    expect(r.text()).toBe('hello ');
   });
 
   it('security: null sends a request unprotected even on an OSCORE endpoint', async () => {
