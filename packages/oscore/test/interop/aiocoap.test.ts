@@ -183,6 +183,39 @@ describe.skipIf(!available)('aiocoap-client against our coap serve --oscore', { 
     expect(awaitingFreshness()).toBe(false);
   });
 
+  it('aiocoap-client observes a file: it verifies our protected notifications (§8.3.1)', async () => {
+    // aiocoap-client 0.4.17 does not print notifications when its output is not a terminal (not even from
+    // aiocoap's own server), so its debug log is the evidence: every notification "Successfully unprotected".
+    const file = join(files, 'observed');
+    writeFileSync(file, 'state 0');
+    const peer = startPeer(AIOCOAP_CLIENT, [
+      `coap://127.0.0.1:${port}/observed`,
+      '--credentials',
+      creds,
+      '--observe',
+      '-vvv',
+    ]);
+    const unprotected = () => peer.output().split('Successfully unprotected').length - 1;
+    const waitFor = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (unprotected() < n) {
+        if (Date.now() > deadline) throw new Error(`aiocoap saw ${unprotected()} of ${n}:\n${peer.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await waitFor(1); // the registration response
+      writeFileSync(file, 'state 1');
+      await waitFor(2);
+      writeFileSync(file, 'state 2');
+      await waitFor(3);
+      expect(peer.output()).not.toMatch(/Traceback|ProtectionInvalid|ReplayError/);
+      expect(server?.endpoint.observerTotal('observed')).toBe(1);
+    } finally {
+      peer.process.kill('SIGKILL');
+    }
+  });
+
   it('an unknown kid is refused with the unprotected §8.2 answer (4.01 Security context not found)', async () => {
     const other = writeC1Dirs(join(root, 'other'));
     writeFileSync(
