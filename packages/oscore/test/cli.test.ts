@@ -100,6 +100,15 @@ describe('coap --oscore (RFC 8613)', () => {
     const r = await coap('get', `${base}/hello.txt`, '--oscore', join(root, 'nope'));
     expect(r.code).toBe(64);
     expect(r.stderr).toContain('settings.json');
+    const group = await coap(
+      'get',
+      'coap://224.0.1.187/.well-known/core',
+      '--group',
+      '--oscore',
+      dirs.client,
+    );
+    expect(group.code).toBe(64);
+    expect(group.stderr).toContain('Group OSCORE is not supported');
   });
 
   it('after a server restart with the same directory our client recovers through Echo', async () => {

@@ -333,6 +333,12 @@ describe('OSCORE through CoapEndpoint (RFC 8613 §8)', () => {
     expect(r.text()).toBe('hello ');
   });
 
+  it('group requests are refused on an OSCORE endpoint unless explicitly unprotected', async () => {
+    const s = setup();
+    const e = await rejection(s.clock, s.client.groupRequest({ uri: 'coap://10.0.0.1/hello', window: 100 }));
+    expect(e.reason).toBe('invalid-request');
+  });
+
   it('security: null sends a request unprotected even on an OSCORE endpoint', async () => {
     const s = setup();
     const r = await drive(s.clock, s.client.get(`${URI}hello`, { security: null }));

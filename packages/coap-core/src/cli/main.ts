@@ -266,6 +266,9 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) throw new UsageError('--duration must be positive');
 
+  if (values.group && values.oscore !== undefined) {
+    throw new UsageError('--oscore cannot protect group requests (Group OSCORE is not supported)');
+  }
   const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
   let transport: Transport;
   if (scheme === 'coaps') {

@@ -1036,6 +1036,13 @@ export class CoapEndpoint implements UpperLayer {
    */
   async groupRequest(options: RequestOptions & { window?: number }): Promise<CoapResponse[]> {
     const p = await this.prepare({ ...options, confirmable: false });
+    if (p.security !== undefined) {
+      // a pairwise security context cannot protect a group request (that needs Group OSCORE)
+      throw new CoapRequestError(
+        'invalid-request',
+        'group requests cannot be protected; pass security: null to send one unprotected',
+      );
+    }
     const responses: CoapResponse[] = [];
     await this.exchange(
       { code: p.code, token: this.newToken(), options: p.options, payload: p.payload },
