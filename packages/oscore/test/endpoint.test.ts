@@ -256,6 +256,42 @@ describe('OSCORE through CoapEndpoint (RFC 8613 §8)', () => {
     expect(s.calls).toEqual([]);
   });
 
+  it('300 protected requests with one flipped bit each: only §8.2 errors, no handler call (§8.2, §7.4)', async () => {
+    const s = setup();
+    const rand = seededRandom(77);
+    const codes = new Set<number>();
+    for (let i = 0; i < 300; i++) {
+      const { message } = protectRequest(s.clientCtx, {
+        type: 0,
+        code: Code.GET,
+        messageId: 1,
+        options: [{ number: OptionNumber.UriPath, value: 'hello' }],
+      });
+      const option = message.options!.find((o) => o.number === OptionNumber.OSCORE)!.value as Uint8Array;
+      const inOption = rand(1)[0]! % 4 === 0; // a quarter of the flips hit the OSCORE option value
+      const target = inOption ? option.slice() : message.payload!.slice();
+      const [a, b] = rand(2);
+      target[((a! << 8) | b!) % target.length]! ^= 1 << (rand(1)[0]! % 8);
+      const r = await drive(
+        s.clock,
+        s.plain.request({
+          peer: { address: '10.0.0.1', port: 5683 },
+          method: message.code,
+          options: [
+            ...message.options!.filter((o) => o.number !== OptionNumber.OSCORE),
+            { number: OptionNumber.OSCORE, value: inOption ? target : option },
+          ],
+          payload: inOption ? message.payload : target,
+        }),
+      );
+      codes.add(r.code);
+    }
+    expect(
+      [...codes].every((c) => c === Code.BadRequest || c === Code.Unauthorized || c === Code.BadOption),
+    ).toBe(true);
+    expect(s.calls).toEqual([]);
+  });
+
   it('an unprotected answer to a protected request rejects it (reason security), never passed on', async () => {
     const s = setup({}, { serverSecurity: undefined });
     // this server does not do OSCORE: the critical OSCORE option gets an unprotected 4.02 (RFC 8613 §2)
