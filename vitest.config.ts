@@ -10,6 +10,7 @@ export default defineConfig({
     // Tests run against the TypeScript sources of sibling packages, no build needed.
     alias: [
       { find: '@thimble/coap-core/node', replacement: here('./packages/coap-core/src/node.ts') },
+      { find: '@thimble/oscore/node', replacement: here('./packages/oscore/src/node.ts') },
       ...packages.map((p) => ({ find: `@thimble/${p}`, replacement: here(`./packages/${p}/src/index.ts`) })),
     ],
   },

@@ -16,6 +16,13 @@ export {
 } from './endpoint/endpoint.js';
 export { CoapRequestError, type CoapRequestErrorReason } from './endpoint/errors.js';
 export { METHOD_CODES, type Method } from './endpoint/router.js';
+export type {
+  ClientSecurity,
+  SecuredRequest,
+  SecurityIdentity,
+  ServerSecurity,
+  UnprotectResult,
+} from './endpoint/security.js';
 export {
   filterLinks,
   formatLinkFormat,

@@ -26,6 +26,7 @@ export {
 export type { AeadKey, CryptoProvider, HkdfHash, RandomSource } from './crypto.js';
 export { oscoreErrorAnswer, oscoreErrorResponse, type RequestHeader } from './error-response.js';
 export { OscoreError, type OscoreErrorDetail, type OscoreErrorReason } from './errors.js';
+export { OSCORE_KIND, oscoreClient, oscoreContextOf, oscoreServer } from './layer.js';
 export { decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './option.js';
 export { decodePlaintext, encodePlaintext, type Plaintext } from './plaintext.js';
 export {

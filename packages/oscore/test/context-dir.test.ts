@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, decodeMessage, encodeMessage, MessageType, toHex } from '@thimble/coap-core';
@@ -49,13 +49,27 @@ describe('credentials directory (aiocoap settings.json keys)', () => {
     expect(restarted).toBe(false);
     expect(toHex(context.senderKey)).toBe('f0910ed7295e6ad4b54fc793154302ff');
     expect(toHex(context.commonIv)).toBe('4622d4dd6d944168eefb54987c');
-    expect(existsSync(join(d, SEQUENCE_FILE))).toBe(false);
+    // marked as used on load (nothing reserved yet), so any later load counts as a restart
+    expect(JSON.parse(readFileSync(join(d, SEQUENCE_FILE), 'utf8'))).toEqual({
+      'next-to-send': 0,
+      received: 'unknown',
+    });
     protectRequest(context, { type: MessageType.CON, code: Code.GET, messageId: 1 });
-    expect(existsSync(join(d, SEQUENCE_FILE))).toBe(true);
+    expect(JSON.parse(readFileSync(join(d, SEQUENCE_FILE), 'utf8'))['next-to-send']).toBe(64);
     const again = loadContextDirectory(d, { random: seededRandom(1) });
     expect(again.restarted).toBe(true);
     expect(again.context.senderSequenceNumber).toBe(64);
     expect(again.context.awaitingFreshness).toBe(true); // Appendix B.1.2 for a restarted server
+  });
+
+  it('a server that never used a sequence number of its own still counts as restarted (Appendix B.1.2)', () => {
+    const d = dir('responder', c1Client);
+    expect(loadContextDirectory(d).restarted).toBe(false);
+    // (answers with the request's nonce take no sequence number: nothing else was written)
+    const again = loadContextDirectory(d, { random: seededRandom(2) });
+    expect(again.restarted).toBe(true);
+    expect(again.context.senderSequenceNumber).toBe(0);
+    expect(again.context.awaitingFreshness).toBe(true);
   });
 
   it('accepts the _ascii variants, id-context and window', () => {

@@ -11,6 +11,7 @@ import {
 } from '../endpoint/endpoint.js';
 import { CoapRequestError } from '../endpoint/errors.js';
 import type { Method } from '../endpoint/router.js';
+import type { ServerSecurity } from '../endpoint/security.js';
 import { parseLinkFormat } from '../link-format/index.js';
 import { describeCode } from '../message/constants.js';
 import { parseContentFormat } from '../message/content-formats.js';
@@ -22,6 +23,7 @@ import { DtlsClientTransport } from '../transport/dtls.js';
 import { formatPeer, type Transport } from '../transport/types.js';
 import { UdpTransport } from '../transport/udp.js';
 import { fromHex } from '../util/bytes.js';
+import { loadCliOscore, OscoreSetupError } from './oscore.js';
 import { serveDirectory } from './serve.js';
 
 export interface CliIo {
@@ -35,7 +37,7 @@ const USAGE = `Usage:
   coap observe URI [--count N] [--duration SECONDS] [options]
   coap discover URI [options]
   coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
-  coap serve DIR [--host H] [--port P] [--group ADDR [--interface IF] [--leisure SECONDS]]
+  coap serve DIR [--host H] [--port P] [--oscore CONTEXT_DIR] [--group ADDR [--interface IF] [--leisure SECONDS]]
 
 Request options:
   -p, --payload TEXT          request payload
@@ -47,6 +49,8 @@ Request options:
       --timeout SECONDS       give up after this long (default 30)
       --psk-identity ID       DTLS PSK identity (coaps://)
       --psk-key HEX           DTLS pre-shared key, hex
+      --oscore CONTEXT_DIR    protect the request with OSCORE (RFC 8613); the directory holds an
+                              aiocoap-style settings.json and the sequence number state
   -b, --block-size N          Block-wise block size, 16-1024 (default 1024)
   -v, --verbose               print the messages exchanged on stderr
       --count N               observe: stop after N notifications
@@ -58,6 +62,7 @@ Serve options:
       --host H, --port P      where to listen (default [::]:5683)
       --group ADDR            also answer group requests sent to this multicast address (RFC 7252 §8)
       --leisure SECONDS       longest random delay before answering a group request (default 5)
+      --oscore CONTEXT_DIR    also accept OSCORE-protected requests with this security context
 `;
 
 const METHODS: Record<string, Method> = {
@@ -103,6 +108,8 @@ export interface FileServerStartOptions {
   readonly multicastInterface?: string;
   /** Longest delay before answering a group request, ms (DEFAULT_LEISURE, RFC 7252 §8.2). */
   readonly leisure?: number;
+  /** Unprotects OSCORE requests (unicast only; see `coap serve --oscore`). */
+  readonly serverSecurity?: ServerSecurity;
 }
 
 /** Starts the file server of `coap serve`. */
@@ -118,7 +125,7 @@ export async function startFileServer(
     port,
     reuseAddress: options.group !== undefined,
   });
-  const endpoint = new CoapEndpoint({ transport, parameters });
+  const endpoint = new CoapEndpoint({ transport, parameters, serverSecurity: options.serverSecurity });
   const files = await serveDirectory(endpoint, dir);
   let groupEndpoint: CoapEndpoint | undefined;
   let groupFiles: { close(): void } | undefined;
@@ -185,6 +192,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     leisure: { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
+    oscore: { type: 'string' },
   } as const;
   try {
     parsed = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
@@ -202,12 +210,18 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     const group = positionals[1];
     const leisure = values.leisure === undefined ? undefined : Number(values.leisure) * 1000;
     if (leisure !== undefined && !(leisure >= 0)) throw new UsageError(`invalid leisure ${values.leisure}`);
+    const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
     const server = await startFileServer(dir, values.host ?? '::', port, {
       group: values.group ? (group ?? '224.0.1.187') : undefined,
       multicastInterface: values.interface,
       leisure,
+      serverSecurity: oscore?.server,
     });
-    io.stderr.write(`coap: serving ${dir} on coap://${formatPeer(server.endpoint.local)}\n`);
+    const secured =
+      oscore === undefined
+        ? ''
+        : ` (OSCORE context ${values.oscore}${oscore.restarted ? ', restarted: Echo recovery' : ''})`;
+    io.stderr.write(`coap: serving ${dir} on coap://${formatPeer(server.endpoint.local)}${secured}\n`);
     await new Promise<void>((resolve) => {
       if (signal === undefined) return; // runs until the process ends
       if (signal.aborted) resolve();
@@ -252,6 +266,10 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) throw new UsageError('--duration must be positive');
 
+  if (values.group && values.oscore !== undefined) {
+    throw new UsageError('--oscore cannot protect group requests (Group OSCORE is not supported)');
+  }
+  const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
   let transport: Transport;
   if (scheme === 'coaps') {
     if (values['psk-identity'] === undefined || values['psk-key'] === undefined) {
@@ -280,7 +298,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     ? (direction, bytes, peer) =>
         io.stderr.write(`${direction === 'out' ? '→' : '←'} ${formatPeer(peer)} ${describeMessage(bytes)}\n`)
     : undefined;
-  const endpoint = new CoapEndpoint({ transport, trace });
+  const endpoint = new CoapEndpoint({ transport, trace, clientSecurity: oscore?.client });
   const request = {
     method,
     uri,
@@ -330,6 +348,15 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     io.stdout.write(response.payload);
   }
   return 0;
+}
+
+async function oscoreOf(dir: string) {
+  try {
+    return await loadCliOscore(dir);
+  } catch (e) {
+    if (e instanceof OscoreSetupError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /** Prints a progress line on stderr for transfers over 64 KiB. */

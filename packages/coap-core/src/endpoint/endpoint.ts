@@ -15,7 +15,7 @@ import {
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { filterLinks, formatLinkFormat, type Link, type LinkAttribute } from '../link-format/index.js';
 import { decodeBlock, encodeBlock, sizeToSzx, szxToSize } from '../message/block.js';
-import { Code, isRequestCode } from '../message/constants.js';
+import { Code, describeCode, isRequestCode } from '../message/constants.js';
 import { ContentFormat } from '../message/content-formats.js';
 import type { CoapMessage } from '../message/decode.js';
 import { isCritical, OptionNumber, optionName } from '../message/options.js';
@@ -39,6 +39,13 @@ import { commit, MAX_POOLED, reserve, slabBytes } from '../util/pool.js';
 import { CoapRequestError } from './errors.js';
 import { CoapResponse } from './response.js';
 import { type CompiledRoute, METHOD_CODES, type Method, Router } from './router.js';
+import type {
+  ClientSecurity,
+  SecuredRequest,
+  SecurityIdentity,
+  ServerSecurity,
+  UnprotectResult,
+} from './security.js';
 
 export { CoapResponse } from './response.js';
 
@@ -61,6 +68,16 @@ export interface CoapEndpointOptions extends MessageLayerOptions {
   readonly blockSize?: number;
   readonly blockwise?: Partial<BlockwiseLimits>;
   readonly observe?: ObserveServerOptions;
+  /**
+   * Protects every client request that has no `security` of its own (e.g. OSCORE with one context, see
+   * `oscoreClient` in @thimble/oscore).
+   */
+  readonly clientSecurity?: ClientSecurity;
+  /**
+   * Unprotects incoming protected requests before routing and protects their responses and notifications
+   * (e.g. `oscoreServer` in @thimble/oscore, RFC 8613 §8.2 / §8.3).
+   */
+  readonly serverSecurity?: ServerSecurity;
 }
 
 export interface RequestOptions {
@@ -87,6 +104,12 @@ export interface RequestOptions {
   readonly maxBodySize?: number;
   /** Called for each block of a Block-wise transfer, in order (progress, streaming). */
   readonly onBlock?: (progress: BlockProgress) => void;
+  /**
+   * Protects this request (every block and retry) and verifies its responses, e.g. `oscoreClient(ctx)`;
+   * `null` sends it unprotected even when the endpoint has a `clientSecurity`. A response that is not
+   * protected or fails verification rejects the request with a `CoapRequestError` of reason 'security'.
+   */
+  readonly security?: ClientSecurity | null;
 }
 
 export interface BlockProgress {
@@ -107,6 +130,8 @@ export class CoapRequest {
     readonly path: readonly string[],
     readonly params: Readonly<Record<string, string>>,
     private readonly body?: Uint8Array,
+    /** Set when the request came protected (e.g. OSCORE) and verified: the authenticated peer. */
+    readonly security?: SecurityIdentity,
   ) {}
   get method(): number {
     return this.message.code;
@@ -173,6 +198,11 @@ export interface RouteOptions {
   readonly maxBodySize?: number;
   /** Streams Block1 bodies to this sink; the handler then sees an empty payload (RFC 7959 §2.5). */
   readonly blockSink?: BlockSink;
+  /**
+   * Only OSCORE-protected requests reach the handler; others get 4.01 Unauthorized (RFC 8613 §8.2 allows
+   * a server to require OSCORE for a resource).
+   */
+  readonly requireOscore?: boolean;
 }
 
 interface RouteEntry {
@@ -193,6 +223,10 @@ interface PendingRequest {
   observe: ((message: CoapMessage, peer: Peer) => void) | undefined;
   /** Set for group requests: responses from any peer are collected. */
   group: ((message: CoapMessage, peer: Peer) => void) | undefined;
+  /** The protected request whose responses must verify (object security), if any. */
+  secured: SecuredRequest | undefined;
+  /** Responses accepted so far (an observation ignores unverifiable ones once it is established). */
+  received: number;
 }
 
 interface Prepared {
@@ -207,6 +241,7 @@ interface Prepared {
   readonly earlyBlock2: boolean;
   readonly maxBodySize: number;
   readonly onBlock: ((p: BlockProgress) => void) | undefined;
+  readonly security: ClientSecurity | undefined;
 }
 
 interface Observer {
@@ -220,6 +255,8 @@ interface Observer {
   dirty: boolean;
   lastConfirmable: number;
   removed: boolean;
+  /** Protects notifications when the registration came protected (new Partial IV each, RFC 8613 §8.3.1). */
+  protect: ((m: OutgoingMessage) => OutgoingMessage) | undefined;
 }
 
 /** Critical options the server understands by itself (RFC 7252 §5.4.1). */
@@ -247,6 +284,70 @@ function tokenKey(token: Uint8Array): string {
   let s = '';
   for (let i = 0; i < token.length; i++) s += String.fromCharCode(token[i]!);
   return s;
+}
+
+/** Whether a message carries an Echo option (RFC 9175 §2.2.1). */
+function hasEcho(options: readonly CoapOptionInit[]): boolean {
+  return options.some((o) => o.number === OptionNumber.Echo);
+}
+
+/** RFC 9175 §2.4: a 4.01 with an Echo option asks the client to repeat the request with that Echo value. */
+function echoChallenge(response: CoapMessage): Uint8Array | undefined {
+  if (response.code !== Code.Unauthorized) return undefined;
+  return response.getOption(OptionNumber.Echo);
+}
+
+/**
+ * A request that arrived protected, as the exchange layers see it: the inner (decrypted) message, and
+ * responses protected on their way out (RFC 8613 §8.3).
+ */
+class SecuredExchange implements InboundExchange {
+  constructor(
+    private readonly outer: InboundExchange,
+    private readonly result: Extract<UnprotectResult, { ok: true }>,
+  ) {}
+  get message(): CoapMessage {
+    return this.result.request;
+  }
+  get identity(): SecurityIdentity {
+    return this.result.identity;
+  }
+  get peer(): Peer {
+    return this.outer.peer;
+  }
+  get responded(): boolean {
+    return this.outer.responded;
+  }
+  get multicast(): boolean {
+    return this.outer.multicast;
+  }
+  acknowledge(): void {
+    this.outer.acknowledge();
+  }
+  protect(response: OutgoingMessage): OutgoingMessage {
+    return this.result.protectResponse(response);
+  }
+  respond(response: OutgoingMessage): void {
+    let out: OutgoingMessage;
+    try {
+      out = this.result.protectResponse(response);
+    } catch {
+      // e.g. the sender sequence numbers are exhausted: an unprotected 5.00 is all we can say
+      out = { code: Code.InternalServerError };
+    }
+    this.outer.respond(out);
+  }
+}
+
+/** " (peer said 4.01 Unauthorized: Security context not found)" for an unprotected error response. */
+function unprotectedDiagnostic(message: CoapMessage): string {
+  if (message.code >>> 5 < 4) return '';
+  const text = message.payloadLength > 0 ? `: ${utf8Decode(message.payload)}` : '';
+  return ` (peer answered ${describeCode(message.code)}${text})`;
+}
+
+function identityOf(ex: InboundExchange): SecurityIdentity | undefined {
+  return ex instanceof SecuredExchange ? ex.identity : undefined;
 }
 
 function toBytes(payload: Uint8Array | string | undefined): Uint8Array | undefined {
@@ -321,6 +422,8 @@ export class CoapEndpoint implements UpperLayer {
   private observerCount = 0;
   private observeSequence = 0;
   private readonly observeOptions: Required<ObserveServerOptions>;
+  private readonly clientSecurity: ClientSecurity | undefined;
+  private readonly serverSecurity: ServerSecurity | undefined;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -351,6 +454,10 @@ export class CoapEndpoint implements UpperLayer {
       confirmableInterval: options.observe?.confirmableInterval ?? 24 * 3600_000,
       confirmable: options.observe?.confirmable ?? false,
     };
+    this.clientSecurity = options.clientSecurity;
+    this.serverSecurity = options.serverSecurity;
+    // RFC 8613 §2: the OSCORE option is critical; a server without a security layer answers 4.02
+    if (this.serverSecurity !== undefined) this.understood.add(OptionNumber.OSCORE);
     this.messaging.setUpperLayer(this);
     options.transport.onError((error, peer) => this.failPeer(error, peer));
   }
@@ -441,6 +548,7 @@ export class CoapEndpoint implements UpperLayer {
       earlyBlock2: options.blockSize !== undefined,
       maxBodySize: options.maxBodySize ?? 16 * 1024 * 1024,
       onBlock: options.onBlock,
+      security: options.security === null ? undefined : (options.security ?? this.clientSecurity),
     };
   }
 
@@ -478,13 +586,24 @@ export class CoapEndpoint implements UpperLayer {
       );
     }
     const options = extra.length === 0 ? p.options : [...p.options, ...extra];
-    return this.exchange(
-      { code: p.code, token: this.newToken(), options, payload },
-      p.peer,
-      p.confirmable,
-      p.timeout,
-      p.signal,
-    );
+    const send = (opts: readonly CoapOptionInit[]) =>
+      this.exchange(
+        { code: p.code, token: this.newToken(), options: opts, payload },
+        p.peer,
+        p.confirmable,
+        p.timeout,
+        p.signal,
+        undefined,
+        undefined,
+        p.security,
+      );
+    return send(options).then((r) => {
+      // RFC 9175 §2.4 / RFC 8613 Appendix B.1.2: a 4.01 with Echo is answered once by repeating the
+      // request (protected anew) with the Echo value, e.g. after an OSCORE server lost its replay window.
+      const echo = echoChallenge(r.message);
+      if (echo === undefined || hasEcho(options)) return r;
+      return send([...options, { number: OptionNumber.Echo, value: echo.slice() }]);
+    });
   }
 
   /** RFC 7959 §2.5: a body larger than the block size goes as Block1 blocks. */
@@ -607,6 +726,7 @@ export class CoapEndpoint implements UpperLayer {
     signal: AbortSignal | undefined,
     observe?: PendingRequest['observe'],
     group?: PendingRequest['group'],
+    security?: ClientSecurity,
   ): Promise<CoapResponse> {
     return new Promise<CoapResponse>((resolve, reject) => {
       if (this.closed) {
@@ -629,7 +749,23 @@ export class CoapEndpoint implements UpperLayer {
         signal,
         observe,
         group,
+        secured: undefined,
+        received: 0,
       };
+      let outgoing = message;
+      if (security !== undefined) {
+        try {
+          entry.secured = security.protectRequest(message, confirmable);
+        } catch (e) {
+          reject(
+            new CoapRequestError('security', `cannot protect the request: ${(e as Error).message}`, {
+              cause: e,
+            }),
+          );
+          return;
+        }
+        outgoing = entry.secured.message;
+      }
       this.pending.set(key, entry);
       entry.timer = this.clock.setTimeout(
         () =>
@@ -643,7 +779,7 @@ export class CoapEndpoint implements UpperLayer {
           this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
         signal.addEventListener('abort', entry.abort, { once: true });
       }
-      entry.tx = this.messaging.send(message, peer, confirmable, {
+      entry.tx = this.messaging.send(outgoing, peer, confirmable, {
         onReset: () => this.fail(entry, new CoapRequestError('reset', 'the peer rejected the request (RST)')),
         onTimeout: () =>
           this.fail(
@@ -689,13 +825,33 @@ export class CoapEndpoint implements UpperLayer {
       return true;
     }
     if (entry.peerKey !== peerKey(peer)) return false;
+    let inner = message;
+    if (entry.secured !== undefined) {
+      try {
+        inner = entry.secured.unprotectResponse(message);
+      } catch (e) {
+        // RFC 8613 §8.4: an unprotected or unverifiable response is never taken as the answer. An
+        // established observation just drops it (it may be forged); a request fails with the reason.
+        if (entry.observe !== undefined && entry.received > 0) return true;
+        this.fail(
+          entry,
+          new CoapRequestError(
+            'security',
+            `response rejected by the security layer: ${(e as Error).message}${unprotectedDiagnostic(message)}`,
+            { cause: e },
+          ),
+        );
+        return true;
+      }
+    }
+    entry.received++;
     if (entry.observe !== undefined) {
       entry.tx?.cancel();
-      entry.observe(message, peer);
+      entry.observe(inner, peer);
       return true;
     }
     this.settle(entry);
-    entry.resolve(new CoapResponse(message, peer));
+    entry.resolve(new CoapResponse(inner, peer));
     return true;
   }
 
@@ -747,6 +903,9 @@ export class CoapEndpoint implements UpperLayer {
         p.confirmable,
         Math.min(p.timeout, 10_000),
         undefined,
+        undefined,
+        undefined,
+        p.security,
       ).catch(() => undefined);
     });
     const renew = (maxAge: number) => {
@@ -758,29 +917,57 @@ export class CoapEndpoint implements UpperLayer {
           // §3.3.1: Max-Age passed without a notification: register again with the same token
           const entry = this.pending.get(key);
           if (entry === undefined) return;
-          entry.tx = this.messaging.send(
-            { code: p.code, token, options: register, payload: p.payload },
-            p.peer,
-            true,
-            {
-              onTimeout: () => {
-                endObservation();
-                observation.fail(
-                  new CoapRequestError('timeout', 'observation lost: re-registration unanswered'),
-                );
-              },
-              onReset: () => {
-                endObservation();
-                observation.fail(new CoapRequestError('reset', 'the server rejected the re-registration'));
-              },
+          const outgoing = this.protectAgain(entry, p, {
+            code: p.code,
+            token,
+            options: register,
+            payload: p.payload,
+          });
+          if (outgoing === undefined) {
+            endObservation();
+            observation.fail(new CoapRequestError('security', 'cannot protect the re-registration'));
+            return;
+          }
+          entry.tx = this.messaging.send(outgoing, p.peer, true, {
+            onTimeout: () => {
+              endObservation();
+              observation.fail(
+                new CoapRequestError('timeout', 'observation lost: re-registration unanswered'),
+              );
             },
-          );
+            onReset: () => {
+              endObservation();
+              observation.fail(new CoapRequestError('reset', 'the server rejected the re-registration'));
+            },
+          });
           renew(maxAge);
         },
         maxAge * 1000 + 2_000 + randomInt(this.random, 0, 1000),
       );
     };
+    let echoed = false;
     const onMessage = (message: CoapMessage, peer: Peer) => {
+      const echo = first !== undefined && !echoed ? echoChallenge(message) : undefined;
+      const entry = this.pending.get(key);
+      if (echo !== undefined && entry !== undefined) {
+        // RFC 9175 §2.4: register again (same token, protected anew) with the server's Echo value
+        echoed = true;
+        const outgoing = this.protectAgain(entry, p, {
+          code: p.code,
+          token,
+          options: [...register, { number: OptionNumber.Echo, value: echo.slice() }],
+          payload: p.payload,
+        });
+        if (outgoing !== undefined) {
+          entry.received = 0;
+          entry.tx = this.messaging.send(outgoing, p.peer, p.confirmable, {
+            onReset: () =>
+              this.fail(entry, new CoapRequestError('reset', 'the peer rejected the request (RST)')),
+            onTimeout: () => this.fail(entry, new CoapRequestError('timeout', 'no acknowledgement')),
+          });
+          return;
+        }
+      }
       const seq = message.getUint(OptionNumber.Observe);
       const now = this.clock.now();
       let response = new CoapResponse(message, peer);
@@ -799,7 +986,11 @@ export class CoapEndpoint implements UpperLayer {
         observation.end();
         return;
       }
-      if (last !== undefined && !isFresher(last.seq, last.time, seq, now)) return; // reordered (§3.4)
+      // Reordered notifications are dropped (§3.4). A secured exchange orders them itself: OSCORE accepts a
+      // notification only with a Partial IV above the last one (RFC 8613 §7.4.1), and the Observe values
+      // it hands up may not compare (a first response without Partial IV reads as 0, like Partial IV 0).
+      const secured = entry?.secured !== undefined;
+      if (!secured && last !== undefined && !isFresher(last.seq, last.time, seq, now)) return;
       last = { seq, time: now };
       renew(message.getUint(OptionNumber.MaxAge) ?? 60);
       const block = message.getUint(OptionNumber.Block2);
@@ -827,6 +1018,8 @@ export class CoapEndpoint implements UpperLayer {
       p.timeout,
       p.signal,
       onMessage,
+      undefined,
+      p.security,
     );
     // The entry stays in `pending`; the exchange promise only settles on failure.
     registration.catch((e: unknown) => observation.fail(e as Error));
@@ -840,11 +1033,36 @@ export class CoapEndpoint implements UpperLayer {
   }
 
   /**
+   * The message to send for a new request on an existing exchange (same token): protected anew, with a
+   * new binding for its responses, when the exchange is secured. Undefined if protection fails.
+   */
+  private protectAgain(
+    entry: PendingRequest,
+    p: Prepared,
+    message: OutgoingMessage,
+  ): OutgoingMessage | undefined {
+    if (p.security === undefined) return message;
+    try {
+      entry.secured = p.security.protectRequest(message, true);
+      return entry.secured.message;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * Sends a Non-confirmable request to a group address (RFC 7252 §8.1) and collects every response
    * that arrives within `window` ms.
    */
   async groupRequest(options: RequestOptions & { window?: number }): Promise<CoapResponse[]> {
     const p = await this.prepare({ ...options, confirmable: false });
+    if (p.security !== undefined) {
+      // a pairwise security context cannot protect a group request (that needs Group OSCORE)
+      throw new CoapRequestError(
+        'invalid-request',
+        'group requests cannot be protected; pass security: null to send one unprotected',
+      );
+    }
     const responses: CoapResponse[] = [];
     await this.exchange(
       { code: p.code, token: this.newToken(), options: p.options, payload: p.payload },
@@ -944,7 +1162,19 @@ export class CoapEndpoint implements UpperLayer {
   }
 
   /** @internal message layer → exchange layer */
-  onRequest(ex: InboundExchange): void {
+  onRequest(inbound: InboundExchange): void {
+    let ex = inbound;
+    if (this.serverSecurity !== undefined) {
+      // RFC 8613 §8.2: verify and decrypt before anything looks at the request
+      const result = this.serverSecurity.unprotectRequest(inbound.message, inbound.peer);
+      if (result !== undefined) {
+        if (!result.ok) {
+          if (!inbound.multicast) inbound.respond(result.response);
+          return;
+        }
+        ex = new SecuredExchange(inbound, result);
+      }
+    }
     const message = ex.message;
     const problem = this.checkOptions(message);
     if (problem !== undefined) {
@@ -966,6 +1196,10 @@ export class CoapEndpoint implements UpperLayer {
       this.reply(ex, { code: Code.MethodNotAllowed });
       return;
     }
+    if (entry.options.requireOscore === true && identityOf(ex)?.kind !== 'oscore') {
+      this.reply(ex, { code: Code.Unauthorized, payload: 'OSCORE required' });
+      return;
+    }
     const accepts = entry.options.accepts;
     if (accepts !== undefined && message.payloadLength > 0) {
       const cf = message.getUint(OptionNumber.ContentFormat) ?? ContentFormat.OctetStream;
@@ -981,7 +1215,12 @@ export class CoapEndpoint implements UpperLayer {
     }
     const block2 = message.getUint(OptionNumber.Block2);
     if (block2 !== undefined && decodeBlock(block2).num > 0 && this.serveSnapshot(ex, block2)) return;
-    this.invoke(ex, new CoapRequest(message, ex.peer, path, match.params), entry, undefined);
+    this.invoke(
+      ex,
+      new CoapRequest(message, ex.peer, path, match.params, undefined, identityOf(ex)),
+      entry,
+      undefined,
+    );
   }
 
   private invoke(
@@ -1092,6 +1331,7 @@ export class CoapEndpoint implements UpperLayer {
       path,
       params,
       sink !== undefined ? new Uint8Array(0) : undefined,
+      identityOf(ex),
     );
     const continueOrFinish = () => {
       if (block.more) {
@@ -1106,7 +1346,7 @@ export class CoapEndpoint implements UpperLayer {
       const body = sink !== undefined ? new Uint8Array(0) : concat(transfer!.chunks, transfer!.received);
       this.invoke(
         ex,
-        new CoapRequest(message, ex.peer, path, params, body),
+        new CoapRequest(message, ex.peer, path, params, body, identityOf(ex)),
         entry,
         encodeBlock({ num: block.num, more: false, szx: block.szx }),
       );
@@ -1232,6 +1472,7 @@ export class CoapEndpoint implements UpperLayer {
       existing.token = request.message.token.slice();
       existing.request = request;
       existing.entry = entry;
+      existing.protect = ex instanceof SecuredExchange ? (m) => ex.protect(m) : undefined;
     } else {
       if (this.observerCount >= this.observeOptions.maxObservers) return response;
       let map = this.observers.get(resource);
@@ -1250,6 +1491,7 @@ export class CoapEndpoint implements UpperLayer {
         dirty: false,
         lastConfirmable: this.clock.now(),
         removed: false,
+        protect: ex instanceof SecuredExchange ? (m) => ex.protect(m) : undefined,
       });
       this.observerCount++;
     }
@@ -1342,8 +1584,18 @@ export class CoapEndpoint implements UpperLayer {
       o.busy = false;
       if (o.dirty && !o.removed) this.sendNotification(o);
     };
+    let notification: OutgoingMessage = { code: response.code, token: o.token, options, payload: body };
+    if (o.protect !== undefined) {
+      try {
+        notification = o.protect(notification); // RFC 8613 §8.3.1: a new Partial IV for every notification
+      } catch {
+        this.removeObserver(o);
+        o.busy = false;
+        return;
+      }
+    }
     this.messaging.send(
-      { code: response.code, token: o.token, options, payload: body },
+      notification,
       o.peer,
       confirmable,
       {

@@ -6,7 +6,9 @@ export type CoapRequestErrorReason =
   | 'closed'
   | 'transport'
   | 'queue-full'
-  | 'invalid-request';
+  | 'invalid-request'
+  /** The response was not protected or failed verification (e.g. OSCORE, RFC 8613 §8.4). */
+  | 'security';
 
 export class CoapRequestError extends Error {
   override readonly name = 'CoapRequestError';

@@ -82,6 +82,16 @@ export function loadContextDirectory(dir: string, options?: ContextDirectoryOpti
   const settings = parseContextSettings(json);
   const store = new FileSequenceStore(join(dir, SEQUENCE_FILE));
   const restarted = store.exists();
+  if (!restarted) {
+    // Mark the directory as used now, before any request is accepted: a server that answers with the
+    // request's nonce never takes a sequence number of its own, and without this mark a restart would
+    // look like a first start and accept replays of everything seen before (Appendix B.1.2).
+    try {
+      store.reserve(0);
+    } catch (e) {
+      throw new OscoreError('persistence-failed', `cannot write ${store.path}`, undefined, { cause: e });
+    }
+  }
   const context = deriveContext({
     masterSecret: settings.masterSecret,
     masterSalt: settings.masterSalt,

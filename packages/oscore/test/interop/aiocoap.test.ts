@@ -1,0 +1,235 @@
+/**
+ * Interop with aiocoap 0.4.17 (PyPI `aiocoap[oscore]`, installed by .ci/run into .interop/venv) over
+ * OSCORE (RFC 8613), with the RFC 8613 Appendix C.1 keying material in context directories both tools read:
+ * - our client GETs and Observes resources of an aiocoap OSCORE server (aiocoap_server.py);
+ * - aiocoap-client GETs from our `coap serve --oscore`;
+ * - after our server restarts with the same directory (replay window lost) aiocoap-client still gets its
+ *   answer, through the Echo challenge of Appendix B.1.2 / RFC 9175.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OptionNumber, type ServerSecurity } from '@thimble/coap-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, runCli, startFileServer } from '../../../coap-core/src/cli/main.js';
+import { captureIo, freeUdpPort, IN_CI, runPeer, startPeer } from '../../../coap-core/test/interop/peers.js';
+import { oscoreServer } from '../../src/index.js';
+import { loadContextDirectory } from '../../src/node.js';
+import { writeC1Dirs } from '../c1-dirs.js';
+
+const VENV = fileURLToPath(new URL('../../../../.interop/venv/bin/', import.meta.url));
+const PYTHON = join(VENV, 'python');
+const AIOCOAP_CLIENT = join(VENV, 'aiocoap-client');
+const SERVER_SCRIPT = fileURLToPath(new URL('./aiocoap_server.py', import.meta.url));
+const INSTALL =
+  "python3 -m venv .interop/venv && .interop/venv/bin/pip install 'aiocoap[oscore]==0.4.17' (see .ci/run)";
+
+function aiocoapAvailable(): boolean {
+  let problem: string | undefined;
+  if (!existsSync(PYTHON) || !existsSync(AIOCOAP_CLIENT)) problem = `no ${VENV}python / aiocoap-client`;
+  else {
+    try {
+      execFileSync(PYTHON, ['-c', 'import aiocoap.oscore_sitewrapper'], { stdio: 'ignore', timeout: 20_000 });
+    } catch {
+      problem = 'aiocoap with its oscore extra does not import';
+    }
+  }
+  if (problem === undefined) return true;
+  const message = `aiocoap OSCORE interop: interop peer missing: aiocoap[oscore] (${problem}; install: ${INSTALL})`;
+  if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
+  console.warn(`SKIPPED ${message}`);
+  return false;
+}
+
+const available = aiocoapAvailable();
+
+/** What our OSCORE layer did with a request: verified, refused with a §8.2 error, or Echo-challenged. */
+function describeOutcome(result: ReturnType<ServerSecurity['unprotectRequest']>): string {
+  if (result === undefined) return 'plain';
+  if (result.ok) return 'verified';
+  const code = result.response.code;
+  // the Echo challenge is a protected 4.01, i.e. an outer 2.04 with an OSCORE option (Appendix B.1.2)
+  if (result.response.options?.some((o) => o.number === OptionNumber.OSCORE)) return 'echo challenge';
+  return `refused ${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
+}
+
+async function coap(...args: string[]) {
+  const c = captureIo();
+  const code = await runCli(args, c.io);
+  return { code, stdout: c.stdout(), stderr: c.stderr() };
+}
+
+const root = mkdtempSync(join(tmpdir(), 'thimble-aiocoap-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe.skipIf(!available)('our OSCORE client against an aiocoap OSCORE server', { timeout: 30_000 }, () => {
+  let base = '';
+  let dirs: { client: string; server: string };
+  beforeAll(async () => {
+    dirs = writeC1Dirs(join(root, 'to-aiocoap'));
+    const port = await freeUdpPort();
+    const peer = startPeer(PYTHON, [SERVER_SCRIPT, String(port), dirs.server]);
+    const deadline = Date.now() + 20_000;
+    while (!peer.output().includes('ready')) {
+      if (Date.now() > deadline || peer.process.exitCode !== null)
+        throw new Error(`aiocoap server did not start:\n${peer.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    base = `coap://127.0.0.1:${port}`;
+  }, 30_000);
+
+  it('GET /hello through OSCORE', async () => {
+    const r = await coap('get', `${base}/hello`, '--oscore', dirs.client, '--timeout', '10');
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'hello from aiocoap', '']);
+  });
+
+  it('Observe /counter through OSCORE: three increasing values', async () => {
+    const r = await coap(
+      'observe',
+      `${base}/counter`,
+      '--count',
+      '3',
+      '--duration',
+      '10',
+      '--oscore',
+      dirs.client,
+    );
+    expect(r.code).toBe(0);
+    const values = r.stdout.trim().split('\n').map(Number);
+    expect(values).toHaveLength(3);
+    expect(values.every((v, i) => Number.isInteger(v) && (i === 0 || v > values[i - 1]!))).toBe(true);
+    // aiocoap answers the registration without a Partial IV and numbers notifications from Partial IV 0:
+    // the first notification must not be mistaken for a reordered one (RFC 8613 §4.1.3.5.2)
+    expect(values[1]).toBe(values[0]! + 1);
+  });
+
+  it('without OSCORE aiocoap answers unprotected, and a wrong key is refused, not trusted', async () => {
+    const wrong = join(root, 'wrong');
+    mkdirSync(wrong);
+    writeFileSync(
+      join(wrong, 'settings.json'),
+      JSON.stringify({ 'sender-id_hex': '', 'recipient-id_hex': '01', secret_hex: '00'.repeat(16) }),
+    );
+    const r = await coap('get', `${base}/hello`, '--oscore', wrong, '--timeout', '10');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('rejected by the security layer');
+  });
+});
+
+describe.skipIf(!available)('aiocoap-client against our coap serve --oscore', { timeout: 30_000 }, () => {
+  let dirs: { client: string; server: string };
+  let files = '';
+  let port = 0;
+  let server: RunningServer | undefined;
+  let creds = '';
+  let outcomes: string[] = [];
+  let restarted = false;
+  let awaitingFreshness: () => boolean = () => false;
+
+  /** Starts our file server with the server context directory, noting what the OSCORE layer did. */
+  async function start() {
+    const loaded = loadContextDirectory(dirs.server);
+    restarted = loaded.restarted;
+    awaitingFreshness = () => loaded.context.awaitingFreshness;
+    const inner = oscoreServer([loaded.context]);
+    const serverSecurity: ServerSecurity = {
+      unprotectRequest(request, peer) {
+        const result = inner.unprotectRequest(request, peer);
+        outcomes.push(describeOutcome(result));
+        return result;
+      },
+    };
+    server = await startFileServer(files, '127.0.0.1', port, { serverSecurity });
+  }
+
+  beforeAll(async () => {
+    dirs = writeC1Dirs(join(root, 'from-aiocoap'));
+    files = join(root, 'files');
+    mkdirSync(files);
+    writeFileSync(join(files, 'file'), 'a file served by thimble over OSCORE');
+    port = await freeUdpPort();
+    creds = join(root, 'credentials.json');
+    writeFileSync(
+      creds,
+      JSON.stringify({ [`coap://127.0.0.1:${port}/*`]: { oscore: { contextfile: dirs.client } } }),
+    );
+    await start();
+  }, 30_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('aiocoap-client GETs /file', async () => {
+    outcomes = [];
+    const r = await runPeer(AIOCOAP_CLIENT, [`coap://127.0.0.1:${port}/file`, '--credentials', creds]);
+    expect([r.code, r.stdout]).toEqual([0, 'a file served by thimble over OSCORE']);
+    expect(restarted).toBe(false);
+    expect(outcomes).toEqual(['verified']);
+  });
+
+  it('after our server restarts (replay window lost) aiocoap-client is challenged with Echo and gets its answer', async () => {
+    await server?.close();
+    outcomes = [];
+    await start();
+    expect(restarted).toBe(true);
+    expect(awaitingFreshness()).toBe(true);
+    const r = await runPeer(AIOCOAP_CLIENT, [`coap://127.0.0.1:${port}/file`, '--credentials', creds]);
+    expect([r.code, r.stdout]).toEqual([0, 'a file served by thimble over OSCORE']);
+    // the first request got the protected 4.01 + Echo, aiocoap repeated it with the Echo value
+    expect(outcomes).toEqual(['echo challenge', 'verified']);
+    expect(awaitingFreshness()).toBe(false);
+  });
+
+  it('aiocoap-client observes a file: it verifies our protected notifications (§8.3.1)', async () => {
+    // aiocoap-client 0.4.17 does not print notifications when its output is not a terminal (not even from
+    // aiocoap's own server), so its debug log is the evidence: every notification "Successfully unprotected".
+    const file = join(files, 'observed');
+    writeFileSync(file, 'state 0');
+    const peer = startPeer(AIOCOAP_CLIENT, [
+      `coap://127.0.0.1:${port}/observed`,
+      '--credentials',
+      creds,
+      '--observe',
+      '-vvv',
+    ]);
+    const unprotected = () => peer.output().split('Successfully unprotected').length - 1;
+    const waitFor = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (unprotected() < n) {
+        if (Date.now() > deadline) throw new Error(`aiocoap saw ${unprotected()} of ${n}:\n${peer.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await waitFor(1); // the registration response
+      writeFileSync(file, 'state 1');
+      await waitFor(2);
+      writeFileSync(file, 'state 2');
+      await waitFor(3);
+      expect(peer.output()).not.toMatch(/Traceback|ProtectionInvalid|ReplayError/);
+      expect(server?.endpoint.observerTotal('observed')).toBe(1);
+    } finally {
+      peer.process.kill('SIGKILL');
+    }
+  });
+
+  it('an unknown kid is refused with the unprotected §8.2 answer (4.01 Security context not found)', async () => {
+    const other = writeC1Dirs(join(root, 'other'));
+    writeFileSync(
+      join(other.client, 'settings.json'),
+      JSON.stringify({ 'sender-id_hex': '05', 'recipient-id_hex': '01', secret_hex: '00'.repeat(16) }),
+    );
+    const otherCreds = join(root, 'other-credentials.json');
+    writeFileSync(
+      otherCreds,
+      JSON.stringify({ [`coap://127.0.0.1:${port}/*`]: { oscore: { contextfile: other.client } } }),
+    );
+    outcomes = [];
+    const r = await runPeer(AIOCOAP_CLIENT, [`coap://127.0.0.1:${port}/file`, '--credentials', otherCreds]);
+    expect(r.stdout).not.toContain('a file served by thimble');
+    expect(outcomes).toEqual(['refused 4.01']);
+  });
+});
