@@ -710,8 +710,10 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     }
     const entry = this.instanceOrFail(path);
     if (path.length === 2) return this.readInstance(oid, entry);
+    const rdef = this.model.getResource(oid, path[2]!);
+    if (rdef !== undefined && !isReadable(rdef))
+      fail('not-allowed', '4.05', `${pathText(path)} is not readable`);
     const { def, slot } = this.resourceOrFail(path, entry);
-    if (!isReadable(def)) fail('not-allowed', '4.05', `${pathText(path)} is not readable`);
     const value = await this.readSlot(def, slot);
     if (value === undefined) fail('not-found', '4.04', `${pathText(path)} has no value`);
     if (path.length === 3) return resourceNode(def, value);

@@ -94,8 +94,9 @@ export class FakeServer {
 
   /** A request to the client (device management). */
   send(options: Omit<RequestOptions, 'uri'> & { path: string }): Promise<CoapResponse> {
-    const { path, ...rest } = options;
-    return this.endpoint!.request({ ...rest, uri: `coap://${CLIENT}:${CLIENT_PORT}${path}` });
+    const { path, query, ...rest } = options;
+    const q = query !== undefined && query.length > 0 ? `?${query.join('&')}` : '';
+    return this.endpoint!.request({ ...rest, uri: `coap://${CLIENT}:${CLIENT_PORT}${path}${q}` });
   }
 }
 
