@@ -100,6 +100,11 @@ export interface Lwm2mClientOptions {
   readonly maxObservations?: number;
   /** Most object instances (default 1024). */
   readonly maxInstances?: number;
+  /**
+   * Object versions the device implements when they differ from the model's definitions (registered as
+   * `</3>;ver=1.1`, Core §6.2.1), e.g. a Device object implemented to version 1.1 with the 1.2 definitions.
+   */
+  readonly objectVersions?: { readonly [objectId: number]: string };
 }
 
 /** One served operation, for logging (the `lwm2m client` command prints these). */
@@ -378,8 +383,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const objects: { path: Lwm2mPath; version?: string }[] = [];
     for (const oid of this.objects.objectIds()) {
       if (oid === 0 || oid === 21) continue;
-      const def = this.model.getObject(oid);
-      const ver = def !== undefined && def.version !== '1.0' ? def.version : undefined;
+      const version = this.objectVersion(oid);
+      const ver = version !== '1.0' ? version : undefined;
       const iids = this.objects.instanceIds(oid);
       if (iids.length === 0 || ver !== undefined)
         objects.push(ver === undefined ? { path: [oid] } : { path: [oid], version: ver });
@@ -390,6 +395,11 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       contentFormats: this.version === '1.0' ? [] : SUPPORTED_FORMATS,
       objects,
     });
+  }
+
+  /** The version of an object this device implements (Core §6.2.1 `ver`). */
+  objectVersion(objectId: number): string {
+    return this.options.objectVersions?.[objectId] ?? this.model.getObject(objectId)?.version ?? '1.0';
   }
 
   private async register(): Promise<void> {
