@@ -1,0 +1,232 @@
+/**
+ * Interop with Eclipse Leshan's server demo (LwM2M 1.0 / 1.1 server): our Lwm2mClient, running the
+ * example device of the `lwm2m client` command over UDP on loopback, driven through Leshan's REST API.
+ */
+import { type CoapEndpoint, systemClock } from '@thimble/coap-core';
+import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { Lwm2mClient, type Lwm2mVersion, type ResourceValue } from '@thimble/lwm2m';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/cli/device.js';
+import {
+  eventually,
+  type Leshan,
+  type LeshanNode,
+  listenEvents,
+  requireLeshan,
+  rest,
+  startLeshan,
+} from './leshan.js';
+
+const available = requireLeshan();
+
+interface Device {
+  client: Lwm2mClient;
+  endpoint: CoapEndpoint;
+  log: string[];
+  stop: () => Promise<void>;
+}
+
+async function startDevice(leshan: Leshan, name: string, version: Lwm2mVersion): Promise<Device> {
+  const endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+  const serverUri = `coap://127.0.0.1:${leshan.coapPort}`;
+  const client = new Lwm2mClient({
+    endpointName: name,
+    endpoint,
+    serverUri,
+    lifetime: 60,
+    version,
+    objectVersions: EXAMPLE_OBJECT_VERSIONS,
+    requestTimeout: 10_000,
+  });
+  const log: string[] = [];
+  const device = installExampleDevice(client, {
+    serverUri,
+    lifetime: 60,
+    clock: systemClock,
+    interval: 0,
+    log: (l) => log.push(l),
+  });
+  client.on('operation', (op) => log.push(`${op.operation} ${op.path} ${op.code}`));
+  client.start();
+  await eventually(() => client.registrationState === 'registered', 15_000, `${name} registered`);
+  return {
+    client,
+    endpoint,
+    log,
+    stop: async () => {
+      device.stop();
+      await client.stop();
+      await endpoint.close();
+    },
+  };
+}
+
+/** The device's stored values, as Leshan's JSON shows them. */
+function expectMatches(
+  node: LeshanNode | undefined,
+  client: Lwm2mClient,
+  objectId: number,
+  skip: readonly number[] = [],
+) {
+  expect(node).toBeDefined();
+  const resources = node!.resources!;
+  const compared: number[] = [];
+  for (const r of resources) {
+    if (skip.includes(r.id)) continue;
+    const mine = client.get([objectId, node!.id, r.id]) as ResourceValue;
+    if (Array.isArray(mine)) {
+      const values: Record<string, unknown> = {};
+      for (const [id, v] of mine as [number, unknown][]) values[String(id)] = v;
+      expect(r.values, `resource ${r.id}`).toEqual(values);
+    } else {
+      expect(r.value, `resource ${r.id}`).toEqual(mine);
+    }
+    compared.push(r.id);
+  }
+  return compared;
+}
+
+describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
+  let leshan: Leshan;
+  let dev: Device;
+  const EP = `thimble-${process.pid}`;
+  let base = '';
+
+  beforeAll(async () => {
+    leshan = await startLeshan();
+    dev = await startDevice(leshan, EP, '1.1');
+    base = `${leshan.api}/clients/${EP}`;
+  }, 90_000);
+
+  afterAll(async () => {
+    await dev?.stop();
+  }, 20_000);
+
+  it('registers (LwM2M 1.1) and Leshan lists it with its objects', async () => {
+    const { json } = await rest('GET', `${leshan.api}/clients`);
+    const list = json as unknown as {
+      endpoint: string;
+      lwM2mVersion: string;
+      objectLinks: { url: string }[];
+    }[];
+    const me = list.find((c) => c.endpoint === EP);
+    expect(me).toBeDefined();
+    expect(me!.lwM2mVersion).toBe('1.1');
+    const urls = me!.objectLinks.map((l) => l.url);
+    for (const u of ['/1/0', '/3/0', '/4/0', '/6/0', '/3303/0']) expect(urls).toContain(u);
+    expect(urls.some((u) => u.startsWith('/0'))).toBe(false);
+  });
+
+  it.each(['TLV', 'SENML_JSON', 'SENML_CBOR', 'JSON'])(
+    'Leshan reads /3/0 in %s and every value matches',
+    async (format) => {
+      const { status, json } = await rest('GET', `${base}/3/0?format=${format}`);
+      expect(status).toBe(200);
+      expect(json.status).toBe('CONTENT(205)');
+      // 13 (Current Time) ticks with the wall clock between the read and the comparison
+      const compared = expectMatches(json.content, dev.client, 3, [13]);
+      expect(compared).toEqual(
+        expect.arrayContaining([0, 1, 2, 3, 6, 9, 10, 11, 14, 15, 16, 17, 18, 19, 21]),
+      );
+    },
+    30_000,
+  );
+
+  it('Leshan reads /3/0/0 as text', async () => {
+    const { json } = await rest('GET', `${base}/3/0/0?format=TEXT`);
+    expect(json.status).toBe('CONTENT(205)');
+    expect(json.content).toEqual({ id: 0, value: 'Thimble' });
+  });
+
+  it('Leshan writes /1/0/1 (lifetime); the client sends an Update with the new lifetime', async () => {
+    const { json } = await rest('PUT', `${base}/1/0/1?format=TLV`, { id: 1, value: 120 });
+    expect(json.status).toBe('CHANGED(204)');
+    expect(dev.client.lifetime).toBe(120);
+    await eventually(
+      async () => ((await rest('GET', base)).json.lifetime as number) === 120,
+      10_000,
+      'Leshan sees lifetime 120',
+    );
+  });
+
+  it('Leshan executes /3/0/4 (Reboot)', async () => {
+    const { json } = await rest('POST', `${base}/3/0/4`);
+    expect(json.status).toBe('CHANGED(204)');
+    expect(dev.log).toContain('device: reboot requested (simulated)');
+  });
+
+  it('Leshan observes /3303/0/5700 and receives notifications of the values set', async () => {
+    const sse = listenEvents(leshan.api, EP);
+    try {
+      await sse.ready;
+      const { json } = await rest('POST', `${base}/3303/0/5700/observe?format=TEXT`);
+      expect(json.status).toBe('CONTENT(205)');
+      const notified = () =>
+        sse.events
+          .filter((e) => e.event === 'NOTIFICATION' && e.data.res === '/3303/0/5700')
+          .map((e) => (e.data.val as LeshanNode).value);
+      dev.client.set('/3303/0/5700', 24.25);
+      await eventually(() => notified().includes(24.25), 10_000, 'first notification');
+      dev.client.set('/3303/0/5700', 19.5);
+      await eventually(() => notified().includes(19.5), 10_000, 'second notification');
+      expect(notified().length).toBeGreaterThanOrEqual(2);
+      const cancel = await rest('DELETE', `${base}/3303/0/5700/observe`);
+      expect(cancel.status).toBe(200);
+    } finally {
+      sse.close();
+    }
+  }, 30_000);
+
+  it('Leshan creates /3303/1 and deletes it; the registration follows', async () => {
+    const created = await rest('POST', `${base}/3303?format=TLV`, {
+      id: 1,
+      resources: [
+        { id: 5700, value: 18.5 },
+        { id: 5701, value: 'Cel' },
+      ],
+    });
+    expect(created.json.status).toBe('CREATED(201)');
+    expect(dev.client.get('/3303/1/5700')).toBe(18.5);
+    const read = await rest('GET', `${base}/3303/1?format=SENML_CBOR`);
+    expect(read.json.content).toEqual({
+      id: 1,
+      resources: [
+        { id: 5700, value: 18.5 },
+        { id: 5701, value: 'Cel' },
+      ],
+    });
+    const links = async () =>
+      ((await rest('GET', base)).json.objectLinks as { url: string }[]).map((l) => l.url);
+    await eventually(async () => (await links()).includes('/3303/1'), 10_000, 'Update with /3303/1');
+    const deleted = await rest('DELETE', `${base}/3303/1`);
+    expect(deleted.json.status).toBe('DELETED(202)');
+    expect(dev.client.get('/3303/1/5700')).toBeUndefined();
+    await eventually(async () => !(await links()).includes('/3303/1'), 10_000, 'Update without /3303/1');
+  }, 40_000);
+
+  it('a read of something that is not there is 4.04 at Leshan, and the client keeps serving', async () => {
+    const { json } = await rest('GET', `${base}/3303/9`);
+    expect(json.status).toBe('NOT_FOUND(404)');
+    const again = await rest('GET', `${base}/3/0/0?format=TEXT`);
+    expect(again.json.status).toBe('CONTENT(205)');
+  });
+
+  it('an LwM2M 1.0 client registers and is read in TLV by default', async () => {
+    const v10 = await startDevice(leshan, `${EP}-v10`, '1.0');
+    try {
+      const { json } = await rest('GET', `${leshan.api}/clients/${EP}-v10`);
+      expect(json.lwM2mVersion).toBe('1.0');
+      const read = await rest('GET', `${leshan.api}/clients/${EP}-v10/3/0`);
+      expect(read.json.status).toBe('CONTENT(205)');
+      expectMatches(read.json.content, v10.client, 3, [13]);
+      expect(v10.log).toContain('Read /3/0 2.05');
+    } finally {
+      await v10.stop();
+    }
+    const listed = async () => {
+      const list = (await rest('GET', `${leshan.api}/clients`)).json as unknown as { endpoint: string }[];
+      return Array.isArray(list) && list.some((c) => c.endpoint === `${EP}-v10`);
+    };
+    await eventually(async () => !(await listed()), 10_000, 'de-registered');
+  }, 40_000);
+});
