@@ -177,6 +177,30 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
     }
   }, 30_000);
 
+  it('Leshan writes attributes (pmin/pmax), discovers them, and pmax drives notifications without changes', async () => {
+    const wa = await rest('PUT', `${base}/3303/0/5601/attributes?pmin=1&pmax=1`);
+    expect(wa.json.status).toBe('CHANGED(204)');
+    const disc = await rest('GET', `${base}/3303/discover`);
+    expect(disc.json.status).toBe('CONTENT(205)');
+    const links = disc.json.objectLinks as { url: string; attributes: Record<string, string> }[];
+    expect(links.map((l) => l.url)).toEqual(
+      expect.arrayContaining(['/3303', '/3303/0', '/3303/0/5601', '/3303/0/5700', '/3303/0/5701']),
+    );
+    expect(links.find((l) => l.url === '/3303/0/5601')!.attributes).toEqual({ pmin: '1', pmax: '1' });
+    const sse = listenEvents(leshan.api, EP);
+    try {
+      await sse.ready;
+      const obs = await rest('POST', `${base}/3303/0/5601/observe?format=TEXT`);
+      expect(obs.json.status).toBe('CONTENT(205)');
+      const count = () =>
+        sse.events.filter((e) => e.event === 'NOTIFICATION' && e.data.res === '/3303/0/5601').length;
+      await eventually(() => count() >= 2, 10_000, 'two pmax notifications');
+      await rest('DELETE', `${base}/3303/0/5601/observe`);
+    } finally {
+      sse.close();
+    }
+  }, 30_000);
+
   it('Leshan creates /3303/1 and deletes it; the registration follows', async () => {
     const created = await rest('POST', `${base}/3303?format=TLV`, {
       id: 1,
