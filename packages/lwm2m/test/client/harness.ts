@@ -93,10 +93,13 @@ export class FakeServer {
   }
 
   /** A request to the client (device management). */
-  send(options: Omit<RequestOptions, 'uri'> & { path: string }): Promise<CoapResponse> {
-    const { path, query, ...rest } = options;
-    const q = query !== undefined && query.length > 0 ? `?${query.join('&')}` : '';
-    return this.endpoint!.request({ ...rest, uri: `coap://${CLIENT}:${CLIENT_PORT}${path}${q}` });
+  send(
+    options: Omit<RequestOptions, 'uri' | 'path'> & { path: string | readonly string[] },
+  ): Promise<CoapResponse> {
+    const { path, ...rest } = options;
+    // Uri-Path and Uri-Query options as given (no URI parsing), so tests can send odd ones
+    const segments = typeof path === 'string' ? path.split('/').filter((p) => p !== '') : path;
+    return this.endpoint!.request({ ...rest, peer: { address: CLIENT, port: CLIENT_PORT }, path: segments });
   }
 }
 
