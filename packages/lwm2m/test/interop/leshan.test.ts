@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/cli/device.js';
 import {
   eventually,
+  freeUdpPort,
   type Leshan,
   type LeshanNode,
   listenEvents,
@@ -26,9 +27,14 @@ interface Device {
   stop: () => Promise<void>;
 }
 
-async function startDevice(leshan: Leshan, name: string, version: Lwm2mVersion): Promise<Device> {
+async function startDevice(
+  coapPort: number,
+  name: string,
+  version: Lwm2mVersion,
+  waitRegistered = true,
+): Promise<Device> {
   const endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
-  const serverUri = `coap://127.0.0.1:${leshan.coapPort}`;
+  const serverUri = `coap://127.0.0.1:${coapPort}`;
   const client = new Lwm2mClient({
     endpointName: name,
     endpoint,
@@ -36,7 +42,9 @@ async function startDevice(leshan: Leshan, name: string, version: Lwm2mVersion):
     lifetime: 60,
     version,
     objectVersions: EXAMPLE_OBJECT_VERSIONS,
-    requestTimeout: 10_000,
+    requestTimeout: 2_000,
+    // short back-off so a client started before the server registers soon after it comes up
+    retry: { count: 100, timer: 0.25, sequenceDelay: 1, sequenceCount: 100 },
   });
   const log: string[] = [];
   const device = installExampleDevice(client, {
@@ -48,7 +56,8 @@ async function startDevice(leshan: Leshan, name: string, version: Lwm2mVersion):
   });
   client.on('operation', (op) => log.push(`${op.operation} ${op.path} ${op.code}`));
   client.start();
-  await eventually(() => client.registrationState === 'registered', 15_000, `${name} registered`);
+  if (waitRegistered)
+    await eventually(() => client.registrationState === 'registered', 15_000, `${name} registered`);
   return {
     client,
     endpoint,
@@ -89,18 +98,39 @@ function expectMatches(
 describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
   let leshan: Leshan;
   let dev: Device;
+  let early: Device;
+  const errorsBeforeLeshan: Error[] = [];
   const EP = `thimble-${process.pid}`;
   let base = '';
 
   beforeAll(async () => {
-    leshan = await startLeshan();
-    dev = await startDevice(leshan, EP, '1.1');
+    // a device started while the server is still down (reliability: it must register once it is up)
+    const coapPort = await freeUdpPort();
+    early = await startDevice(coapPort, `${EP}-early`, '1.1', false);
+    early.client.on('error', (e) => errorsBeforeLeshan.push(e));
+    await new Promise((r) => setTimeout(r, 3000));
+    leshan = await startLeshan(60_000, coapPort);
+    dev = await startDevice(leshan.coapPort, EP, '1.1');
     base = `${leshan.api}/clients/${EP}`;
   }, 90_000);
 
   afterAll(async () => {
     await dev?.stop();
+    await early?.stop();
   }, 20_000);
+
+  it('a client started before Leshan keeps retrying (without busy-looping) and registers once it is up', async () => {
+    await eventually(
+      () => early.client.registrationState === 'registered',
+      20_000,
+      'early client registered',
+    );
+    // 3 s of a dead server with 2 s request timeouts and a 0.25 s back-off: a handful of attempts, not hundreds
+    expect(errorsBeforeLeshan.length).toBeGreaterThanOrEqual(1);
+    expect(errorsBeforeLeshan.length).toBeLessThan(10);
+    const { json } = await rest('GET', `${leshan.api}/clients/${EP}-early`);
+    expect(json.endpoint).toBe(`${EP}-early`);
+  }, 60_000);
 
   it('registers (LwM2M 1.1) and Leshan lists it with its objects', async () => {
     const { json } = await rest('GET', `${leshan.api}/clients`);
@@ -274,7 +304,7 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
   });
 
   it('an LwM2M 1.0 client registers and is read in TLV by default', async () => {
-    const v10 = await startDevice(leshan, `${EP}-v10`, '1.0');
+    const v10 = await startDevice(leshan.coapPort, `${EP}-v10`, '1.0');
     try {
       const { json } = await rest('GET', `${leshan.api}/clients/${EP}-v10`);
       expect(json.lwM2mVersion).toBe('1.0');

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { freeUdpPort, IN_CI } from '../../../coap-core/test/interop/peers.js';
 
+export { freeUdpPort };
+
 const INTEROP_DIR = fileURLToPath(new URL('../../../../.interop/leshan/', import.meta.url));
 
 /** The demo server jar: `leshan-demo-server-*` (2.0.0-M5+) or `leshan-server-demo-*` (up to 2.0.0-M4). */
@@ -82,9 +84,9 @@ function startJava(args: readonly string[]): { process: ChildProcess; output: ()
 }
 
 /** Starts the demo server on loopback with free ports (CoAP, CoAPs, web) and waits for its REST API. */
-export async function startLeshan(timeoutMs = 60_000): Promise<Leshan> {
+export async function startLeshan(timeoutMs = 60_000, port?: number): Promise<Leshan> {
   const jar = findLeshanJar()!;
-  const coapPort = await freeUdpPort();
+  const coapPort = port ?? (await freeUdpPort());
   const coapsPort = await freeUdpPort();
   const webPort = await freeTcpPort();
   const peer = startJava([
