@@ -963,13 +963,17 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private afterDelete(path: Lwm2mPath): void {
     this.attributes.removeUnder(path);
     const kept: Observation[] = [];
+    const gone: string[] = [path.join('/')];
     for (const o of this.observations) {
-      if (isPathPrefix(path, o.path)) this.clearObservationTimers(o);
-      else kept.push(o);
+      if (isPathPrefix(path, o.path)) {
+        this.clearObservationTimers(o);
+        if (gone.indexOf(o.pathKey) < 0) gone.push(o.pathKey);
+      } else kept.push(o);
     }
     this.observations = kept;
-    // observers of the deleted instance learn it from a 4.04 notification (RFC 7641 §4.2)
-    this.endpoint.notify(path.join('/'));
+    // observers of the deleted instance and of anything in it learn it from a 4.04 notification, which
+    // also ends their observation at the endpoint (RFC 7641 §4.2)
+    for (const key of gone) this.endpoint.notify(key);
     this.valueChanged([path[0]!], undefined);
     this.objectsDidChange();
   }

@@ -152,6 +152,11 @@ describe('Lwm2mClient information reporting (LwM2M TS Core 1.1 §6.4, Transport 
       s.clock,
       s.server.endpoint!.observe(`coap://${CLIENT}:${CLIENT_PORT}/3303/1`, { accept: 112 }),
     );
+    await drive(
+      s.clock,
+      s.server.endpoint!.observe(`coap://${CLIENT}:${CLIENT_PORT}/3303/1/5700`, { accept: 0 }),
+    );
+    expect(s.clientEndpoint.observerTotal('3303/1/5700')).toBe(1);
     const codes: number[] = [];
     o.on('notification', (r) => codes.push(r.code));
     o.on('error', () => codes.push(-1));
@@ -163,6 +168,7 @@ describe('Lwm2mClient information reporting (LwM2M TS Core 1.1 §6.4, Transport 
     expect(del.code).toBe(Code.Deleted);
     await s.clock.advance(5_000);
     expect(s.clientEndpoint.observerTotal('3303/1')).toBe(0);
+    expect(s.clientEndpoint.observerTotal('3303/1/5700')).toBe(0);
     expect(codes.length).toBeGreaterThan(0);
   });
 

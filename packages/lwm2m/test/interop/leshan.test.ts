@@ -122,7 +122,7 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
   it('a client started before Leshan keeps retrying (without busy-looping) and registers once it is up', async () => {
     await eventually(
       () => early.client.registrationState === 'registered',
-      20_000,
+      45_000,
       'early client registered',
     );
     // 3 s of a dead server with 2 s request timeouts and a 0.25 s back-off: a handful of attempts, not hundreds
