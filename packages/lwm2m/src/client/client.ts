@@ -167,8 +167,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   readonly endpoint: CoapEndpoint;
   readonly version: Lwm2mVersion;
   readonly model: Lwm2mModel;
-  readonly objects: InstanceStore;
-  readonly attributes = new AttributeStore();
+  private readonly objects: InstanceStore;
+  private readonly attributes = new AttributeStore();
 
   private readonly clock: Clock;
   private readonly random: Random;
