@@ -87,8 +87,14 @@ export interface Lwm2mClientOptions {
   readonly version?: Lwm2mVersion;
   /** Binding mode (`b`), default "U". */
   readonly binding?: string;
-  /** Queue mode (Core §6.5): `b=UQ` in 1.0, the `Q` parameter from 1.1. */
+  /**
+   * Queue mode (Core §6.5): `b=UQ` in 1.0, the `Q` parameter from 1.1. After `queueTimeout` ms without
+   * traffic with the server the client counts as asleep: a notification that falls due then is held, the
+   * client sends a Registration Update first and notifies once the server answered it.
+   */
   readonly queueMode?: boolean;
+  /** Milliseconds awake after the last exchange with the server (default 93 000, MAX_TRANSMIT_WAIT). */
+  readonly queueTimeout?: number;
   /** Object definitions (default: the built-in objects). */
   readonly model?: Lwm2mModel;
   readonly clock?: Clock;
@@ -120,6 +126,9 @@ export type Lwm2mClientEvents = {
   registered: (location: string) => void;
   updated: () => void;
   deregistered: () => void;
+  /** Queue mode: the client went quiet / woke up with an Update (Core §6.5). */
+  sleeping: () => void;
+  awake: () => void;
   error: (error: Error) => void;
   operation: (event: OperationEvent) => void;
   /** Written by the server (Write, Create, Write-Composite): path of the changed resource or instance. */
@@ -135,6 +144,8 @@ interface Observation {
   readonly request: CoapRequest;
   lastSent: number;
   lastValue: number | undefined;
+  /** Queue mode: a notification waits for the wake-up Update. */
+  held: boolean;
   pminTimer: ReturnType<Clock['setTimeout']> | undefined;
   pmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
 }
@@ -188,6 +199,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private updateInFlight: Promise<void> | undefined;
   private updateAgain = false;
   private generation = 0;
+  private asleep = false;
+  private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
 
   constructor(options: Lwm2mClientOptions) {
     super();
@@ -292,6 +305,9 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.generation++;
     this.state = 'stopped';
     this.clearRegTimer();
+    if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
+    this.sleepTimer = undefined;
+    this.asleep = false;
     for (const o of this.observations) this.clearObservationTimers(o);
     this.observations = [];
     if (!wasRegistered) return;
@@ -450,6 +466,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.state = 'registered';
     this.scheduleUpdate();
     this.emit('registered', `/${location.join('/')}`);
+    this.activity();
     if (this.objectsChanged) void this.triggerUpdate();
   }
 
@@ -537,6 +554,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       this.registeredBinding = binding;
       this.scheduleUpdate();
       this.emit('updated');
+      this.activity();
       return;
     }
     if (withObjects) this.objectsChanged = true;
@@ -665,6 +683,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       }
       return fail('not-allowed', '4.05', 'method not allowed');
     };
+    if (!notification) this.activity();
     return run().then(
       (r) => {
         this.emit('operation', { operation: op, path: pathText(path), code: codeText(r.code) });
@@ -997,11 +1016,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       }
     };
     if (path.length === 1) {
-      const def = this.model.getObject(oid)!;
-      links.push({
-        path: [oid],
-        attributes: def.version !== '1.0' ? { ver: def.version, ...attrs([oid]) } : attrs([oid]),
-      });
+      const ver = this.objectVersion(oid);
+      links.push({ path: [oid], attributes: ver !== '1.0' ? { ver, ...attrs([oid]) } : attrs([oid]) });
       for (const iid of this.objects.instanceIds(oid)) {
         const entry = this.objects.get(oid, iid)!;
         links.push({ path: [oid, iid], attributes: attrs([oid, iid]) });
@@ -1117,6 +1133,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
           : undefined,
       pminTimer: undefined,
       pmaxTimer: undefined,
+      held: false,
     };
     this.observations.push(o);
     this.armPmax(o);
@@ -1205,10 +1222,43 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private sendNotification(o: Observation, value: number | undefined): void {
     if (o.pminTimer !== undefined) this.clock.clearTimeout(o.pminTimer);
     o.pminTimer = undefined;
+    if (this.asleep) {
+      // Core §6.5: a sleeping client sends a Registration Update before it notifies
+      o.held = true;
+      if (value !== undefined) o.lastValue = value;
+      void this.triggerUpdate();
+      return;
+    }
+    o.held = false;
     o.lastSent = this.clock.now();
     if (value !== undefined) o.lastValue = value;
     this.endpoint.notify(o.pathKey);
     this.armPmax(o);
+  }
+
+  // ================================================================ queue mode (Core §6.5)
+
+  /** True while a queue-mode client is quiet. */
+  get sleeping(): boolean {
+    return this.asleep;
+  }
+
+  /** An exchange with the server happened: a queue-mode client stays awake `queueTimeout` more. */
+  private activity(): void {
+    if (!this.options.queueMode || this.state !== 'registered') return;
+    if (this.asleep) {
+      this.asleep = false;
+      this.emit('awake');
+      for (const o of this.observations.slice())
+        if (o.held && this.alive(o)) this.sendNotification(o, undefined);
+    }
+    if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
+    this.sleepTimer = this.clock.setTimeout(() => {
+      this.sleepTimer = undefined;
+      if (this.state !== 'registered') return;
+      this.asleep = true;
+      this.emit('sleeping');
+    }, this.options.queueTimeout ?? 93_000);
   }
 }
 

@@ -183,3 +183,44 @@ describe('Lwm2mClient information reporting (LwM2M TS Core 1.1 §6.4, Transport 
     await expect(v10.client.send(['/3/0/0'])).rejects.toThrow(/1\.1/);
   });
 });
+
+describe('Lwm2mClient queue mode (LwM2M TS Core 1.1 §6.5)', () => {
+  it('goes quiet after queueTimeout; a due notification goes out after a wake-up Update', async () => {
+    const s = setup({ queueMode: true, queueTimeout: 10_000 });
+    const events: string[] = [];
+    s.client.on('sleeping', () => events.push(`sleeping@${s.clock.now()}`));
+    s.client.on('awake', () => events.push(`awake@${s.clock.now()}`));
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'registered');
+    const seen: number[] = [];
+    const o = await drive(
+      s.clock,
+      s.server.endpoint!.observe(`coap://${CLIENT}:${CLIENT_PORT}/3303/0/5700`, { accept: 0 }),
+    );
+    o.on('notification', () => seen.push(s.clock.now()));
+    expect(s.client.sleeping).toBe(false);
+    await s.clock.advance(11_000);
+    expect(s.client.sleeping).toBe(true);
+    expect(events).toHaveLength(1);
+    const updatesBefore = s.server.updates().length;
+    s.client.set('/3303/0/5700', 30);
+    await until(s.clock, () => seen.length === 1);
+    const update = s.server.updates()[updatesBefore];
+    expect(update).toBeDefined();
+    expect(update!.at).toBeLessThanOrEqual(seen[0]!);
+    expect(s.client.sleeping).toBe(false);
+    expect(events[1]).toMatch(/^awake@/);
+    // awake for another queueTimeout: the next change goes out at once, without an Update
+    s.client.set('/3303/0/5700', 31);
+    await until(s.clock, () => seen.length === 2);
+    expect(s.server.updates()).toHaveLength(updatesBefore + 1);
+  });
+
+  it('does not sleep without queue mode', async () => {
+    const s = setup();
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'registered');
+    await s.clock.advance(200_000);
+    expect(s.client.sleeping).toBe(false);
+  });
+});
