@@ -32,6 +32,7 @@ async function startDevice(
   name: string,
   version: Lwm2mVersion,
   waitRegistered = true,
+  queueTimeout?: number,
 ): Promise<Device> {
   const endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
   const serverUri = `coap://127.0.0.1:${coapPort}`;
@@ -45,6 +46,8 @@ async function startDevice(
     requestTimeout: 2_000,
     // short back-off so a client started before the server registers soon after it comes up
     retry: { count: 100, timer: 0.25, sequenceDelay: 1, sequenceCount: 100 },
+    queueMode: queueTimeout !== undefined,
+    queueTimeout,
   });
   const log: string[] = [];
   const device = installExampleDevice(client, {
@@ -302,6 +305,30 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
     const again = await rest('GET', `${base}/3/0/0?format=TEXT`);
     expect(again.json.status).toBe('CONTENT(205)');
   });
+
+  it('queue mode: Leshan registers the client as queue mode; after it slept, a change arrives after an Update', async () => {
+    const q = await startDevice(leshan.coapPort, `${EP}-q`, '1.1', true, 1500);
+    const sse = listenEvents(leshan.api, `${EP}-q`);
+    try {
+      const { json } = await rest('GET', `${leshan.api}/clients/${EP}-q`);
+      expect(json.queuemode).toBe(true);
+      await sse.ready;
+      const obs = await rest('POST', `${leshan.api}/clients/${EP}-q/3303/0/5700/observe?format=TEXT`);
+      expect(obs.json.status).toBe('CONTENT(205)');
+      await eventually(() => q.client.sleeping, 10_000, 'client asleep');
+      q.client.set('/3303/0/5700', 33.5);
+      const kinds = () =>
+        sse.events.map((e) =>
+          e.event === 'NOTIFICATION' ? `N${(e.data.val as LeshanNode).value}` : e.event,
+        );
+      await eventually(() => kinds().includes('N33.5'), 10_000, 'notification after wake-up');
+      expect(kinds().indexOf('UPDATED')).toBeGreaterThanOrEqual(0);
+      expect(kinds().indexOf('UPDATED')).toBeLessThan(kinds().indexOf('N33.5'));
+    } finally {
+      sse.close();
+      await q.stop();
+    }
+  }, 40_000);
 
   it('an LwM2M 1.0 client registers and is read in TLV by default', async () => {
     const v10 = await startDevice(leshan.coapPort, `${EP}-v10`, '1.0');
