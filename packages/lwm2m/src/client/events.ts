@@ -30,7 +30,7 @@ export class Emitter<Events extends { [name: string]: Listener }> {
   protected emit<K extends keyof Events & string>(event: K, ...args: Parameters<Events[K]>): void {
     const list = this.listeners[event];
     if (list === undefined) return;
-    // a listener that throws must not stop the client: it is reported once on the console-free path
+    // a listener that throws must not stop the client (no console on every target: the error is dropped)
     for (const l of list.slice()) {
       try {
         l(...args);

@@ -7,6 +7,7 @@ import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { Lwm2mClient, type Lwm2mVersion, type ResourceValue } from '@thimble/lwm2m';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/cli/device.js';
+import { main } from '../../src/cli/main.js';
 import {
   eventually,
   freeUdpPort,
@@ -328,6 +329,45 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
       sse.close();
       await q.stop();
     }
+  }, 40_000);
+
+  it('the lwm2m client command registers with Leshan, logs what Leshan asks and de-registers', async () => {
+    let out = '';
+    const io = { stdout: { write: (d: string) => (out += d) }, stderr: { write: (d: string) => (out += d) } };
+    const stop = new AbortController();
+    const name = `${EP}-cli`;
+    const run = main(
+      [
+        'client',
+        '-e',
+        name,
+        '-s',
+        `coap://127.0.0.1:${leshan.coapPort}`,
+        '--host',
+        '127.0.0.1',
+        '--interval',
+        '0.2',
+      ],
+      io,
+      stop.signal,
+    );
+    try {
+      await eventually(() => out.includes('registered at /rd/'), 15_000, 'CLI registered');
+      const read = await rest('GET', `${leshan.api}/clients/${name}/3/0?format=TLV`);
+      expect(read.json.status).toBe('CONTENT(205)');
+      expect((read.json.content as LeshanNode).resources!.find((r) => r.id === 0)!.value).toBe('Thimble');
+      const t = await rest('GET', `${leshan.api}/clients/${name}/3303/0/5700?format=TEXT`);
+      expect(typeof (t.json.content as LeshanNode).value).toBe('number');
+      await eventually(
+        () => out.includes('Read /3/0 -> 2.05') && out.includes('Read /3303/0/5700 -> 2.05'),
+        5_000,
+        'logged',
+      );
+    } finally {
+      stop.abort();
+    }
+    expect(await run).toBe(0);
+    expect(out).toContain('de-registered');
   }, 40_000);
 
   it('an LwM2M 1.0 client registers and is read in TLV by default', async () => {
