@@ -146,6 +146,9 @@ interface Observation {
   lastValue: number | undefined;
   /** Queue mode: a notification waits for the wake-up Update. */
   held: boolean;
+  /** epmax: the value seen at the last evaluation, and the evaluation timer. */
+  lastEvaluated: Lwm2mValue | undefined;
+  epmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
   pminTimer: ReturnType<Clock['setTimeout']> | undefined;
   pmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
 }
@@ -264,6 +267,9 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const slot = entry.slots[p[2]!];
     if (slot === undefined) entry.slots[p[2]!] = { value: stored, handler: undefined };
     else slot.value = stored;
+    if (!Array.isArray(stored))
+      for (const o of this.observations)
+        if (o.path.length === 3 && isPathPrefix(o.path, p)) o.lastEvaluated = stored as Lwm2mValue;
     this.valueChanged(p, typeof stored === 'number' ? stored : undefined);
   }
 
@@ -1047,7 +1053,11 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     }
     this.attributes.set(path, applyAttributeQuery(this.attributes.get(path), req.query, path.length));
     // timers of affected observations follow the new attributes
-    for (const o of this.observations) if (isPathPrefix(path, o.path)) this.armPmax(o);
+    for (const o of this.observations) {
+      if (!isPathPrefix(path, o.path)) continue;
+      this.armPmax(o);
+      this.armEpmax(o);
+    }
     return { code: Code.Changed };
   }
 
@@ -1134,9 +1144,12 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       pminTimer: undefined,
       pmaxTimer: undefined,
       held: false,
+      lastEvaluated: node.kind === 'resource' || node.kind === 'resourceInstance' ? node.value : undefined,
+      epmaxTimer: undefined,
     };
     this.observations.push(o);
     this.armPmax(o);
+    this.armEpmax(o);
   }
 
   private removeObservation(key: string): void {
@@ -1153,8 +1166,10 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private clearObservationTimers(o: Observation): void {
     if (o.pminTimer !== undefined) this.clock.clearTimeout(o.pminTimer);
     if (o.pmaxTimer !== undefined) this.clock.clearTimeout(o.pmaxTimer);
+    if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
     o.pminTimer = undefined;
     o.pmaxTimer = undefined;
+    o.epmaxTimer = undefined;
   }
 
   /** Observation state lives while the endpoint still has the observer (it drops it on RST / timeout). */
@@ -1187,6 +1202,36 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       },
       Math.max(0, due),
     );
+  }
+
+  /**
+   * epmax (Core 1.1 §5.1.2, "Maximum Evaluation Period"): a resource whose value comes from a read callback
+   * is read at least every epmax seconds, and a change found notifies like `changed()` would. Values the
+   * application pushes with `set` are evaluated when pushed, so epmin adds nothing there (not enforced).
+   */
+  private armEpmax(o: Observation): void {
+    if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
+    o.epmaxTimer = undefined;
+    if (o.path.length < 3) return;
+    const a = this.attributes.effective(o.path, {});
+    if (a.epmax === undefined || a.epmax <= 0) return;
+    o.epmaxTimer = this.clock.setTimeout(() => {
+      o.epmaxTimer = undefined;
+      if (!this.alive(o)) return;
+      this.readNode(o.path).then(
+        (node) => {
+          const v = node.kind === 'resource' || node.kind === 'resourceInstance' ? node.value : undefined;
+          if (v !== undefined && !sameValue(v, o.lastEvaluated)) {
+            o.lastEvaluated = v;
+            this.valueChanged(o.path, typeof v === 'number' ? v : undefined);
+          }
+          if (this.findObservation(o.key) === o) this.armEpmax(o);
+        },
+        () => {
+          if (this.findObservation(o.key) === o) this.armEpmax(o);
+        },
+      );
+    }, a.epmax * 1000);
   }
 
   /** A value at `path` changed: notify the observations on it, its ancestors and descendants. */
@@ -1263,6 +1308,24 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 }
 
 // ================================================================ helpers
+
+function sameValue(a: Lwm2mValue, b: Lwm2mValue | undefined): boolean {
+  if (a === b) return true;
+  if (a instanceof Uint8Array && b instanceof Uint8Array) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  if (
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    !(a instanceof Uint8Array) &&
+    !(b instanceof Uint8Array)
+  ) {
+    return a.objectId === b.objectId && a.instanceId === b.instanceId;
+  }
+  return false;
+}
 
 function observationKey(req: CoapRequest, path: Lwm2mPath): string {
   return `${peerKey(req.peer)}|${path.join('/')}`;

@@ -224,3 +224,38 @@ describe('Lwm2mClient queue mode (LwM2M TS Core 1.1 §6.5)', () => {
     expect(s.client.sleeping).toBe(false);
   });
 });
+
+describe('Lwm2mClient evaluation period (LwM2M TS Core 1.1 §5.1.2)', () => {
+  it('epmax reads a callback-backed resource periodically and notifies when it changed', async () => {
+    const s = setup();
+    let v = 1;
+    let reads = 0;
+    s.client.addInstance(3303, 3, {
+      5700: {
+        read: () => {
+          reads++;
+          return v;
+        },
+      },
+    });
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'registered');
+    const seen: string[] = [];
+    const o = await drive(
+      s.clock,
+      s.server.endpoint!.observe(`coap://${CLIENT}:${CLIENT_PORT}/3303/3/5700`, { accept: 0 }),
+    );
+    o.on('notification', (r) => seen.push(r.text()));
+    await writeAttributes(s, '/3303/3/5700', 'epmax=5');
+    const r0 = reads;
+    await s.clock.advance(12_000);
+    // evaluated twice, nothing changed, nothing sent
+    expect(reads - r0).toBe(2);
+    expect(seen).toEqual([]);
+    v = 7; // changed behind the client's back (no changed() call)
+    await s.clock.advance(5_000);
+    expect(seen).toEqual(['7']);
+    await s.clock.advance(10_000);
+    expect(seen).toEqual(['7']);
+  });
+});
