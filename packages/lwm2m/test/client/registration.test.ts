@@ -126,3 +126,46 @@ describe('Lwm2mClient registration (LwM2M TS Core 1.1 §6.2, Transport §6.2)', 
     expect(clock.pending).toBeLessThan(5);
   });
 });
+
+describe('Lwm2mClient registration details', () => {
+  it('takes the retry procedure from the Server object (/1/x/17–20) when no option overrides it', async () => {
+    const s = setup({}, false);
+    s.client.removeInstance(1, 0);
+    s.client.addInstance(1, 0, { 0: 1, 1: 300, 6: false, 7: 'U', 17: 2, 18: 1, 19: 5, 20: 1 });
+    const errors: Error[] = [];
+    s.client.on('error', (e) => errors.push(e));
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'failed', 3_000_000);
+    // one sequence of two attempts, then "retries exhausted"
+    expect(errors).toHaveLength(3);
+  });
+
+  it('lists supported objects without instances, so the server can Create in them', async () => {
+    const s = setup();
+    s.client.supportObject(3304);
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'registered');
+    expect(s.server.registers()[0]!.payload).toContain('</3304>;ver=1.1');
+    const created = await drive(
+      s.clock,
+      s.server.send({
+        method: 'POST',
+        path: '/3304',
+        payload: new TextEncoder().encode('[{"bn":"/3304/0/","n":"5700","v":40}]'),
+        contentFormat: 110,
+      }),
+    );
+    expect(created.code).toBe(Code.Created);
+    expect(s.client.get('/3304/0/5700')).toBe(40);
+  });
+
+  it('uses the Security object for the server URI when no serverUri is given', async () => {
+    const s = setup({ serverUri: undefined });
+    s.client.addInstance(0, 0, { 0: 'coap://10.0.0.1:5683', 1: false, 2: 3, 10: 1 });
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'registered');
+    expect(s.server.registers()).toHaveLength(1);
+    // and the Security object is never in the registration
+    expect(s.server.registers()[0]!.payload).not.toContain('</0');
+  });
+});
