@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/node/index.ts'],
+  entry: { index: 'src/index.ts', 'node/index': 'src/node/index.ts', 'cli/lwm2m': 'src/cli/lwm2m.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

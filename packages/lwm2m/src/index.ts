@@ -1,3 +1,19 @@
+export {
+  Lwm2mClient,
+  Lwm2mClientError,
+  type Lwm2mClientErrorCode,
+  type Lwm2mClientErrorReason,
+  type Lwm2mClientEvents,
+  type Lwm2mClientOptions,
+  type Lwm2mVersion,
+  type NotificationAttributes,
+  type OperationEvent,
+  type RegistrationState,
+  type ResourceHandler,
+  type ResourceInit,
+  type ResourceValue,
+  type RetryOptions,
+} from './client/index.js';
 export { decodeCborValue, encodeCborValue } from './content/cbor-value.js';
 export {
   COMPOSITE_FORMATS,

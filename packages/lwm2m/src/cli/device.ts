@@ -1,0 +1,124 @@
+/**
+ * The example device the `lwm2m client` command runs: Security (NoSec), Server, Device, Connectivity
+ * Monitoring, Location and a Temperature sensor whose value drifts every few seconds.
+ */
+import type { Clock } from '@thimble/coap-core';
+import type { Lwm2mClient } from '../client/client.js';
+
+export interface ExampleDeviceOptions {
+  readonly serverUri: string;
+  readonly lifetime: number;
+  readonly clock: Clock;
+  /** Seconds between temperature changes (default 5; 0 keeps it still). */
+  readonly interval?: number;
+  readonly log?: (line: string) => void;
+  readonly firmwareVersion?: string;
+}
+
+export interface ExampleDevice {
+  /** Stops the temperature timer. */
+  stop(): void;
+}
+
+const SHORT_SERVER_ID = 123;
+
+/**
+ * The example device only uses resources of Server 1.1, Device 1.1 and Connectivity Monitoring 1.2, so it
+ * registers those versions (servers that predate the newer definitions, like Leshan 2.0.0-M4, know them).
+ */
+export const EXAMPLE_OBJECT_VERSIONS: { readonly [objectId: number]: string } = {
+  1: '1.1',
+  3: '1.1',
+  4: '1.2',
+};
+
+export function installExampleDevice(client: Lwm2mClient, options: ExampleDeviceOptions): ExampleDevice {
+  const clock = options.clock;
+  const log = options.log ?? (() => {});
+  let timeOffset = 0;
+  const nowSeconds = () => Math.floor(Date.now() / 1000) + timeOffset;
+  // Security (0): NoSec towards the server (TS Core 1.1 Appendix E.1)
+  client.addInstance(0, 0, {
+    0: options.serverUri,
+    1: false,
+    2: 3,
+    3: new Uint8Array(0),
+    4: new Uint8Array(0),
+    5: new Uint8Array(0),
+    10: SHORT_SERVER_ID,
+  });
+  client.addInstance(1, 0, { 0: SHORT_SERVER_ID, 1: options.lifetime, 2: 0, 3: 0, 6: false, 7: 'U' });
+  client.addInstance(3, 0, {
+    0: 'Thimble',
+    1: 'Thimble example device',
+    2: 'TH-0001',
+    3: options.firmwareVersion ?? '0.1.0',
+    4: {
+      execute: () => {
+        log('device: reboot requested (simulated)');
+      },
+    },
+    5: { execute: () => log('device: factory reset requested (simulated)') },
+    6: [1, 5],
+    9: 100,
+    10: 512,
+    11: [0],
+    13: {
+      read: () => nowSeconds(),
+      write: (v) => {
+        timeOffset += (v as number) - nowSeconds();
+      },
+    },
+    14: '+00:00',
+    15: 'Etc/UTC',
+    16: 'U',
+    17: 'demo',
+    18: '1.0',
+    19: '0.1.0',
+    21: 1024,
+  });
+  client.addInstance(4, 0, { 0: 41, 1: [41], 2: 0, 4: ['127.0.0.1'] });
+  client.addInstance(6, 0, { 0: 48.8566, 1: 2.3522, 5: { read: () => nowSeconds() } });
+  let temperature = 21.5;
+  let min = temperature;
+  let max = temperature;
+  client.addInstance(3303, 0, {
+    5700: temperature,
+    5701: 'Cel',
+    5601: min,
+    5602: max,
+    5605: {
+      execute: () => {
+        min = temperature;
+        max = temperature;
+        client.set('/3303/0/5601', min);
+        client.set('/3303/0/5602', max);
+      },
+    },
+  });
+  const interval = (options.interval ?? 5) * 1000;
+  let timer: ReturnType<Clock['setTimeout']> | undefined;
+  let step = 0;
+  const tick = () => {
+    step++;
+    // a gentle deterministic wave so logs are readable: ±1.5 °C around 21.5
+    temperature = Math.round((21.5 + 1.5 * Math.sin(step / 3)) * 100) / 100;
+    client.set('/3303/0/5700', temperature);
+    if (temperature < min) {
+      min = temperature;
+      client.set('/3303/0/5601', min);
+    }
+    if (temperature > max) {
+      max = temperature;
+      client.set('/3303/0/5602', max);
+    }
+    timer = clock.setTimeout(tick, interval);
+  };
+  if (interval > 0) timer = clock.setTimeout(tick, interval);
+  return {
+    stop() {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

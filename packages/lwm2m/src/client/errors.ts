@@ -1,0 +1,38 @@
+/**
+ * Errors of the LwM2M client. A device-management request that fails answers with the CoAP response
+ * code the error carries (LwM2M TS Transport 1.1 §6.3 / TS Core 1.1 §6.3: 4.00 Bad Request, 4.04 Not
+ * Found, 4.05 Method Not Allowed, 4.06 Not Acceptable, 4.15 Unsupported Content-Format, 5.00).
+ */
+
+export type Lwm2mClientErrorCode = '4.00' | '4.01' | '4.04' | '4.05' | '4.06' | '4.15' | '5.00';
+
+export type Lwm2mClientErrorReason =
+  | 'not-found'
+  | 'not-allowed'
+  | 'bad-request'
+  | 'not-acceptable'
+  | 'unsupported-format'
+  | 'unknown-object'
+  | 'duplicate-instance'
+  | 'invalid-value'
+  | 'application'
+  | 'not-registered'
+  | 'registration-failed';
+
+export class Lwm2mClientError extends Error {
+  override readonly name = 'Lwm2mClientError';
+  readonly reason: Lwm2mClientErrorReason;
+  /** The CoAP response code a device-management request failing with this error gets. */
+  readonly code: Lwm2mClientErrorCode;
+  constructor(reason: Lwm2mClientErrorReason, code: Lwm2mClientErrorCode, message: string) {
+    super(message);
+    this.reason = reason;
+    this.code = code;
+  }
+}
+
+/** `'4.04'` → 0x84 (RFC 7252 §5.9: class in the top 3 bits, detail in the low 5). */
+export function codeFromText(text: string): number {
+  const dot = text.indexOf('.');
+  return (Number(text.slice(0, dot)) << 5) | Number(text.slice(dot + 1));
+}

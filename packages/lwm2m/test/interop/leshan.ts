@@ -1,0 +1,223 @@
+/**
+ * Helpers to run Eclipse Leshan's server demo (fetched by `.ci/run` into `.interop/leshan/`) on loopback
+ * and drive its REST API under `/api`. With CI=true a missing jar or Java fails the suite; elsewhere the
+ * suite is skipped with a message naming the missing peer.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { freeUdpPort, IN_CI } from '../../../coap-core/test/interop/peers.js';
+
+export { freeUdpPort };
+
+const INTEROP_DIR = fileURLToPath(new URL('../../../../.interop/leshan/', import.meta.url));
+
+/** The demo server jar: `leshan-demo-server-*` (2.0.0-M5+) or `leshan-server-demo-*` (up to 2.0.0-M4). */
+export function findLeshanJar(): string | undefined {
+  if (!existsSync(INTEROP_DIR)) return undefined;
+  const jars = readdirSync(INTEROP_DIR)
+    .filter((f) => /^leshan-(demo-server|server-demo)-.*jar-with-dependencies\.jar$/.test(f))
+    .sort();
+  return jars.length === 0 ? undefined : join(INTEROP_DIR, jars[jars.length - 1]!);
+}
+
+function javaVersion(): number | undefined {
+  try {
+    const r = execFileSync('sh', ['-c', 'java -version 2>&1'], { encoding: 'utf8', timeout: 20_000 });
+    const m = /version "(\d+)/.exec(r);
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when Leshan can run; throws in CI when it cannot, warns (and the suite is skipped) otherwise. */
+export function requireLeshan(): boolean {
+  const missing: string[] = [];
+  const java = javaVersion();
+  if (java === undefined || java < 17) missing.push(`Java 17+ (found ${java ?? 'none'})`);
+  if (findLeshanJar() === undefined) missing.push(`Leshan server demo jar in ${INTEROP_DIR}`);
+  if (missing.length === 0) return true;
+  const message = `Leshan interop: interop peer missing: ${missing.join(', ')} (run .ci/run, or mvn dependency:copy as it does)`;
+  if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
+  console.warn(`SKIPPED ${message}`);
+  return false;
+}
+
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Leshan {
+  readonly coapPort: number;
+  readonly api: string;
+  readonly output: () => string;
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Starts `java ARGS` in the interop folder (Leshan writes Californium.properties to its working directory). */
+function startJava(args: readonly string[]): { process: ChildProcess; output: () => string } {
+  const child = spawn('java', args, { cwd: INTEROP_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (d: Buffer) => {
+    // bounded: the last 64 KiB are enough for a diagnosis
+    output = (output + d.toString()).slice(-65536);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  children.push(child);
+  return { process: child, output: () => output };
+}
+
+/** Starts the demo server on loopback with free ports (CoAP, CoAPs, web) and waits for its REST API. */
+export async function startLeshan(timeoutMs = 60_000, port?: number): Promise<Leshan> {
+  const jar = findLeshanJar()!;
+  const coapPort = port ?? (await freeUdpPort());
+  const coapsPort = await freeUdpPort();
+  const webPort = await freeTcpPort();
+  const peer = startJava([
+    '-Xmx256m',
+    // Leshan 2.0.0-M4's Gson needs reflective access on Java 17
+    '--add-opens',
+    'java.base/java.util=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.lang=ALL-UNNAMED',
+    '-jar',
+    jar,
+    '-lh',
+    '127.0.0.1',
+    '-lp',
+    String(coapPort),
+    '-slh',
+    '127.0.0.1',
+    '-slp',
+    String(coapsPort),
+    '-wh',
+    '127.0.0.1',
+    '-wp',
+    String(webPort),
+  ]);
+  const api = `http://127.0.0.1:${webPort}/api`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (peer.process.exitCode !== null) throw new Error(`Leshan exited:\n${peer.output()}`);
+    try {
+      const r = await fetch(`${api}/clients`, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return { coapPort, api, output: peer.output };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Leshan did not start within ${timeoutMs} ms:\n${peer.output()}`);
+}
+
+/** A REST call; returns the parsed JSON body (or text when it is not JSON) and the HTTP status. */
+export async function rest(
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> & { content?: LeshanNode } }> {
+  const r = await fetch(url, {
+    method,
+    signal: AbortSignal.timeout(15_000),
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { text };
+  }
+  return { status: r.status, json };
+}
+
+/** Leshan's JSON view of a node. */
+export interface LeshanNode {
+  id: number;
+  value?: unknown;
+  values?: Record<string, unknown>;
+  resources?: LeshanNode[];
+  instances?: LeshanNode[];
+}
+
+export interface LeshanEvent {
+  readonly event: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Listens to the demo's server-sent events for one endpoint (`/api/event?ep=`). */
+export function listenEvents(
+  api: string,
+  endpoint: string,
+): { events: LeshanEvent[]; close: () => void; ready: Promise<void> } {
+  const events: LeshanEvent[] = [];
+  const controller = new AbortController();
+  const ready = (async () => {
+    const r = await fetch(`${api}/event?ep=${encodeURIComponent(endpoint)}`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    const reader = r.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    void (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += decoder.decode(value, { stream: true });
+          // blocks end with an empty line; Jetty ends lines with CRLF
+          for (let m = /\r?\n\r?\n/.exec(buffer); m !== null; m = /\r?\n\r?\n/.exec(buffer)) {
+            const block = buffer.slice(0, m.index);
+            buffer = buffer.slice(m.index + m[0].length);
+            let event = 'message';
+            let data = '';
+            for (const line of block.split(/\r?\n/)) {
+              if (line.startsWith('event:')) event = line.slice(6).trim();
+              else if (line.startsWith('data:')) data += line.slice(5).trim();
+            }
+            try {
+              events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
+            } catch {
+              events.push({ event, data: { raw: data } });
+            }
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
+  })();
+  return { events, close: () => controller.abort(), ready };
+}
+
+/** Polls `check` until it returns true or the time runs out. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not reached within ${timeoutMs} ms`);
+}
