@@ -54,6 +54,13 @@ function bytesSetting(
   return undefined;
 }
 
+/** A value from untrusted JSON for an error message: never calls its own toString (it may be anything). */
+function shown(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number'
+    ? JSON.stringify(v)
+    : `(${v === null ? 'null' : typeof v})`;
+}
+
 /** Validates a parsed settings.json object. Throws `OscoreError('invalid-context')`. */
 export function parseContextSettings(json: unknown): ContextSettings {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
@@ -65,10 +72,10 @@ export function parseContextSettings(json: unknown): ContextSettings {
   if (alg === undefined) algorithm = aeadAlgorithm(10);
   else if (typeof alg === 'string' || typeof alg === 'number') algorithm = aeadAlgorithm(alg);
   if (algorithm === undefined)
-    throw new OscoreError('invalid-context', `settings: unknown algorithm ${String(alg)}`);
+    throw new OscoreError('invalid-context', `settings: unknown algorithm ${shown(alg)}`);
   const hashfun = record['kdf-hashfun'];
   if (hashfun !== undefined && hashfun !== 'sha256') {
-    throw new OscoreError('invalid-context', `settings: unsupported kdf-hashfun ${String(hashfun)}`);
+    throw new OscoreError('invalid-context', `settings: unsupported kdf-hashfun ${shown(hashfun)}`);
   }
   const window = record.window;
   if (

@@ -130,3 +130,12 @@ describe('notification ordering (RFC 8613 §7.4.1)', () => {
     );
   });
 });
+
+describe('parseContextSettings with hostile values', () => {
+  it('an algorithm object whose toString is not a function is a typed error (found by fast-check)', () => {
+    expect(() => parseContextSettings({ algorithm: { toString: null } })).toThrowError(OscoreError);
+    expect(() =>
+      parseContextSettings({ algorithm: 'A128GCM', 'kdf-hashfun': { toString: null } }),
+    ).toThrowError(OscoreError);
+  });
+});
