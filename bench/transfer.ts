@@ -7,7 +7,7 @@
  * Servers run in their own processes. Each transfer is repeated and the median is reported; the
  * downloaded bytes are checked against the upload.
  *
- *   npm run bench:transfer [-- --runs 5]
+ *   npm run bench:transfer [-- --runs 5] [--pin]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -19,6 +19,17 @@ import { fileURLToPath } from 'node:url';
 import { createUdpEndpoint } from '../packages/coap-core/src/node.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 5) || 5;
+/** --pin: servers on CPU 0, clients (this process and coap-client-notls) on CPU 1, as bench:server does. */
+const PIN = process.argv.includes('--pin');
+if (PIN) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+/** A server command, pinned to CPU 0 with --pin. */
+function server(command: string, args: string[]): [string, string[]] {
+  return PIN ? ['taskset', ['-c', '0', command, ...args]] : [command, args];
+}
+/** A client command, pinned to CPU 1 with --pin. */
+function clientCmd(command: string, args: string[]): [string, string[]] {
+  return PIN ? ['taskset', ['-c', '1', command, ...args]] : [command, args];
+}
 const SIZE = 1024 * 1024;
 /** Transfers before measuring: a fresh Node process needs a few before V8 has optimised the hot path. */
 const WARMUP = 3;
@@ -69,11 +80,13 @@ interface Result {
 
 async function thimbleRun(): Promise<Result> {
   const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'thimble'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    ...server(process.execPath, [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./transfer-server.ts', import.meta.url)),
+      'thimble',
+    ]),
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
@@ -122,11 +135,8 @@ async function libcoapRun(): Promise<Result | undefined> {
     return undefined;
   }
   const port = freePort();
-  await startChild(
-    'sh',
-    ['-c', `coap-server-notls -A 127.0.0.1 -p ${port} -d 10 -v 0 & echo ready; wait`],
-    /ready/,
-  );
+  const [cmd, args] = server('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-d', '10', '-v', '0']);
+  await startChild('sh', ['-c', `${cmd} ${args.join(' ')} & echo ready; wait`], /ready/);
   await new Promise((r) => setTimeout(r, 300));
   const uri = `coap://127.0.0.1:${port}/file`;
   const out = join(dir, 'libcoap.out');
@@ -134,10 +144,10 @@ async function libcoapRun(): Promise<Result | undefined> {
   const down: number[] = [];
   for (let i = 0; i < runs + WARMUP; i++) {
     const u = await time(async () => {
-      execFileSync('coap-client-notls', ['-b', '1024', '-m', 'put', '-f', bodyFile, uri]);
+      execFileSync(...clientCmd('coap-client-notls', ['-b', '1024', '-m', 'put', '-f', bodyFile, uri]));
     });
     const d = await time(async () => {
-      execFileSync('coap-client-notls', ['-b', '1024', '-o', out, uri]);
+      execFileSync(...clientCmd('coap-client-notls', ['-b', '1024', '-o', out, uri]));
     });
     if (Buffer.compare(readFileSync(out), body) !== 0) throw new Error('libcoap download differs');
     if (i >= WARMUP) {
@@ -154,10 +164,14 @@ async function libcoapRun(): Promise<Result | undefined> {
 
 async function nodeCoapRun(): Promise<Result> {
   const port = freePort();
-  const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
   await startChild(
-    tsx,
-    [fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'node-coap', String(port)],
+    ...server(process.execPath, [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./transfer-server.ts', import.meta.url)),
+      'node-coap',
+      String(port),
+    ]),
     /ready/,
   );
   const require = createRequire(import.meta.url);
@@ -206,11 +220,13 @@ async function nodeCoapRun(): Promise<Result> {
 /** The floor for any stop-and-wait transfer in Node: 1024 bare dgram round trips of a 1 KiB datagram. */
 async function floorRun(): Promise<Result> {
   const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./transfer-server.ts', import.meta.url)), 'echo'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    ...server(process.execPath, [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./transfer-server.ts', import.meta.url)),
+      'echo',
+    ]),
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
