@@ -586,7 +586,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     if (p.length !== 3) throw new Lwm2mServerError('bad-request', 'Execute needs a resource path');
     await this.call(r, 'Execute', p, {
       method: 'POST',
-      ...(args === undefined || args === '' ? {} : { payload: args }),
+      // Core §5.4.2: the arguments are text (sent as text/plain, as other servers do)
+      ...(args === undefined || args === '' ? {} : { payload: args, contentFormat: 0 }),
       timeout: options.timeout,
     });
   }

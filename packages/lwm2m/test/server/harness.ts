@@ -126,6 +126,8 @@ export async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 
   const p = promise.finally(() => {
     settled = true;
   });
+  // handled below; this keeps Node from warning about a rejection handled late
+  p.catch(() => undefined);
   await clock.runUntil(() => settled, limitMs);
   return p;
 }
