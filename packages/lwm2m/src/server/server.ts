@@ -10,6 +10,7 @@ import {
   CoapRequestError,
   type CoapResponse,
   Code,
+  cryptoRandom,
   type Observation,
   OptionNumber,
   type Peer,
@@ -76,8 +77,8 @@ export interface Lwm2mServerOptions {
   /** Object definitions used to type values (default: the built-in objects). */
   readonly model?: Lwm2mModel;
   readonly clock?: Clock;
-  /** Randomness for registration ids (injected, DESIGN.md). */
-  readonly random: Random;
+  /** Randomness for registration ids (default: `cryptoRandom()`; seeded in tests). */
+  readonly random?: Random;
   readonly store?: RegistrationStore;
   readonly limits?: Lwm2mServerLimits;
 }
@@ -229,7 +230,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     this.model = options.model ?? new ObjectRegistry(BUILTIN_OBJECTS);
     this.store = options.store ?? new MemoryRegistrationStore();
     this.clock = options.clock ?? systemClock;
-    this.random = options.random;
+    this.random = options.random ?? cryptoRandom();
     const l = options.limits ?? {};
     this.limits = {
       maxEndpointLength: l.maxEndpointLength ?? 128,
