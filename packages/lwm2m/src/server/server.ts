@@ -70,6 +70,13 @@ export interface Lwm2mServerLimits extends RegistrationLimits {
   readonly maxObservations?: number;
   /** Largest Send payload in bytes (default 16384). */
   readonly maxSendSize?: number;
+  /**
+   * Queue mode (Core §6.5): milliseconds a queue-mode device stays reachable after it last spoke (Register,
+   * Update, Send, a response); default 93000 (CoAP MAX_TRANSMIT_WAIT, Transport §6.5).
+   */
+  readonly awakeTime?: number;
+  /** Most requests waiting for queue-mode devices to wake up, in total (default 10000). */
+  readonly maxQueuedRequests?: number;
 }
 
 export interface Lwm2mServerOptions {
@@ -197,6 +204,12 @@ export class ServerObservation extends Emitter<ServerObservationEvents> {
   }
 }
 
+interface Waiter {
+  resolve(r: Registration): void;
+  reject(e: Error): void;
+  timer: ReturnType<Clock['setTimeout']>;
+}
+
 const codeText = (code: number): string => `${code >> 5}.${String(code & 0x1f).padStart(2, '0')}`;
 const peerKey = (p: Peer): string => `${p.address}|${p.port}`;
 
@@ -222,6 +235,11 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   private readonly byPeer = new Map<string, string>();
   private readonly observations = new Set<ServerObservation>();
   private sweepTimer: ReturnType<Clock['setTimeout']> | undefined;
+  /** Queue mode: registration id → clock time until which the device is taken to be awake. */
+  private readonly awakeUntil = new Map<string, number>();
+  /** Queue mode: requests waiting for an endpoint to wake up, by endpoint name. */
+  private readonly waiting = new Map<string, Waiter[]>();
+  private waitingCount = 0;
   private closed = false;
 
   constructor(options: Lwm2mServerOptions) {
@@ -241,6 +259,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       requestTimeout: l.requestTimeout ?? 30_000,
       maxObservations: l.maxObservations ?? 10_000,
       maxSendSize: l.maxSendSize ?? 16_384,
+      awakeTime: l.awakeTime ?? 93_000,
+      maxQueuedRequests: l.maxQueuedRequests ?? 10_000,
     };
     // a persistent store may come back with registrations: index them and let expiry run
     for (const r of this.store.list()) this.byPeer.set(peerKey(r.peer), r.id);
@@ -263,6 +283,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const o of [...this.observations]) o.finish();
+    for (const ep of [...this.waiting.keys()])
+      this.wake(ep, undefined, new Lwm2mServerError('closed', 'the server is closed'));
   }
 
   // ================================================================ registration interface (Core §6.2)
@@ -328,7 +350,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     if (replaced !== undefined) this.forget(replaced);
     this.byPeer.set(peerKey(registration.peer), registration.id);
     this.armSweep();
+    this.awakeUntil.set(registration.id, now + this.limits.awakeTime);
     this.emit('registered', registration, replaced);
+    this.wake(registration.endpoint, registration);
     return {
       code: Code.Created,
       options: [
@@ -367,7 +391,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const oldKey = peerKey(previous.peer);
     if (this.byPeer.get(oldKey) === id) this.byPeer.delete(oldKey);
     this.byPeer.set(peerKey(registration.peer), id);
+    this.awakeUntil.set(id, now + this.limits.awakeTime);
     this.emit('updated', registration, previous);
+    this.wake(registration.endpoint, registration);
     return { code: Code.Changed };
   }
 
@@ -377,11 +403,17 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     if (removed === undefined) return { code: Code.NotFound, payload: 'no such registration' };
     this.forget(removed);
     this.emit('deregistered', removed);
+    this.wake(
+      removed.endpoint,
+      undefined,
+      new Lwm2mServerError('unknown-endpoint', `endpoint "${removed.endpoint}" de-registered`),
+    );
     return { code: Code.Deleted };
   }
 
   /** Drops what the server holds for a registration that is gone (index, observations). */
   private forget(r: Registration): void {
+    this.awakeUntil.delete(r.id);
     const key = peerKey(r.peer);
     if (this.byPeer.get(key) === r.id) this.byPeer.delete(key);
     for (const o of [...this.observations]) {
@@ -406,6 +438,11 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       this.store.remove(r.id);
       this.forget(r);
       this.emit('expired', r);
+      this.wake(
+        r.endpoint,
+        undefined,
+        new Lwm2mServerError('unknown-endpoint', `endpoint "${r.endpoint}" expired`),
+      );
     }
   }
 
@@ -427,6 +464,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       if (e instanceof Lwm2mContentError) return { code: Code.BadRequest, payload: e.message };
       throw e;
     }
+    this.awakeUntil.set(registration.id, this.clock.now() + this.limits.awakeTime);
     this.emit('send', { registration, endpoint: registration.endpoint, entries });
     return { code: Code.Changed };
   }
@@ -439,6 +477,59 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     if (r === undefined)
       throw new Lwm2mServerError('unknown-endpoint', `endpoint "${endpoint}" is not registered`);
     return r;
+  }
+
+  /**
+   * Queue mode (Core §6.5): a device in queue mode that has been quiet longer than `awakeTime` is asleep; a
+   * request for it waits for its next Update (or Register), at most `timeout` ms.
+   */
+  private reachable(r: Registration, timeout: number): Promise<Registration> | Registration {
+    if (!r.queueMode || this.clock.now() < (this.awakeUntil.get(r.id) ?? 0)) return r;
+    if (this.waitingCount >= this.limits.maxQueuedRequests)
+      throw new Lwm2mServerError('limit', `at most ${this.limits.maxQueuedRequests} queued requests`);
+    return new Promise<Registration>((resolve, reject) => {
+      const list = this.waiting.get(r.endpoint) ?? [];
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: this.clock.setTimeout(() => {
+          const i = list.indexOf(waiter);
+          if (i >= 0) {
+            list.splice(i, 1);
+            this.waitingCount--;
+            if (list.length === 0 && this.waiting.get(r.endpoint) === list) this.waiting.delete(r.endpoint);
+          }
+          reject(
+            new Lwm2mServerError(
+              'timeout',
+              `queue-mode endpoint "${r.endpoint}" did not wake up in ${timeout} ms`,
+            ),
+          );
+        }, timeout),
+      };
+      list.push(waiter);
+      this.waiting.set(r.endpoint, list);
+      this.waitingCount++;
+    });
+  }
+
+  /** Releases the requests waiting for an endpoint: with its registration, or failing with `error`. */
+  private wake(endpoint: string, r: Registration | undefined, error?: Error): void {
+    const list = this.waiting.get(endpoint);
+    if (list === undefined) return;
+    this.waiting.delete(endpoint);
+    this.waitingCount -= list.length;
+    for (const w of list.splice(0)) {
+      this.clock.clearTimeout(w.timer);
+      if (r !== undefined) w.resolve(r);
+      else w.reject(error ?? new Lwm2mServerError('unknown-endpoint', `endpoint "${endpoint}" is gone`));
+    }
+  }
+
+  /** The device answered: a queue-mode device is awake for another `awakeTime`. */
+  private heard(r: Registration): void {
+    if (r.queueMode && this.awakeUntil.has(r.id))
+      this.awakeUntil.set(r.id, this.clock.now() + this.limits.awakeTime);
   }
 
   /** The format to ask a device for: the caller's, else the best it announced (Core §7.4). */
@@ -454,7 +545,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   }
 
   private async call(
-    r: Registration,
+    registration: Registration,
     operation: string,
     path: Lwm2mPath,
     init: {
@@ -466,6 +557,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       timeout?: number;
     },
   ): Promise<CoapResponse> {
+    const r = await this.reachable(registration, init.timeout ?? this.limits.requestTimeout);
     let res: CoapResponse;
     try {
       res = await this.endpoint.request({
@@ -481,6 +573,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     } catch (e) {
       throw this.requestError(r, operation, path, e);
     }
+    this.heard(r);
     if (!res.ok) throw this.deviceError(r, operation, path, res);
     return res;
   }
@@ -737,7 +830,10 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     path: string | Lwm2mPath,
     options: ReadOptions = {},
   ): Promise<ServerObservation> {
-    const r = this.registrationOrFail(endpoint);
+    const r = await this.reachable(
+      this.registrationOrFail(endpoint),
+      options.timeout ?? this.limits.requestTimeout,
+    );
     const p = toPath(path);
     if (p.length === 0) throw new Lwm2mServerError('bad-request', 'Observe needs an object path');
     if (this.observations.size >= this.limits.maxObservations)
