@@ -159,6 +159,8 @@ export class ServerObservation extends Emitter<ServerObservationEvents> {
     readonly path: Lwm2mPath,
     first: Lwm2mNode,
     private readonly coap: Observation,
+    /** Drops the CoAP observation without a message (its token is forgotten; RFC 7641 §3.6 lets late notifications get RST). */
+    private readonly abort: () => void,
     private readonly onEnd: (o: ServerObservation) => void,
   ) {
     super();
@@ -191,13 +193,18 @@ export class ServerObservation extends Emitter<ServerObservationEvents> {
   /** Cancels actively (Core §6.4.2 Cancel Observation, RFC 7641 §3.6). */
   async cancel(): Promise<void> {
     if (this.ended) return;
-    this.finish();
+    this.end();
     await this.coap.cancel();
   }
 
   /** @internal ends without a message to the device (it deregistered or is gone). */
   finish(): void {
     if (this.ended) return;
+    this.end();
+    this.abort();
+  }
+
+  private end(): void {
     this.ended = true;
     this.onEnd(this);
     this.emit('end');
@@ -840,8 +847,10 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       throw new Lwm2mServerError('limit', `at most ${this.limits.maxObservations} observations`);
     const format = this.formatFor(r, options.format);
     let coap: Observation;
+    const controller = new AbortController();
     try {
       coap = await this.endpoint.observe({
+        signal: controller.signal,
         peer: r.peer,
         path: this.segments(r, p),
         accept: format,
@@ -852,7 +861,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     }
     const first = coap.peek();
     if (first === undefined) {
-      void coap.cancel();
+      controller.abort();
       throw new Lwm2mServerError(
         'request-failed',
         `Observe ${formatLwm2mPath(p)} on "${r.endpoint}": no response`,
@@ -862,11 +871,17 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const node = this.decode(r, 'Observe', p, first, format);
     // the registration may have gone while we waited
     if (this.store.get(r.id) === undefined) {
-      void coap.cancel();
+      controller.abort();
       throw new Lwm2mServerError('unknown-endpoint', `endpoint "${endpoint}" is no longer registered`);
     }
-    const observation = new ServerObservation(r.endpoint, r.id, p, node, coap, (o) =>
-      this.observations.delete(o),
+    const observation = new ServerObservation(
+      r.endpoint,
+      r.id,
+      p,
+      node,
+      coap,
+      () => controller.abort(),
+      (o) => this.observations.delete(o),
     );
     this.observations.add(observation);
     coap.on('notification', (res) => {

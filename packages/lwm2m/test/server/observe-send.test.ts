@@ -96,6 +96,29 @@ describe('Lwm2mServer information reporting (LwM2M TS Core 1.1 §6.4)', () => {
     await drive(s.clock, s.client.stop());
     expect(obs.done).toBe(true);
     expect(s.server.observationsOf()).toHaveLength(0);
+    // the CoAP observation is dropped too: no exchange left pending at the server's endpoint
+    await until(s.clock, () => s.serverEndpoint.pendingRequests === 0);
+  });
+
+  it('a new registration of the endpoint (a reboot) ends its observations', async () => {
+    const s = await withDevice();
+    const a = await drive(s.clock, s.server.observe('dev1', '/3303/0/5700'));
+    const res = await s.toServer({
+      method: 'POST',
+      path: ['rd'],
+      query: ['ep=dev1', 'lwm2m=1.1'],
+      payload: '</3/0>',
+    });
+    expect(res.code).toBe(Code.Created);
+    expect(a.done).toBe(true);
+    expect(s.server.observationsOf('dev1')).toHaveLength(0);
+    await until(s.clock, () => s.serverEndpoint.pendingRequests === 0);
+    // the old device's next notification is not delivered anywhere
+    const events: NotificationEvent[] = [];
+    s.server.on('notification', (e) => events.push(e));
+    s.client.set('/3303/0/5700', 40);
+    await s.clock.advance(10_000);
+    expect(events).toHaveLength(0);
   });
 
   it('Send (§6.4.6): POST /dp from the device gives a send event with its values, answered 2.04', async () => {
