@@ -386,7 +386,11 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       ...(sms === undefined ? {} : { sms }),
       lifetime,
       binding: params.binding ?? previous.binding,
-      queueMode: params.queueMode ?? previous.queueMode,
+      // 1.0 says queue mode in the binding (UQ); 1.1+ with Q (Core 1.1 §6.2.1.1)
+      queueMode:
+        previous.version === '1.0' && params.binding !== undefined
+          ? params.binding.includes('Q')
+          : (params.queueMode ?? previous.queueMode),
       peer: { address: req.peer.address, port: req.peer.port },
       ...(links === undefined
         ? {}

@@ -61,6 +61,22 @@ describe('Lwm2mServer registration interface (LwM2M TS Core 1.1 §6.2, Transport
     expect(s.events.updated.at(-1)).toBe(now);
   });
 
+  it('a 1.0 Update with b=UQ / b=U switches queue mode (Core 1.0 binding)', async () => {
+    const s = serverSetup();
+    const res = await s.toServer({
+      method: 'POST',
+      path: ['rd'],
+      query: ['ep=old', 'b=U'],
+      payload: '</3/0>',
+    });
+    const id = res.message.getStrings(OptionNumber.LocationPath)[1]!;
+    expect(s.server.registration('old')!.queueMode).toBe(false);
+    expect((await s.toServer({ method: 'POST', path: ['rd', id], query: ['b=UQ'] })).code).toBe(Code.Changed);
+    expect(s.server.registration('old')!.queueMode).toBe(true);
+    expect((await s.toServer({ method: 'POST', path: ['rd', id], query: ['b=U'] })).code).toBe(Code.Changed);
+    expect(s.server.registration('old')!.queueMode).toBe(false);
+  });
+
   it('Update of an unknown registration id is 4.04', async () => {
     const s = serverSetup();
     const res = await s.toServer({ method: 'POST', path: ['rd', 'nosuchid'] });
