@@ -1,0 +1,40 @@
+/**
+ * Errors of the LwM2M server's device-management API (LwM2M TS Core 1.1 §6.3, §6.4). A device that
+ * answers 4.xx / 5.xx gives a `device-error` carrying the CoAP response code it sent.
+ */
+
+export type Lwm2mServerErrorReason =
+  /** No registration for this endpoint name. */
+  | 'unknown-endpoint'
+  /** The device did not answer in time. */
+  | 'timeout'
+  /** The device answered with an error code (4.xx / 5.xx), see `code`. */
+  | 'device-error'
+  /** The device's answer could not be decoded (bad payload, unknown content format). */
+  | 'bad-response'
+  /** The request could not be built (bad path, value not encodable in the format). */
+  | 'bad-request'
+  /** The request failed without a response (reset, transport, closed endpoint). */
+  | 'request-failed'
+  /** A bound was reached (observations, pending requests). */
+  | 'limit'
+  /** The server was closed. */
+  | 'closed';
+
+export class Lwm2mServerError extends Error {
+  override readonly name = 'Lwm2mServerError';
+  readonly reason: Lwm2mServerErrorReason;
+  /** CoAP response code from the device (`device-error`), e.g. 0x84 for 4.04. */
+  readonly code: number | undefined;
+  constructor(reason: Lwm2mServerErrorReason, message: string, options?: { code?: number; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
+    this.code = options?.code;
+  }
+
+  /** The device's response code as text (`'4.04'`), when there is one. */
+  get codeText(): string | undefined {
+    if (this.code === undefined) return undefined;
+    return `${this.code >> 5}.${String(this.code & 0x1f).padStart(2, '0')}`;
+  }
+}

@@ -1,0 +1,30 @@
+export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
+export {
+  DEFAULT_LIFETIME,
+  parseLinksPayload,
+  parseRegisterQuery,
+  parseUpdateQuery,
+  type RegisterParams,
+  RegistrationError,
+  type RegistrationLimits,
+  type UpdateParams,
+} from './registration.js';
+export {
+  Lwm2mServer,
+  type Lwm2mServerEvents,
+  type Lwm2mServerLimits,
+  type Lwm2mServerOptions,
+  type NotificationEvent,
+  type ReadOptions,
+  type RequestOptionsBase,
+  type SendEvent,
+  ServerObservation,
+  type WriteAttributesInput,
+  type WriteOptions,
+} from './server.js';
+export {
+  type Lwm2mServerVersion,
+  MemoryRegistrationStore,
+  type Registration,
+  type RegistrationStore,
+} from './store.js';

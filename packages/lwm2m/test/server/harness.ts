@@ -1,0 +1,142 @@
+/**
+ * Our `Lwm2mServer` and `Lwm2mClient` devices on an in-memory network with fake time.
+ */
+import {
+  CoapEndpoint,
+  type CoapResponse,
+  FakeClock,
+  MemoryNetwork,
+  type RequestOptions,
+  seededRandom,
+} from '@thimble/coap-core';
+import {
+  Lwm2mClient,
+  type Lwm2mClientOptions,
+  Lwm2mServer,
+  type Lwm2mServerLimits,
+  type Registration,
+  type RegistrationStore,
+} from '@thimble/lwm2m';
+
+export const SERVER = '10.0.0.1';
+
+export interface EventLog {
+  registered: Registration[];
+  updated: Registration[];
+  deregistered: Registration[];
+  expired: Registration[];
+}
+
+export interface ServerSetup {
+  clock: FakeClock;
+  network: MemoryNetwork;
+  serverEndpoint: CoapEndpoint;
+  server: Lwm2mServer;
+  events: EventLog;
+  /** Starts a device at 10.0.1.<n> (Device object, Server object, a temperature sensor). */
+  device(n: number, options?: Partial<Lwm2mClientOptions>): Lwm2mClient;
+  /** A raw CoAP endpoint (for malformed requests), at 10.0.2.1. */
+  raw(): CoapEndpoint;
+  /** Sends a raw request to the server. */
+  toServer(options: Omit<RequestOptions, 'uri' | 'peer'>): Promise<CoapResponse>;
+}
+
+export function serverSetup(
+  options: { limits?: Lwm2mServerLimits; store?: RegistrationStore; seed?: number } = {},
+): ServerSetup {
+  const clock = new FakeClock();
+  const network = new MemoryNetwork({ clock, seed: options.seed ?? 3 });
+  const serverEndpoint = new CoapEndpoint({
+    transport: network.bind(SERVER, 5683),
+    clock,
+    random: seededRandom(1),
+  });
+  const server = new Lwm2mServer({
+    endpoint: serverEndpoint,
+    clock,
+    random: seededRandom(7),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.store === undefined ? {} : { store: options.store }),
+  });
+  const events: EventLog = { registered: [], updated: [], deregistered: [], expired: [] };
+  server.on('registered', (r) => events.registered.push(r));
+  server.on('updated', (r) => events.updated.push(r));
+  server.on('deregistered', (r) => events.deregistered.push(r));
+  server.on('expired', (r) => events.expired.push(r));
+  let rawEndpoint: CoapEndpoint | undefined;
+  const raw = () => {
+    rawEndpoint ??= new CoapEndpoint({
+      transport: network.bind('10.0.2.1', 5683),
+      clock,
+      random: seededRandom(5),
+    });
+    return rawEndpoint;
+  };
+  return {
+    clock,
+    network,
+    serverEndpoint,
+    server,
+    events,
+    device(n, deviceOptions = {}) {
+      const endpoint = new CoapEndpoint({
+        transport: network.bind(`10.0.1.${n}`, 56830),
+        clock,
+        random: seededRandom(100 + n),
+      });
+      const client = new Lwm2mClient({
+        endpointName: `dev${n}`,
+        endpoint,
+        serverUri: `coap://${SERVER}:5683`,
+        lifetime: 300,
+        version: '1.1',
+        clock,
+        random: seededRandom(200 + n),
+        ...deviceOptions,
+      });
+      client.addInstance(1, 0, { 0: 1, 1: deviceOptions.lifetime ?? 300, 6: false, 7: 'U' });
+      client.addInstance(3, 0, {
+        0: 'Thimble',
+        1: 'Model T',
+        2: 'SN-1',
+        3: '1.0.0',
+        11: [0, 3],
+        13: 1_700_000_000,
+        16: 'U',
+      });
+      client.addInstance(3303, 0, { 5700: 21.5, 5701: 'Cel' });
+      return client;
+    },
+    raw,
+    toServer(o) {
+      return drive(clock, raw().request({ ...o, peer: { address: SERVER, port: 5683 } }));
+    },
+  };
+}
+
+/** Runs fake time until `done()` or the limit. */
+export async function until(clock: FakeClock, done: () => boolean, limitMs = 600_000): Promise<void> {
+  await clock.runUntil(done, limitMs);
+  if (!done()) throw new Error('condition not reached in fake time');
+}
+
+/** Resolves a promise while fake time runs. */
+export async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 600_000): Promise<T> {
+  let settled = false;
+  const p = promise.finally(() => {
+    settled = true;
+  });
+  // handled below; this keeps Node from warning about a rejection handled late
+  p.catch(() => undefined);
+  await clock.runUntil(() => settled, limitMs);
+  return p;
+}
+
+/** Starts a device and waits until the server has its registration. */
+export async function registered(s: ServerSetup, client: Lwm2mClient): Promise<Registration> {
+  client.start();
+  await until(s.clock, () => client.registrationState === 'registered');
+  const r = s.server.registration(client.endpointName);
+  if (r === undefined) throw new Error('not in the store');
+  return r;
+}
