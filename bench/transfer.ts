@@ -135,7 +135,16 @@ async function libcoapRun(): Promise<Result | undefined> {
     return undefined;
   }
   const port = freePort();
-  const [cmd, args] = server('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-d', '10', '-v', '0']);
+  const [cmd, args] = server('coap-server-notls', [
+    '-A',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-d',
+    '10',
+    '-v',
+    '0',
+  ]);
   await startChild('sh', ['-c', `${cmd} ${args.join(' ')} & echo ready; wait`], /ready/);
   await new Promise((r) => setTimeout(r, 300));
   const uri = `coap://127.0.0.1:${port}/file`;
