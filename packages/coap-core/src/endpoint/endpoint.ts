@@ -1379,14 +1379,17 @@ export class CoapEndpoint implements UpperLayer {
 
   /** Serves block NUM > 0 from the snapshot taken at block 0 (consistent representation, §2.4). */
   private serveSnapshot(ex: InboundExchange, value: number): boolean {
-    const snap = this.transfers.get<Block2Snapshot>(this.transferKey(ex, 'b2'), 2, this.clock.now());
+    const key = this.transferKey(ex, 'b2');
+    const snap = this.transfers.get<Block2Snapshot>(key, 2, this.clock.now());
     if (snap === undefined) return false;
-    this.sendBlock(ex, snap, value, []);
+    this.sendBlock(ex, key, snap, value, []);
     return true;
   }
 
+  /** Sends one block of `snap`; the last block ends the transfer stored under `key` (if any). */
   private sendBlock(
     ex: InboundExchange,
+    key: string,
     snap: Block2Snapshot,
     value: number,
     extra: readonly CoapOptionInit[],
@@ -1407,7 +1410,7 @@ export class CoapEndpoint implements UpperLayer {
     if (offset === 0 || ex.message.getUint(OptionNumber.Size2) !== undefined) {
       options.push({ number: OptionNumber.Size2, value: snap.payload.length });
     }
-    if (!more) this.transfers.delete(this.transferKey(ex, 'b2'));
+    if (!more) this.transfers.delete(key);
     this.reply(ex, {
       code: snap.code,
       payload: snap.payload.subarray(offset, offset + size),
@@ -1441,9 +1444,11 @@ export class CoapEndpoint implements UpperLayer {
       maxAge: response.maxAge,
       expires: this.clock.now() + this.transfers.limits.transferTimeout,
     };
-    if (payload.length > limit) this.transfers.set(this.transferKey(ex, 'b2'), snap);
+    const key = this.transferKey(ex, 'b2');
+    if (payload.length > limit) this.transfers.set(key, snap);
     this.sendBlock(
       ex,
+      key,
       snap,
       requested ?? encodeBlock({ num: 0, more: false, szx: sizeToSzx(limit) }),
       response.options ?? [],
