@@ -5,6 +5,7 @@ import { isPathPrefix, isValidId, type Lwm2mPath } from '../model/path.js';
 import type { Lwm2mModel } from '../model/registry.js';
 import { type Lwm2mValue, Lwm2mValueError, normalizeValue } from '../model/values.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
+import { jsonNumber } from './json-text.js';
 
 /** Upper bound on records / entries in one payload: bounds memory for hostile input. */
 export const MAX_RECORDS = 65536;
@@ -100,6 +101,16 @@ function checkNodeAtPath(path: Lwm2mPath, node: Lwm2mNode, format: number): void
   if (path[depth - 1] !== node.id) {
     throw encodeError('path-mismatch', `node id ${node.id} does not match the path`, format);
   }
+}
+
+/** JSON text of a numeric leaf (Integer, Unsigned Integer, Time, Float), for the JSON formats; −0 stays −0.0. */
+export function leafJsonNumber(leaf: Leaf, format: number): string {
+  const v = leaf.value;
+  const text = Object.is(v, -0) ? '-0.0' : jsonNumber(v as number | bigint);
+  if (text === undefined) {
+    throw encodeError('invalid-value', `/${leaf.path.join('/')}: ${String(v)} has no JSON form`, format);
+  }
+  return text;
 }
 
 /** Checks a node's value against its declared type (and the model, when given) before encoding. */

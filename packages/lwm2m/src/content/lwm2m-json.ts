@@ -18,9 +18,9 @@ import {
   type ObjectLink,
   valueFromText,
 } from '../model/values.js';
-import { buildNode, flattenNode, MAX_RECORDS, pathText, type RawLeaf } from './common.js';
-import { encodeError, Lwm2mContentError } from './errors.js';
-import { type JsonValue, jsonNumber, jsonString, parseJson } from './json-text.js';
+import { buildNode, flattenNode, leafJsonNumber, MAX_RECORDS, pathText, type RawLeaf } from './common.js';
+import { Lwm2mContentError } from './errors.js';
+import { type JsonValue, jsonString, parseJson } from './json-text.js';
 import { compositeFromLeaves, type Lwm2mCompositeEntry } from './senml.js';
 import { utf8Text } from './text-bytes.js';
 
@@ -145,13 +145,9 @@ export function encodeLwm2mJson(path: Lwm2mPath, node: Lwm2mNode, model?: Lwm2mM
       case 'Integer':
       case 'Unsigned Integer':
       case 'Time':
-      case 'Float': {
-        const t = Object.is(v, -0) ? '-0.0' : jsonNumber(v as number | bigint);
-        if (t === undefined)
-          throw encodeError('invalid-value', `/${leaf.path.join('/')}: ${v} has no JSON form`, FORMAT);
-        s += `"v":${t}}`;
+      case 'Float':
+        s += `"v":${leafJsonNumber(leaf, FORMAT)}}`;
         break;
-      }
       case 'Boolean':
         s += `"bv":${v ? 'true' : 'false'}}`;
         break;

@@ -36,6 +36,7 @@ import {
   buildNode,
   flattenNode,
   type Leaf,
+  leafJsonNumber,
   MAX_RECORDS,
   pathText,
   type RawLeaf,
@@ -431,12 +432,8 @@ function jsonValueField(leaf: Leaf, format: number): string {
     case 'Integer':
     case 'Unsigned Integer':
     case 'Time':
-    case 'Float': {
-      const s = Object.is(v, -0) ? '-0.0' : jsonNumber(v as number | bigint);
-      if (s === undefined)
-        throw encodeError('invalid-value', `/${leaf.path.join('/')}: ${v} has no JSON form`, format);
-      return `"v":${s}`;
-    }
+    case 'Float':
+      return `"v":${leafJsonNumber(leaf, format)}`;
     case 'Boolean':
       return `"vb":${v ? 'true' : 'false'}`;
     case 'Opaque':
