@@ -135,6 +135,8 @@ export {
   valueFromText,
   valueToText,
 } from './model/values.js';
+export type * from './server/bootstrap/types.js';
+export type * from './server/firmware/types.js';
 export {
   DEFAULT_LIFETIME,
   Lwm2mServer,
@@ -162,3 +164,4 @@ export {
   type WriteAttributesInput,
   type WriteOptions,
 } from './server/index.js';
+export type * from './server/security-types.js';

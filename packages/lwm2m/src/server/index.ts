@@ -1,4 +1,6 @@
+export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
+export type * from './firmware/types.js';
 export {
   DEFAULT_LIFETIME,
   parseLinksPayload,
@@ -9,6 +11,7 @@ export {
   type RegistrationLimits,
   type UpdateParams,
 } from './registration.js';
+export type * from './security-types.js';
 export {
   Lwm2mServer,
   type Lwm2mServerEvents,
