@@ -1,4 +1,9 @@
 export {
+  type BootstrapOptions,
+  type BootstrapRetryOptions,
+  type BootstrapState,
+  checkBootstrapConsistency,
+  type FactoryBootstrap,
   Lwm2mClient,
   Lwm2mClientError,
   type Lwm2mClientErrorCode,
@@ -138,7 +143,15 @@ export {
 export type * from './server/bootstrap/types.js';
 export type * from './server/firmware/types.js';
 export {
+  BootstrapConfigError,
+  type BootstrapOperationEvent,
+  type BootstrapResult,
+  type BootstrapSessionInfo,
   DEFAULT_LIFETIME,
+  Lwm2mBootstrapServer,
+  type Lwm2mBootstrapServerEvents,
+  type Lwm2mBootstrapServerLimits,
+  type Lwm2mBootstrapServerOptions,
   Lwm2mServer,
   Lwm2mServerError,
   type Lwm2mServerErrorReason,
@@ -146,6 +159,7 @@ export {
   type Lwm2mServerLimits,
   type Lwm2mServerOptions,
   type Lwm2mServerVersion,
+  MemoryBootstrapConfigStore,
   MemoryRegistrationStore,
   type NotificationEvent,
   parseLinksPayload,
@@ -158,9 +172,12 @@ export {
   type RegistrationLimits,
   type RegistrationStore,
   type RequestOptionsBase,
+  SECURITY_MODE_CODES,
   type SendEvent,
   ServerObservation,
+  serverUriProblem,
   type UpdateParams,
+  validateBootstrapConfig,
   type WriteAttributesInput,
   type WriteOptions,
 } from './server/index.js';

@@ -42,6 +42,13 @@ import { isPathPrefix, isValidId, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
 import { type Lwm2mValue, Lwm2mValueError } from '../model/values.js';
 import { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './attributes.js';
+import {
+  type BootstrapOptions,
+  type BootstrapState,
+  ClientBootstrap,
+  type FactoryBootstrap,
+  installFactoryBootstrap,
+} from './bootstrap.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
 import { Emitter } from './events.js';
 import {
@@ -111,6 +118,14 @@ export interface Lwm2mClientOptions {
    * `</3>;ver=1.1`, Core §6.2.1), e.g. a Device object implemented to version 1.1 with the 1.2 definitions.
    */
   readonly objectVersions?: { readonly [objectId: number]: string };
+  /**
+   * Client-initiated bootstrap (Core §6.1): when the objects hold a bootstrap-server account (a Security
+   * instance with Bootstrap-Server = true) or `bootstrap.serverUri` names one, and no LwM2M server account
+   * (or `bootstrap.always`), `start()` bootstraps first and then registers with the server it was given.
+   */
+  readonly bootstrap?: BootstrapOptions;
+  /** Factory bootstrap (Core §6.1.2): Security / Server / OSCORE instances installed at construction. */
+  readonly factoryBootstrap?: FactoryBootstrap;
 }
 
 /** One served operation, for logging (the `lwm2m client` command prints these). */
@@ -133,9 +148,21 @@ export type Lwm2mClientEvents = {
   operation: (event: OperationEvent) => void;
   /** Written by the server (Write, Create, Write-Composite): path of the changed resource or instance. */
   changed: (path: Lwm2mPath) => void;
+  /** A Bootstrap-Request goes to the bootstrap server (Core §6.1.3). */
+  bootstrapStarted: (serverUri: string) => void;
+  /** Bootstrap-Finish accepted: registration with the bootstrapped server follows. */
+  bootstrapped: () => void;
+  /** A bootstrap failed; the next one starts in `retryIn` ms (undefined: the client gave up). */
+  bootstrapFailed: (error: Error, retryIn: number | undefined) => void;
 };
 
-export type RegistrationState = 'stopped' | 'registering' | 'registered' | 'waiting' | 'failed';
+export type RegistrationState =
+  | 'stopped'
+  | 'bootstrapping'
+  | 'registering'
+  | 'registered'
+  | 'waiting'
+  | 'failed';
 
 interface Observation {
   readonly key: string;
@@ -204,6 +231,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private generation = 0;
   private asleep = false;
   private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
+  private readonly bootstrapper: ClientBootstrap;
 
   constructor(options: Lwm2mClientOptions) {
     super();
@@ -216,6 +244,34 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
     this.maxObservations = options.maxObservations ?? 64;
+    if (options.factoryBootstrap !== undefined)
+      installFactoryBootstrap(this.objects, options.factoryBootstrap);
+    this.bootstrapper = new ClientBootstrap(
+      {
+        endpointName: this.endpointName,
+        endpoint: this.endpoint,
+        version: this.version,
+        model: this.model,
+        objects: this.objects,
+        clock: this.clock,
+        random: this.random,
+        requestTimeout: options.requestTimeout,
+        objectVersion: (oid) => this.objectVersion(oid),
+        readNode: (p) => this.readNode(p),
+        operation: (operation, path, code, detail) =>
+          this.emit('operation', { operation, path, code: codeText(code), ...(detail ? { detail } : {}) }),
+        changed: (p) => this.emit('changed', p),
+        removed: (p) => this.afterDelete(p),
+        started: (uri) => this.emit('bootstrapStarted', uri),
+        succeeded: () => this.afterBootstrap(),
+        failedOnce: (error, retryIn) => {
+          this.emit('bootstrapFailed', error, retryIn);
+          this.emit('error', error);
+          if (retryIn === undefined && this.state === 'bootstrapping') this.state = 'failed';
+        },
+      },
+      options.bootstrap,
+    );
     this.installRoutes();
   }
 
@@ -301,6 +357,38 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (this.state !== 'stopped' && this.state !== 'failed') return;
     this.attempt = 0;
     this.sequence = 0;
+    if (this.bootstrapper.needed(this.options.serverUri !== undefined)) {
+      this.state = 'bootstrapping';
+      this.bootstrapper.begin();
+      return;
+    }
+    this.state = 'registering';
+    void this.register();
+  }
+
+  /** Where a bootstrap stands (`idle` when none runs). */
+  get bootstrapState(): BootstrapState {
+    return this.bootstrapper.current;
+  }
+
+  /**
+   * Client-initiated bootstrap now (as Execute on /1/x/9, Bootstrap-Request Trigger, does): de-registers
+   * when registered, bootstraps, then registers with the bootstrapped server.
+   */
+  async bootstrap(): Promise<void> {
+    if (!this.bootstrapper.possible())
+      throw new Lwm2mClientError('not-found', '4.04', 'no bootstrap-server account');
+    await this.stop();
+    this.state = 'bootstrapping';
+    this.bootstrapper.begin();
+  }
+
+  /** Bootstrap-Finish was accepted: register with the server objects 0 / 1 now name. */
+  private afterBootstrap(): void {
+    if (this.state !== 'bootstrapping') return;
+    this.emit('bootstrapped');
+    this.attempt = 0;
+    this.sequence = 0;
     this.state = 'registering';
     void this.register();
   }
@@ -310,6 +398,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const wasRegistered = this.state === 'registered' && this.location !== undefined;
     this.generation++;
     this.state = 'stopped';
+    this.bootstrapper.stop();
     this.clearRegTimer();
     if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
     this.sleepTimer = undefined;
@@ -502,6 +591,12 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       this.sequence++;
       this.attempt = 0;
       if (this.sequence >= sequenceCount) {
+        // Core §6.2.1.1: Bootstrap on Registration Failure (/1/x/16, default true)
+        if (this.serverResource(16) !== false && this.bootstrapper.possible()) {
+          this.state = 'bootstrapping';
+          this.bootstrapper.begin();
+          return;
+        }
         this.state = 'failed';
         this.emit(
           'error',
@@ -627,6 +722,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const handler = (req: CoapRequest) => this.handle(req);
     const ep = this.endpoint;
     ep.route(['FETCH', 'iPATCH', 'GET', 'PUT', 'POST', 'DELETE'], '/', handler);
+    // Bootstrap-Finish (Core §6.1, Transport §6.1); the other bootstrap operations come through handle()
+    ep.route('POST', '/bs', (req) => this.bootstrapper.finish(req));
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o', handler, { observable: true });
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i', handler, { observable: true });
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i/:r', handler, { observable: true });
@@ -634,6 +731,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   }
 
   private handle(req: CoapRequest): Promise<ResponseInit> {
+    const bootstrap = this.bootstrapper.intercept(req);
+    if (bootstrap !== undefined) return bootstrap;
     let op = 'request';
     let path: Lwm2mPath = [];
     const notification = this.isNotification(req);
@@ -905,6 +1004,11 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       // Registration Update Trigger (/1/x/8) is the client's own business
       if (path[0] === 1 && def.id === 8) {
         void this.triggerUpdate();
+        return { code: Code.Changed };
+      }
+      // Bootstrap-Request Trigger (/1/x/9): answer first, then bootstrap
+      if (path[0] === 1 && def.id === 9 && this.bootstrapper.possible()) {
+        this.clock.setTimeout(() => void this.bootstrap().catch((e: Error) => this.emit('error', e)), 0);
         return { code: Code.Changed };
       }
       fail('not-found', '4.04', `${pathText(path)} is not implemented`);

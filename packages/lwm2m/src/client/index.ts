@@ -1,5 +1,12 @@
 export { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './attributes.js';
 export {
+  type BootstrapOptions,
+  type BootstrapRetryOptions,
+  type BootstrapState,
+  checkBootstrapConsistency,
+  type FactoryBootstrap,
+} from './bootstrap.js';
+export {
   Lwm2mClient,
   type Lwm2mClientEvents,
   type Lwm2mClientOptions,

@@ -1,3 +1,19 @@
+export {
+  BootstrapConfigError,
+  SECURITY_MODE_CODES,
+  serverUriProblem,
+  validateBootstrapConfig,
+} from './bootstrap/config.js';
+export {
+  type BootstrapOperationEvent,
+  type BootstrapResult,
+  type BootstrapSessionInfo,
+  Lwm2mBootstrapServer,
+  type Lwm2mBootstrapServerEvents,
+  type Lwm2mBootstrapServerLimits,
+  type Lwm2mBootstrapServerOptions,
+} from './bootstrap/server.js';
+export { MemoryBootstrapConfigStore } from './bootstrap/store.js';
 export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
 export type * from './firmware/types.js';
