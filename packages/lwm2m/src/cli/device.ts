@@ -13,6 +13,8 @@ export interface ExampleDeviceOptions {
   readonly interval?: number;
   readonly log?: (line: string) => void;
   readonly firmwareVersion?: string;
+  /** `serverUri` is a bootstrap server: a bootstrap-server account instead of the server account. */
+  readonly bootstrap?: boolean;
 }
 
 export interface ExampleDevice {
@@ -37,17 +39,29 @@ export function installExampleDevice(client: Lwm2mClient, options: ExampleDevice
   const log = options.log ?? (() => {});
   let timeOffset = 0;
   const nowSeconds = () => Math.floor(Date.now() / 1000) + timeOffset;
-  // Security (0): NoSec towards the server (TS Core 1.1 Appendix E.1)
-  client.addInstance(0, 0, {
-    0: options.serverUri,
-    1: false,
-    2: 3,
-    3: new Uint8Array(0),
-    4: new Uint8Array(0),
-    5: new Uint8Array(0),
-    10: SHORT_SERVER_ID,
-  });
-  client.addInstance(1, 0, { 0: SHORT_SERVER_ID, 1: options.lifetime, 2: 0, 3: 0, 6: false, 7: 'U' });
+  if (options.bootstrap) {
+    // Security (0): the bootstrap-server account, NoSec; the bootstrap server writes the rest
+    client.addInstance(0, 0, {
+      0: options.serverUri,
+      1: true,
+      2: 3,
+      3: new Uint8Array(0),
+      4: new Uint8Array(0),
+      5: new Uint8Array(0),
+    });
+  } else {
+    // Security (0): NoSec towards the server (TS Core 1.1 Appendix E.1)
+    client.addInstance(0, 0, {
+      0: options.serverUri,
+      1: false,
+      2: 3,
+      3: new Uint8Array(0),
+      4: new Uint8Array(0),
+      5: new Uint8Array(0),
+      10: SHORT_SERVER_ID,
+    });
+    client.addInstance(1, 0, { 0: SHORT_SERVER_ID, 1: options.lifetime, 2: 0, 3: 0, 6: false, 7: 'U' });
+  }
   client.addInstance(3, 0, {
     0: 'Thimble',
     1: 'Thimble example device',

@@ -1,11 +1,13 @@
 /**
  * The `lwm2m` command (Node adapter). `lwm2m client` runs the example device against an LwM2M server and
- * logs every operation it serves (see README.md, "The lwm2m client command").
+ * logs every operation it serves (see README.md, "The lwm2m client command"); `lwm2m bootstrap-server`
+ * is in bootstrap-server.ts.
  */
 import { parseArgs } from 'node:util';
 import { systemClock } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { Lwm2mClient, type Lwm2mVersion } from '../client/client.js';
+import { BOOTSTRAP_SERVER_USAGE, bootstrapServerMain } from './bootstrap-server.js';
 import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from './device.js';
 
 export interface CliIo {
@@ -22,14 +24,18 @@ Options:
   -l, --lifetime SECONDS  registration lifetime (default 300)
       --lwm2m VERSION     1.0, 1.1 (default) or 1.2
   -q, --queue             queue mode
+  -b, --bootstrap         --server is a bootstrap server: bootstrap first, then register with the
+                          server it hands out
       --host ADDR         local address to bind (default: any)
   -p, --port PORT         local port (default: ephemeral)
       --interval SECONDS  temperature change period (default 5, 0 = never)
   -h, --help              this text
-`;
+
+${BOOTSTRAP_SERVER_USAGE}`;
 
 /** Runs the command; resolves with the exit code once it is done (for `client`: after SIGINT / `signal`). */
 export async function main(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  if (argv[0] === 'bootstrap-server') return bootstrapServerMain(argv.slice(1), io, signal);
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);
@@ -69,10 +75,11 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   }
   const log = (line: string) => io.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const endpoint = await createUdpEndpoint({ address: args.values.host, port });
+  const bootstrap = args.values.bootstrap === true;
   const client = new Lwm2mClient({
     endpointName: name,
     endpoint,
-    serverUri: server,
+    ...(bootstrap ? { bootstrap: { retry: { initialDelay: 5, maxDelay: 60 } } } : { serverUri: server }),
     lifetime,
     version,
     queueMode: args.values.queue,
@@ -82,11 +89,21 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   });
   const device = installExampleDevice(client, {
     serverUri: server,
+    bootstrap,
     lifetime,
     clock: systemClock,
     interval,
     log,
   });
+  client.on('bootstrapStarted', (uri) => log(`Bootstrap-Request to ${uri}`));
+  client.on('bootstrapped', () =>
+    log(`bootstrapped: registering with ${String(client.get('/0/1/0') ?? '')}`),
+  );
+  client.on('bootstrapFailed', (e, retryIn) =>
+    log(
+      `bootstrap failed: ${e.message}${retryIn === undefined ? '' : `; again in ${Math.round(retryIn / 1000)} s`}`,
+    ),
+  );
   client.on('registered', (loc) => log(`registered at ${loc}`));
   client.on('updated', () => log('registration updated'));
   client.on('deregistered', () => log('de-registered'));
@@ -96,7 +113,9 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
     log(`${op.operation} ${op.path} -> ${op.code}${op.detail ? ` (${op.detail})` : ''}`);
   });
   const local = endpoint.transport.local;
-  log(`lwm2m client "${name}" (LwM2M ${version}) on ${local.address}:${local.port} -> ${server}`);
+  log(
+    `lwm2m client "${name}" (LwM2M ${version}) on ${local.address}:${local.port} -> ${bootstrap ? 'bootstrap server ' : ''}${server}`,
+  );
   client.start();
   await new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
@@ -124,6 +143,7 @@ function parse(argv: readonly string[]) {
       lifetime: { type: 'string', short: 'l' },
       lwm2m: { type: 'string' },
       queue: { type: 'boolean', short: 'q' },
+      bootstrap: { type: 'boolean', short: 'b' },
       host: { type: 'string' },
       port: { type: 'string', short: 'p' },
       interval: { type: 'string' },

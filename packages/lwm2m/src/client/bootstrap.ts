@@ -186,7 +186,7 @@ export function checkBootstrapConsistency(objects: InstanceStore): string[] {
     const v = objects.get(oid, iid)?.slots[rid]?.value;
     return Array.isArray(v) ? undefined : (v as Lwm2mValue | undefined);
   };
-  const securityBySsid = new Map<number, number>();
+  const securityBySsid: { [k: number]: number | undefined } = {};
   let bootstrapAccounts = 0;
   for (const iid of objects.instanceIds(0)) {
     const w = `/0/${iid}`;
@@ -233,12 +233,12 @@ export function checkBootstrapConsistency(objects: InstanceStore): string[] {
     const ssid = value(0, iid, 10);
     if (typeof ssid !== 'number' || ssid < 1 || ssid > 65534)
       problems.push(`${w}: no Short Server ID (/0/x/10)`);
-    else if (securityBySsid.has(ssid))
-      problems.push(`${w}: Short Server ID ${ssid} is also /0/${securityBySsid.get(ssid)}`);
-    else securityBySsid.set(ssid, iid);
+    else if (securityBySsid[ssid] !== undefined)
+      problems.push(`${w}: Short Server ID ${ssid} is also /0/${securityBySsid[ssid]}`);
+    else securityBySsid[ssid] = iid;
   }
   if (bootstrapAccounts > 1) problems.push('more than one bootstrap-server account');
-  const servers = new Set<number>();
+  const servers: { [k: number]: number | undefined } = {};
   for (const iid of objects.instanceIds(1)) {
     const w = `/1/${iid}`;
     const ssid = value(1, iid, 0);
@@ -246,18 +246,21 @@ export function checkBootstrapConsistency(objects: InstanceStore): string[] {
       problems.push(`${w}: no Short Server ID (/1/x/0)`);
       continue;
     }
-    if (servers.has(ssid)) problems.push(`${w}: Short Server ID ${ssid} twice in the Server object`);
-    servers.add(ssid);
-    if (!securityBySsid.has(ssid)) problems.push(`${w}: no Security instance with Short Server ID ${ssid}`);
+    if (servers[ssid] !== undefined)
+      problems.push(`${w}: Short Server ID ${ssid} twice in the Server object`);
+    servers[ssid] = 1;
+    if (securityBySsid[ssid] === undefined)
+      problems.push(`${w}: no Security instance with Short Server ID ${ssid}`);
     const lifetime = value(1, iid, 1);
     if (typeof lifetime !== 'number' || lifetime < 0) problems.push(`${w}: no Lifetime (/1/x/1)`);
     const binding = value(1, iid, 7);
     if (typeof binding !== 'string' || !BINDING.test(binding))
       problems.push(`${w}: no valid Binding (/1/x/7)`);
   }
-  for (const [ssid, iid] of securityBySsid)
-    if (!servers.has(ssid)) problems.push(`/0/${iid}: no Server instance with Short Server ID ${ssid}`);
-  if (securityBySsid.size === 0) problems.push('no LwM2M server account');
+  for (const [ssid, iid] of numberEntries(securityBySsid))
+    if (servers[ssid] === undefined)
+      problems.push(`/0/${iid}: no Server instance with Short Server ID ${ssid}`);
+  if (Object.keys(securityBySsid).length === 0) problems.push('no LwM2M server account');
   return problems;
 }
 
@@ -782,7 +785,9 @@ export class ClientBootstrap {
     // `uri` is a quoted-string as in the specification's examples (Core 1.1 §5.2.7.3)
     const text = links
       .map((l) =>
-        formatLinkFormat([{ target: l.target, attributes: l.attributes.filter((a) => a.name !== 'uri') }]).concat(
+        formatLinkFormat([
+          { target: l.target, attributes: l.attributes.filter((a) => a.name !== 'uri') },
+        ]).concat(
           l.attributes
             .filter((a) => a.name === 'uri')
             .map((a) => `;uri="${String(a.value).replace(/[\\"]/g, (c) => `\\${c}`)}"`)
@@ -825,4 +830,11 @@ export class ClientBootstrap {
     }
     return { code: Code.Deleted };
   }
+}
+
+/** `[key, value]` pairs of a plain object keyed by number (no Map: the client stays portable). */
+function numberEntries(o: { [k: number]: number | undefined }): [number, number][] {
+  const out: [number, number][] = [];
+  for (const k of Object.keys(o)) out.push([Number(k), o[Number(k)]!]);
+  return out;
 }

@@ -198,7 +198,7 @@ export function validateBootstrapConfig(input: unknown): BootstrapConfig {
   }
 
   const security: Record<string, BootstrapSecurityConfig> = {};
-  const ssidOfSecurity = new Map<number, number>();
+  const ssidOfSecurity: { [k: number]: number | undefined } = {};
   let bootstrapAccounts = 0;
   for (const [id, o] of ids(input.security, 'security')) {
     const w = `security/${id}`;
@@ -232,9 +232,9 @@ export function validateBootstrapConfig(input: unknown): BootstrapConfig {
     } else if (shortServerId === undefined && o.shortServerId === undefined) {
       bad(`${w}: shortServerId is required for an LwM2M server`);
     } else if (shortServerId !== undefined) {
-      if (ssidOfSecurity.has(shortServerId))
-        bad(`${w}: shortServerId ${shortServerId} is also security/${ssidOfSecurity.get(shortServerId)}`);
-      ssidOfSecurity.set(shortServerId, id);
+      if (ssidOfSecurity[shortServerId] !== undefined)
+        bad(`${w}: shortServerId ${shortServerId} is also security/${ssidOfSecurity[shortServerId]}`);
+      ssidOfSecurity[shortServerId] = id;
     }
     const clientHoldOffTime = int(o, 'clientHoldOffTime', w, false, 0, 2 ** 31 - 1);
     const oscoreInstance = int(o, 'oscoreInstance', w, false, 0, 65534);
@@ -254,7 +254,7 @@ export function validateBootstrapConfig(input: unknown): BootstrapConfig {
   if (bootstrapAccounts > 1) bad('at most one security instance may be a bootstrap-server account');
 
   const servers: Record<string, BootstrapServerConfig> = {};
-  const seen = new Map<number, number>();
+  const seen: { [k: number]: number | undefined } = {};
   for (const [id, o] of ids(input.servers, 'servers')) {
     const w = `servers/${id}`;
     const shortServerId = int(o, 'shortServerId', w, true, 1, 65534);
@@ -266,10 +266,10 @@ export function validateBootstrapConfig(input: unknown): BootstrapConfig {
     if (binding !== undefined && !BINDING.test(binding))
       bad(`${w}: binding "${binding}" is not made of U, T, S, N, Q`);
     if (shortServerId !== undefined) {
-      if (seen.has(shortServerId))
-        bad(`${w}: shortServerId ${shortServerId} is also servers/${seen.get(shortServerId)}`);
-      seen.set(shortServerId, id);
-      if (!ssidOfSecurity.has(shortServerId))
+      if (seen[shortServerId] !== undefined)
+        bad(`${w}: shortServerId ${shortServerId} is also servers/${seen[shortServerId]}`);
+      seen[shortServerId] = id;
+      if (ssidOfSecurity[shortServerId] === undefined)
         bad(`${w}: no security instance has shortServerId ${shortServerId}`);
     }
     servers[id] = {
@@ -281,8 +281,8 @@ export function validateBootstrapConfig(input: unknown): BootstrapConfig {
       ...(binding === undefined ? {} : { binding }),
     };
   }
-  for (const [ssid, id] of ssidOfSecurity)
-    if (!seen.has(ssid)) bad(`security/${id}: no servers instance has shortServerId ${ssid}`);
+  for (const [ssid, id] of numberEntries(ssidOfSecurity))
+    if (seen[ssid] === undefined) bad(`security/${id}: no servers instance has shortServerId ${ssid}`);
   if (input.security === undefined) bad('security is required');
   if (input.servers === undefined) bad('servers is required');
 
@@ -384,4 +384,11 @@ export function instanceNodeOf(
     resources.push(singleResource(def.id, def.type, values[Number(k)]!));
   }
   return objectInstance(instanceId, resources);
+}
+
+/** `[key, value]` pairs of a plain object keyed by number (no Map: the client stays portable). */
+function numberEntries(o: { [k: number]: number | undefined }): [number, number][] {
+  const out: [number, number][] = [];
+  for (const k of Object.keys(o)) out.push([Number(k), o[Number(k)]!]);
+  return out;
 }
