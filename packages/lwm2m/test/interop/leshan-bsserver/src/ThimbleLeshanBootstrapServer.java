@@ -13,14 +13,20 @@
  *   EVENT end ep=<endpoint>
  *   EVENT failed ep=<endpoint> <cause>
  *
- * Usage: java -jar thimble-leshan-bsserver.jar --port P [--host H] --endpoint EP --server-uri URI
- *        [--ssid N] [--lifetime S] [--binding U] [--psk-identity ID --psk-key HEX] [--no-auto-id]
- *        [--content-format CODE]
+ * Usage: java -jar thimble-leshan-bsserver.jar --port P [--host H]
+ *        --client EP=URI[,ssid=N][,lifetime=S][,binding=U][,psk=IDENTITY:HEXKEY][,format=CODE][,autoid=false]
+ *        [--client ...]
+ *
+ * Each --client adds the configuration of one endpoint: delete /0 and /1, then one LwM2M server account
+ * (Security instance with the URI, NoSec or PSK, and its Server instance). With autoid (the default) Leshan
+ * starts with a Bootstrap-Discover to find the device's bootstrap-server account and writes around it.
  */
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import org.eclipse.leshan.core.SecurityMode;
@@ -56,44 +62,34 @@ public class ThimbleLeshanBootstrapServer {
         return out;
     }
 
-    public static void main(String[] argv) throws Exception {
-        Map<String, String> args = new HashMap<>();
-        for (int i = 0; i < argv.length; i++) {
-            String a = argv[i];
-            if (a.equals("--no-auto-id")) {
-                args.put(a, "true");
-            } else if (a.startsWith("--") && i + 1 < argv.length) {
-                args.put(a, argv[++i]);
-            } else {
-                System.err.println("bad argument: " + a);
-                System.exit(2);
-            }
+    private static BootstrapConfig config(String spec) {
+        String[] parts = spec.split(",");
+        int eq = parts[0].indexOf('=');
+        String serverUri = parts[0].substring(eq + 1);
+        Map<String, String> opts = new HashMap<>();
+        for (int i = 1; i < parts.length; i++) {
+            int e = parts[i].indexOf('=');
+            opts.put(parts[i].substring(0, e), parts[i].substring(e + 1));
         }
-        String host = args.getOrDefault("--host", "127.0.0.1");
-        int port = Integer.parseInt(args.getOrDefault("--port", "5783"));
-        String endpoint = args.get("--endpoint");
-        String serverUri = args.get("--server-uri");
-        if (endpoint == null || serverUri == null) {
-            System.err.println("--endpoint and --server-uri are required");
-            System.exit(2);
-        }
-        int ssid = Integer.parseInt(args.getOrDefault("--ssid", "123"));
+        int ssid = Integer.parseInt(opts.getOrDefault("ssid", "123"));
 
         BootstrapConfig config = new BootstrapConfig();
-        config.autoIdForSecurityObject = !args.containsKey("--no-auto-id");
+        config.autoIdForSecurityObject = !"false".equals(opts.get("autoid"));
         config.toDelete.add("/0");
         config.toDelete.add("/1");
-        if (args.containsKey("--content-format"))
-            config.contentFormat = ContentFormat.fromCode(Integer.parseInt(args.get("--content-format")));
+        if (opts.containsKey("format"))
+            config.contentFormat = ContentFormat.fromCode(Integer.parseInt(opts.get("format")));
 
         BootstrapConfig.ServerSecurity security = new BootstrapConfig.ServerSecurity();
         security.uri = serverUri;
         security.bootstrapServer = false;
         security.serverId = ssid;
-        if (args.containsKey("--psk-identity")) {
+        if (opts.containsKey("psk")) {
+            String psk = opts.get("psk");
+            int colon = psk.indexOf(':');
             security.securityMode = SecurityMode.PSK;
-            security.publicKeyOrId = args.get("--psk-identity").getBytes(StandardCharsets.UTF_8);
-            security.secretKey = hex(args.getOrDefault("--psk-key", ""));
+            security.publicKeyOrId = psk.substring(0, colon).getBytes(StandardCharsets.UTF_8);
+            security.secretKey = hex(psk.substring(colon + 1));
         } else {
             security.securityMode = SecurityMode.NO_SEC;
         }
@@ -101,15 +97,43 @@ public class ThimbleLeshanBootstrapServer {
 
         BootstrapConfig.ServerConfig server = new BootstrapConfig.ServerConfig();
         server.shortId = ssid;
-        server.lifetime = Integer.parseInt(args.getOrDefault("--lifetime", "300"));
+        server.lifetime = Integer.parseInt(opts.getOrDefault("lifetime", "300"));
         EnumSet<BindingMode> binding = EnumSet.noneOf(BindingMode.class);
-        for (char c : args.getOrDefault("--binding", "U").toCharArray())
+        for (char c : opts.getOrDefault("binding", "U").toCharArray())
             binding.add(BindingMode.valueOf(String.valueOf(c)));
         server.binding = binding;
         config.servers.put(0, server);
+        return config;
+    }
+
+    public static void main(String[] argv) throws Exception {
+        String host = "127.0.0.1";
+        int port = 5783;
+        List<String> clients = new ArrayList<>();
+        for (int i = 0; i + 1 < argv.length; i += 2) {
+            switch (argv[i]) {
+            case "--host":
+                host = argv[i + 1];
+                break;
+            case "--port":
+                port = Integer.parseInt(argv[i + 1]);
+                break;
+            case "--client":
+                clients.add(argv[i + 1]);
+                break;
+            default:
+                System.err.println("bad argument: " + argv[i]);
+                System.exit(2);
+            }
+        }
+        if (argv.length % 2 != 0 || clients.isEmpty()) {
+            System.err.println("usage: --port P [--host H] --client EP=URI[,ssid=N][,lifetime=S]... [--client ...]");
+            System.exit(2);
+        }
 
         InMemoryBootstrapConfigStore store = new InMemoryBootstrapConfigStore();
-        store.add(endpoint, config);
+        for (String spec : clients)
+            store.add(spec.substring(0, spec.indexOf('=')), config(spec));
 
         LeshanBootstrapServerBuilder builder = new LeshanBootstrapServerBuilder();
         builder.setLocalAddress(host, port);
