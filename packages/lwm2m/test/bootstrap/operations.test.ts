@@ -361,6 +361,38 @@ describe('client Bootstrap interface (LwM2M TS Core 1.1 §5.2.7, §6.1)', () => 
     void SERVER;
   });
 
+  it('Bootstrap-Server Account Timeout (/0/x/12): the account is purged that long after a bootstrap', async () => {
+    const w = world();
+    const raw = w.rawBootstrap();
+    const d = w.device({}, { 12: 60 });
+    d.client.start();
+    await until(w.clock, () => d.client.bootstrapState === 'serving');
+    const send = (o: Parameters<typeof raw.send>[0]) => drive(w.clock, raw.send(o));
+    await send({
+      method: 'PUT',
+      path: '/0/1',
+      contentFormat: SENML_CBOR,
+      payload: securityPayload(1, SERVER_URI, 3),
+    });
+    await send({ method: 'PUT', path: '/1/0', contentFormat: SENML_CBOR, payload: serverPayload(0, 3) });
+    expect((await send({ method: 'POST', path: '/bs' })).code).toBe(Code.Changed);
+    const done = w.clock.now();
+    await until(w.clock, () => d.client.registrationState === 'registered');
+    expect(d.client.get('/0/0/0')).toBe(BS_URI);
+    await until(w.clock, () => d.client.get('/0/0/0') === undefined);
+    expect(w.clock.now() - done).toBeGreaterThanOrEqual(60_000);
+    expect(w.clock.now() - done).toBeLessThan(62_000);
+    expect(d.client.get('/0/1/0')).toBe(SERVER_URI);
+  });
+
+  it('a 1.0 client: Bootstrap-Discover without uri attributes', async () => {
+    const { send } = await serving('1.0');
+    const text = utf8Decode((await send({ method: 'GET', path: '/', accept: 40 })).payload);
+    expect(text.startsWith('</>;lwm2m=1.0,')).toBe(true);
+    expect(text).toContain('</0/0>,</0/3>;ssid=9,');
+    expect(text).not.toContain('uri=');
+  });
+
   it('a registration that fails for good falls back to bootstrap (/1/x/16), and /1/x/9 triggers one', async () => {
     const w = world();
     const raw = w.rawBootstrap();
