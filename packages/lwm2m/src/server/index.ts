@@ -1,5 +1,6 @@
 export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
+export { FirmwareCampaigns, type FirmwareCampaignsOptions } from './firmware/campaign.js';
 export type * from './firmware/types.js';
 export {
   DEFAULT_LIFETIME,
