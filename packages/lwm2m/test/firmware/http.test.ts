@@ -5,8 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FirmwareState, singleResource, UpdateResult } from '@thimble/lwm2m';
+import { httpPackageFetcher } from '@thimble/lwm2m/node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { httpPackageFetcher } from '../../src/node/index.js';
 import { drive, registered, serverSetup } from '../server/harness.js';
 import { fwDevice, image, sha256Hex } from './harness.js';
 
