@@ -87,6 +87,51 @@ describe('Firmware Update state machine (Appendix E.6)', () => {
     await until(s.clock, () => d.fw.result === UpdateResult.UnsupportedPackage);
     expect(d.fw.state).toBe(FirmwareState.Downloaded);
   });
+  it('while Updating, writes of Package / Package URI and a second Update are refused; the install ends it', async () => {
+    const s = serverSetup();
+    let finishInstall: (() => void) | undefined;
+    const d = fwDevice(s, 1, {
+      install: () =>
+        new Promise((resolve) => {
+          finishInstall = () => resolve({ version: '3.0.0' });
+        }),
+    });
+    await registered(s, d.client);
+    await drive(s.clock, s.server.write('dev1', '/5/0/0', opaque(image(500)), { format: 42 }));
+    await drive(s.clock, s.server.execute('dev1', '/5/0/2'));
+    expect(d.fw.state).toBe(FirmwareState.Updating);
+    await until(s.clock, () => finishInstall !== undefined);
+    await expect(drive(s.clock, s.server.write('dev1', '/5/0/1', text(1, '')))).rejects.toThrow(/4\.00/);
+    await expect(
+      drive(s.clock, s.server.write('dev1', '/5/0/0', opaque(image(3000)), { format: 42 })),
+    ).rejects.toThrow(/4\.00/);
+    await expect(drive(s.clock, s.server.execute('dev1', '/5/0/2'))).rejects.toThrow(/4\.00/);
+    expect(d.fw.state).toBe(FirmwareState.Updating);
+    finishInstall!();
+    await until(s.clock, () => d.fw.state === FirmwareState.Idle);
+    expect(d.fw.result).toBe(UpdateResult.Success);
+    expect(d.client.get('/3/0/3')).toBe('3.0.0');
+  });
+
+  it('a new push while Downloading replaces the unfinished one (the sink is told to abort first)', async () => {
+    const s = serverSetup({ limits: { requestTimeout: 5_000 } });
+    const d = fwDevice(s, 1);
+    await registered(s, d.client);
+    const first = s.server.write('dev1', '/5/0/0', opaque(image(8000, 1)), {
+      format: 42,
+      onProgress: (sent) => {
+        if (sent >= 2048) s.network.conditions = { loss: 1 };
+      },
+    });
+    await expect(drive(s.clock, first)).rejects.toThrow();
+    expect(d.fw.state).toBe(FirmwareState.Downloading);
+    s.network.conditions = {};
+    const img = image(5000, 2);
+    await drive(s.clock, s.server.write('dev1', '/5/0/0', opaque(img), { format: 42 }));
+    expect(d.fw.state).toBe(FirmwareState.Downloaded);
+    expect(d.sink.aborted).toEqual(['replaced by a new download']);
+    expect(d.sink.finished).toBe(sha256Hex(img));
+  });
 });
 
 describe('push (Block1 Write of /5/0/0, streamed)', () => {
