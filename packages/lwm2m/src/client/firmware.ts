@@ -562,6 +562,8 @@ export class FirmwareUpdate {
       this.reset();
       return;
     }
+    if (this.options.delivery === 'pull')
+      throw new Lwm2mClientError('not-allowed', '4.05', 'this device takes firmware by pull only');
     let d: Download | undefined;
     try {
       d = await this.start('push', undefined, bytes.length, undefined);
