@@ -48,11 +48,18 @@ async function finish(
   return drive(s.clock, fw.finished(id), 3_600_000);
 }
 
-function expectUpdated(devices: FwDevice[], img: Uint8Array): void {
+/**
+ * Every device has the image and installed it (once; on a lossy network an Execute whose answer and state
+ * reads were all lost may be repeated by the next attempt, which is allowed with `lossy`).
+ */
+function expectUpdated(devices: FwDevice[], img: Uint8Array, lossy = false): void {
   const sha = sha256Hex(img);
   for (const d of devices) {
     expect(d.sink.finished, d.client.endpointName).toBe(sha);
-    expect(d.installs, d.client.endpointName).toEqual([sha]);
+    if (lossy) {
+      expect(d.installs.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(d.installs)).toEqual(new Set([sha]));
+    } else expect(d.installs, d.client.endpointName).toEqual([sha]);
     expect(d.fw.state).toBe(FirmwareState.Idle);
     expect(d.fw.result).toBe(UpdateResult.Success);
     expect(d.client.get('/3/0/3')).toBe('2.0.0');
@@ -138,7 +145,9 @@ describe('FirmwareCampaigns', () => {
     });
     const [a, b] = await Promise.all([finish(s, fw, push.id), finish(s, fw, pull.id)]);
     expect([a.succeeded, a.failed, b.succeeded, b.failed]).toEqual([50, 0, 50, 0]);
-    expectUpdated(devices, img);
+    expectUpdated(devices, img, true);
+    // with this seed no Execute had to be repeated
+    expect(devices.every((d) => d.installs.length === 1)).toBe(true);
     expect(s.network.stats.lost).toBeGreaterThan(100);
   }, 60_000);
 

@@ -23,6 +23,7 @@ import {
 import { FIRMWARE_DIGEST_OBJECT_ID } from '../../client/firmware.js';
 import { Sha256, toHexString } from '../../client/sha256.js';
 import { type Lwm2mNode, singleResource } from '../../model/nodes.js';
+import { Lwm2mServerError } from '../errors.js';
 import type { Lwm2mServer, ServerObservation } from '../server.js';
 import type { Registration } from '../store.js';
 import type {
@@ -566,6 +567,25 @@ export class FirmwareCampaigns implements FirmwareService {
     return new AttemptError(`Update Result ${r} (${RESULT_TEXT[r] ?? 'unknown'})`);
   }
 
+  /**
+   * Execute /5/0/2. Execute is not idempotent: when the answer is lost, the device's state tells whether it
+   * ran (Updating, or already Update Result 1) before it is asked again (at most twice more).
+   */
+  private async executeUpdate(a: Attempt, opts: { signal: AbortSignal; timeout?: number }): Promise<void> {
+    for (let again = 0; ; again++) {
+      try {
+        await this.server.execute(a.device.endpoint, '/5/0/2', undefined, opts);
+        return;
+      } catch (e) {
+        this.check(a);
+        if (e instanceof Lwm2mServerError && e.reason === 'device-error') throw e;
+        await this.poll(a);
+        if (a.state === 3 || a.result === 1) return;
+        if (a.state !== 2 || again >= 2) throw e;
+      }
+    }
+  }
+
   private async run(a: Attempt): Promise<void> {
     const { campaign: c, device: d } = a;
     const ep = d.endpoint;
@@ -605,17 +625,26 @@ export class FirmwareCampaigns implements FirmwareService {
     const image = c.image.data;
     if (c.options.method === 'push') {
       let last = 0;
-      await this.server.write(ep, '/5/0/0', singleResource(0, 'Opaque', image), {
-        format: 42,
-        ...opts,
-        ...(this.options.blockSize === undefined ? {} : { blockSize: this.options.blockSize }),
-        onProgress: (sent) => {
-          if (sent <= last) return;
-          last = sent;
-          d.bytesSent = sent;
-          this.progress(c, d);
-        },
-      });
+      try {
+        await this.server.write(ep, '/5/0/0', singleResource(0, 'Opaque', image), {
+          format: 42,
+          ...opts,
+          ...(this.options.blockSize === undefined ? {} : { blockSize: this.options.blockSize }),
+          onProgress: (sent) => {
+            if (sent <= last) return;
+            last = sent;
+            d.bytesSent = sent;
+            this.progress(c, d);
+          },
+        });
+      } catch (e) {
+        // the answer to the last block may be what got lost: a device that reports Downloaded has the
+        // whole package of this attempt (it was reset to Idle first, and takes blocks only in order)
+        this.check(a);
+        if (last < image.length - 1024) throw e;
+        await this.poll(a);
+        if (a.state !== 2) throw e;
+      }
       d.bytesSent = image.length;
       // the last block is answered once the device has the whole package: read where it stands
       await this.poll(a);
@@ -629,7 +658,7 @@ export class FirmwareCampaigns implements FirmwareService {
     d.bytesSent = image.length;
     this.progress(c, d);
     a.result = undefined;
-    await this.server.execute(ep, '/5/0/2', undefined, opts);
+    await this.executeUpdate(a, opts);
     d.state = 'updating';
     this.progress(c, d);
     await this.until(a, () => a.result === 1 || this.failedResult(a));
