@@ -146,8 +146,6 @@ describe('FirmwareCampaigns', () => {
     const [a, b] = await Promise.all([finish(s, fw, push.id), finish(s, fw, pull.id)]);
     expect([a.succeeded, a.failed, b.succeeded, b.failed]).toEqual([50, 0, 50, 0]);
     expectUpdated(devices, img, true);
-    // with this seed no Execute had to be repeated
-    expect(devices.every((d) => d.installs.length === 1)).toBe(true);
     expect(s.network.stats.lost).toBeGreaterThan(100);
   }, 60_000);
 
