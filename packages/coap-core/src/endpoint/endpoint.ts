@@ -88,7 +88,10 @@ export interface RequestOptions {
   readonly peer?: Peer;
   readonly path?: string | readonly string[];
   readonly query?: readonly string[];
-  /** Extra options (added after those from the URI). */
+  /**
+   * Extra options (added after those from the URI). A Block2 option here asks for that one block (RFC 7959
+   * §2.4, e.g. to resume a download): the response comes back as it is, without fetching further blocks.
+   */
   readonly options?: readonly CoapOptionInit[];
   readonly payload?: Uint8Array | string;
   /** Confirmable (default) or Non-confirmable. */
@@ -174,6 +177,10 @@ export interface ResponseInit {
   readonly contentFormat?: number;
   readonly maxAge?: number;
   readonly etag?: Uint8Array;
+  /**
+   * Extra options. With a Block2 option the handler serves that block of its representation itself (the
+   * payload is the block): the endpoint sends it as it is and keeps no snapshot (RFC 7959 §2.4).
+   */
   readonly options?: readonly CoapOptionInit[];
 }
 
@@ -649,6 +656,8 @@ export class CoapEndpoint implements UpperLayer {
     const block = decodeBlock(value);
     if (!block.more && block.num === 0) return first;
     if (p.code !== Code.GET && p.code !== Code.FETCH) return first; // continuing would repeat the action
+    // the caller asked for one block itself (e.g. to resume a download): it gets that block and no more
+    if (p.options.some((o) => o.number === OptionNumber.Block2)) return first;
     let attempt = 0;
     let response = first;
     for (;;) {
@@ -1423,6 +1432,11 @@ export class CoapEndpoint implements UpperLayer {
 
   /** Sends a response, split into Block2 blocks when it is larger than the block size (§2.4). */
   private respondWithBlocks(ex: InboundExchange, response: ResponseInit): void {
+    // a handler that set Block2 itself served one block of its own representation (no snapshot is kept)
+    if (response.options?.some((o) => o.number === OptionNumber.Block2)) {
+      this.reply(ex, response);
+      return;
+    }
     const payload = toBytes(response.payload);
     const requested = ex.message.getUint(OptionNumber.Block2);
     const limit =

@@ -1,9 +1,23 @@
 /**
  * The example device the `lwm2m client` command runs: Security (NoSec), Server, Device, Connectivity
- * Monitoring, Location and a Temperature sensor whose value drifts every few seconds.
+ * Monitoring, Location, a Temperature sensor whose value drifts every few seconds, and Firmware Update
+ * (push, or pull over coap:// and http(s)://) with a simulated install that "reboots" (registers again)
+ * and then reports the new version in /3/0/3.
+ *
+ * The example device's package format: any bytes; a package that starts with the line
+ * `THIMBLE-FW <version>\n` installs that version, any other package the current version with its patch
+ * number plus one. A package larger than the simulated flash (`flashSize`) fails with Update Result 2.
  */
 import type { Clock } from '@thimble/coap-core';
 import type { Lwm2mClient } from '../client/client.js';
+import {
+  FirmwareOutOfSpaceError,
+  type FirmwareSink,
+  type FirmwareUpdate,
+  installFirmwareUpdate,
+} from '../client/firmware.js';
+import { Sha256, toHexString } from '../client/sha256.js';
+import { httpPackageFetcher } from '../node/firmware-http.js';
 
 export interface ExampleDeviceOptions {
   readonly serverUri: string;
@@ -15,11 +29,17 @@ export interface ExampleDeviceOptions {
   readonly firmwareVersion?: string;
   /** `serverUri` is a bootstrap server: a bootstrap-server account instead of the server account. */
   readonly bootstrap?: boolean;
+  /** Milliseconds the simulated firmware install takes before the reboot (default 2000). */
+  readonly installTime?: number;
+  /** Bytes of simulated flash for a firmware package (default 8 MiB). */
+  readonly flashSize?: number;
 }
 
 export interface ExampleDevice {
   /** Stops the temperature timer. */
   stop(): void;
+  /** The Firmware Update object (/5/0). */
+  readonly firmware: FirmwareUpdate;
 }
 
 const SHORT_SERVER_ID = 123;
@@ -32,7 +52,18 @@ export const EXAMPLE_OBJECT_VERSIONS: { readonly [objectId: number]: string } = 
   1: '1.1',
   3: '1.1',
   4: '1.2',
+  // resources 0–9 of Firmware Update, all in its version 1.0
+  5: '1.0',
 };
+
+/** The version a package installs (see the module comment). */
+export function exampleFirmwareVersion(header: Uint8Array, current: string): string {
+  const text = new TextDecoder().decode(header);
+  const m = /^THIMBLE-FW ([^\s]{1,64})\n/.exec(text);
+  if (m !== null) return m[1]!;
+  const v = /^(\d+)\.(\d+)\.(\d+)$/.exec(current);
+  return v === null ? `${current}+1` : `${v[1]}.${v[2]}.${Number(v[3]) + 1}`;
+}
 
 export function installExampleDevice(client: Lwm2mClient, options: ExampleDeviceOptions): ExampleDevice {
   const clock = options.clock;
@@ -129,7 +160,67 @@ export function installExampleDevice(client: Lwm2mClient, options: ExampleDevice
     timer = clock.setTimeout(tick, interval);
   };
   if (interval > 0) timer = clock.setTimeout(tick, interval);
+
+  // Firmware Update (5): the "flash" only keeps the package's first bytes (for its header) and a hash
+  const flashSize = options.flashSize ?? 8 * 1024 * 1024;
+  let header = new Uint8Array(0);
+  let hash = new Sha256();
+  const sink: FirmwareSink = {
+    begin(info) {
+      header = new Uint8Array(0);
+      hash = new Sha256();
+      if (info.size !== undefined && info.size > flashSize) throw new FirmwareOutOfSpaceError();
+      log(`device: firmware download started (${info.method}${info.uri ? ` from ${info.uri}` : ''})`);
+    },
+    write(chunk, offset) {
+      if (offset + chunk.length > flashSize) throw new FirmwareOutOfSpaceError();
+      if (header.length < 80) {
+        const h = new Uint8Array(Math.min(80, header.length + chunk.length));
+        h.set(header);
+        h.set(chunk.subarray(0, h.length - header.length), header.length);
+        header = h;
+      }
+      hash.update(chunk);
+    },
+    finish() {
+      log(`device: firmware downloaded (sha256 ${toHexString(hash.digest()).slice(0, 16)}…)`);
+    },
+    abort(reason) {
+      log(`device: firmware download abandoned (${reason})`);
+    },
+  };
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      clock.setTimeout(resolve, ms);
+    });
+  const firmware = installFirmwareUpdate(client, {
+    sink,
+    clock,
+    fetchers: [httpPackageFetcher()],
+    packageName: 'thimble-example',
+    packageVersion: options.firmwareVersion ?? '0.1.0',
+    install: async (pkg) => {
+      const current = String(client.get('/3/0/3') ?? '0.1.0');
+      const version = exampleFirmwareVersion(header, current);
+      log(`device: installing firmware ${version} (${pkg.size} bytes)`);
+      await sleep(options.installTime ?? 2000);
+      log(`device: rebooting into firmware ${version} (simulated)`);
+      const back = new Promise<void>((resolve) => {
+        const done = () => {
+          client.off('registered', done);
+          resolve();
+        };
+        client.on('registered', done);
+        clock.setTimeout(done, 30_000);
+      });
+      client.reregister();
+      await back;
+      log(`device: running firmware ${version}`);
+      return { version, name: 'thimble-example' };
+    },
+  });
   return {
+    firmware,
     stop() {
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;

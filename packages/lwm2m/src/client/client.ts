@@ -14,10 +14,12 @@ import {
   type CoapEndpoint,
   type CoapRequest,
   type CoapResponse,
+  CoapStatusError,
   Code,
   ContentFormat,
   cryptoRandom,
   OptionNumber,
+  type Peer,
   peerKey,
   type Random,
   type ResponseInit,
@@ -128,6 +130,29 @@ export interface Lwm2mClientOptions {
   readonly factoryBootstrap?: FactoryBootstrap;
 }
 
+/** What a streamed write's block comes with (see `Lwm2mClient.streamWrites`). */
+export interface StreamedWriteInfo {
+  /** PUT (replace) or POST. */
+  readonly method: 'PUT' | 'POST';
+  readonly contentFormat: number | undefined;
+  /** Size1 of the first block: the whole body's size, when the server said it (RFC 7959 §4). */
+  readonly size: number | undefined;
+  readonly peer: Peer;
+}
+
+/**
+ * A resource that takes Block1 writes block by block instead of reassembled (e.g. the Package resource
+ * /5/0/0 of Firmware Update): the image never sits whole in memory.
+ */
+export interface ResourceStream {
+  /**
+   * One block of a Block1 Write, in order: `offset` 0 starts a transfer (a new one replaces an unfinished
+   * one), `more` false ends it. Resolving answers 2.31 Continue (2.04 Changed after the last block);
+   * throwing an `Lwm2mClientError` answers its code (e.g. 4.13 when out of space) and ends the transfer.
+   */
+  block(chunk: Uint8Array, offset: number, more: boolean, info: StreamedWriteInfo): void | Promise<void>;
+}
+
 /** One served operation, for logging (the `lwm2m client` command prints these). */
 export interface OperationEvent {
   readonly operation: string;
@@ -232,6 +257,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private asleep = false;
   private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
   private readonly bootstrapper: ClientBootstrap;
+  /** Paths (`5/0/0`) whose Block1 writes are streamed (see `streamWrites`). */
+  private readonly streams: { [path: string]: ResourceStream | undefined } = {};
 
   constructor(options: Lwm2mClientOptions) {
     super();
@@ -327,6 +354,83 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       for (const o of this.observations)
         if (o.path.length === 3 && isPathPrefix(o.path, p)) o.lastEvaluated = stored as Lwm2mValue;
     this.valueChanged(p, typeof stored === 'number' ? stored : undefined);
+  }
+
+  /**
+   * Streams Block1 writes of the resource at `path` (`/o/i/r`, an Opaque writable resource) to `stream`
+   * block by block (RFC 7959 §2.5) instead of reassembling them. A write that fits one datagram still
+   * reaches the resource's `write` callback whole. Streamed blocks must be `application/octet-stream`
+   * (or carry no Content-Format); others get 4.15.
+   */
+  streamWrites(path: string | Lwm2mPath, stream: ResourceStream): this {
+    const p = typeof path === 'string' ? parseLwm2mPath(path) : path;
+    if (p.length !== 3)
+      throw new Lwm2mClientError('bad-request', '4.00', `streamWrites needs /o/i/r, got ${pathText(p)}`);
+    const def = this.model.getResource(p[0]!, p[2]!);
+    if (def === undefined || !isWritable(def) || def.type !== 'Opaque' || def.multiple)
+      throw new Lwm2mClientError(
+        'bad-request',
+        '4.00',
+        `${pathText(p)} is not a single writable Opaque resource`,
+      );
+    const key = p.join('/');
+    const fresh = this.streams[key] === undefined;
+    this.streams[key] = stream;
+    if (!fresh) return this;
+    // a literal route wins over /:o/:i/:r for this one path (PUT / POST stream, the rest as usual)
+    const handler = (req: CoapRequest) => this.handle(req);
+    this.endpoint.route(['GET', 'DELETE'], `/${key}`, handler, { observable: true });
+    this.endpoint.route(['PUT', 'POST'], `/${key}`, handler, {
+      blockSink: (req, chunk, offset, more) => this.streamBlock(req, p, chunk, offset, more),
+    });
+    return this;
+  }
+
+  private streamBlock(
+    req: CoapRequest,
+    path: Lwm2mPath,
+    chunk: Uint8Array,
+    offset: number,
+    more: boolean,
+  ): void | Promise<void> {
+    this.activity();
+    const refuse = (e: unknown): never => {
+      const r = errorResponse(e);
+      this.emit('operation', {
+        operation: 'Write',
+        path: pathText(path),
+        code: codeText(r.code),
+        detail: e instanceof Error ? e.message : String(e),
+      });
+      throw new CoapStatusError(r.code, e instanceof Error ? e.message : String(e));
+    };
+    try {
+      const stream = this.streams[path.join('/')];
+      if (stream === undefined) fail('not-found', '4.04', `${pathText(path)} not found`);
+      this.instanceOrFail(path);
+      const format = req.contentFormat;
+      if (format !== undefined && format !== ContentFormat.OctetStream)
+        fail('unsupported-format', '4.15', 'a streamed write must be application/octet-stream');
+      const r = stream.block(chunk, offset, more, {
+        method: req.method === Code.POST ? 'POST' : 'PUT',
+        contentFormat: format,
+        size: req.message.getUint(OptionNumber.Size1),
+        peer: req.peer,
+      });
+      if (isPromise(r)) return r.then(undefined, refuse);
+    } catch (e) {
+      refuse(e);
+    }
+  }
+
+  /**
+   * Registers anew (a fresh Register, Core §6.2.1), as a device does after a reboot: the server drops
+   * what it held for the old registration (observations). Only while registered.
+   */
+  reregister(): void {
+    if (this.state !== 'registered') return;
+    this.generation++;
+    this.reRegister();
   }
 
   /** The stored value of `/o/i/r` (callbacks are not called), or undefined. */
@@ -910,6 +1014,9 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private async write(req: CoapRequest, path: Lwm2mPath, replace: boolean): Promise<ResponseInit> {
     if (path.length < 2) fail('not-allowed', '4.05', `Write on ${pathText(path)} is not allowed`);
     const entry = this.instanceOrFail(path);
+    // the blocks of a streamed write went to the resource's stream: the last one arrived and was taken
+    if (req.message.hasOption(OptionNumber.Block1) && this.streams[path.join('/')] !== undefined)
+      return { code: Code.Changed };
     const format = req.contentFormat;
     if (format === undefined) fail('bad-request', '4.00', 'Write without Content-Format');
     if (req.payload.length === 0) fail('bad-request', '4.00', 'Write without payload');

@@ -1,4 +1,12 @@
 /** Node-only entry point: DDF files from disk. */
 
+export {
+  EXAMPLE_OBJECT_VERSIONS,
+  type ExampleDevice,
+  type ExampleDeviceOptions,
+  exampleFirmwareVersion,
+  installExampleDevice,
+} from '../cli/device.js';
 export { JsonFileBootstrapConfigStore } from './bootstrap-store.js';
 export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
+export { type HttpFetcherOptions, httpPackageFetcher } from './firmware-http.js';

@@ -16,6 +16,7 @@ export {
 export { MemoryBootstrapConfigStore } from './bootstrap/store.js';
 export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
+export { FirmwareCampaigns, type FirmwareCampaignsOptions } from './firmware/campaign.js';
 export type * from './firmware/types.js';
 export {
   DEFAULT_LIFETIME,

@@ -4,6 +4,7 @@
  * §6.4) and Send (`/dp`, Core §6.4.6), on a `CoapEndpoint`.
  */
 import {
+  type BlockProgress,
   type Clock,
   type CoapEndpoint,
   type CoapRequest,
@@ -93,6 +94,8 @@ export interface Lwm2mServerOptions {
 export interface RequestOptionsBase {
   /** Milliseconds to wait for the device (default: `limits.requestTimeout`). */
   readonly timeout?: number;
+  /** Abandons the request (each block of a Block-wise one) when aborted. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ReadOptions extends RequestOptionsBase {
@@ -104,6 +107,13 @@ export interface WriteOptions extends RequestOptionsBase {
   /** Replace (PUT, default) or partial update (POST) (Core §6.3.3). */
   readonly replace?: boolean;
   readonly format?: number;
+  /**
+   * Called as the device acknowledges each block of a Block1 write (RFC 7959 §2.5), with the bytes
+   * acknowledged so far and the payload size (e.g. a firmware push's progress).
+   */
+  readonly onProgress?: (sent: number, total: number) => void;
+  /** Block size of a Block1 write, 16–1024 (default: the endpoint's). */
+  readonly blockSize?: number;
 }
 
 /** Notification attributes for Write-Attributes (Core §5.1.2); `null` removes an attribute. */
@@ -566,6 +576,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       payload?: Uint8Array | string;
       query?: readonly string[];
       timeout?: number;
+      onProgress?: (sent: number, total: number) => void;
+      blockSize?: number;
+      signal?: AbortSignal;
     },
   ): Promise<CoapResponse> {
     const r = await this.reachable(registration, init.timeout ?? this.limits.requestTimeout);
@@ -579,6 +592,15 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
         ...(init.accept === undefined ? {} : { accept: init.accept }),
         ...(init.contentFormat === undefined ? {} : { contentFormat: init.contentFormat }),
         ...(init.payload === undefined ? {} : { payload: init.payload }),
+        ...(init.blockSize === undefined ? {} : { blockSize: init.blockSize }),
+        ...(init.signal === undefined ? {} : { signal: init.signal }),
+        ...(init.onProgress === undefined
+          ? {}
+          : {
+              onBlock: (b: BlockProgress) => {
+                if (b.direction === 'upload') init.onProgress!(b.offset + b.data.length, b.total ?? 0);
+              },
+            }),
         timeout: init.timeout ?? this.limits.requestTimeout,
       });
     } catch (e) {
@@ -651,7 +673,12 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const p = toPath(path);
     if (p.length === 0) throw new Lwm2mServerError('bad-request', 'Read needs an object path');
     const format = this.formatFor(r, options.format);
-    const res = await this.call(r, 'Read', p, { method: 'GET', accept: format, timeout: options.timeout });
+    const res = await this.call(r, 'Read', p, {
+      method: 'GET',
+      accept: format,
+      timeout: options.timeout,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
     return this.decode(r, 'Read', p, res, format);
   }
 
@@ -676,6 +703,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       contentFormat: format,
       payload,
       timeout: options.timeout,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
     });
   }
 
@@ -694,6 +724,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       // Core §5.4.2: the arguments are text (sent as text/plain, as other servers do)
       ...(args === undefined || args === '' ? {} : { payload: args, contentFormat: 0 }),
       timeout: options.timeout,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   }
 
