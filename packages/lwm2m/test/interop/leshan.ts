@@ -60,6 +60,8 @@ function freeTcpPort(): Promise<number> {
 
 export interface Leshan {
   readonly coapPort: number;
+  /** CoAP over DTLS (PSK identities added through `PUT /api/security/clients`). */
+  readonly coapsPort: number;
   readonly api: string;
   readonly output: () => string;
 }
@@ -117,7 +119,7 @@ export async function startLeshan(timeoutMs = 60_000, port?: number): Promise<Le
     if (peer.process.exitCode !== null) throw new Error(`Leshan exited:\n${peer.output()}`);
     try {
       const r = await fetch(`${api}/clients`, { signal: AbortSignal.timeout(2000) });
-      if (r.ok) return { coapPort, api, output: peer.output };
+      if (r.ok) return { coapPort, coapsPort, api, output: peer.output };
     } catch {
       // not up yet
     }
