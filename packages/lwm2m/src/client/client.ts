@@ -179,6 +179,12 @@ export type Lwm2mClientEvents = {
   /** Queue mode: the client went quiet / woke up with an Update (Core §6.5). */
   sleeping: () => void;
   awake: () => void;
+  /**
+   * A server's registration failed for good (retries exhausted) and its Server instance asks for a
+   * bootstrap then (/1/x/16 Bootstrap on Registration Failure, true by default): the bootstrap code
+   * listens to this.
+   */
+  bootstrapRequired: (shortServerId: number) => void;
   /** Errors of registration (with the server's Short Server ID) and of the client. */
   error: (error: Error, shortServerId?: number) => void;
   operation: (event: OperationEvent) => void;
@@ -660,6 +666,14 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       },
       deregistered: (c) => this.emit('deregistered', c.shortServerId),
       failed: (c, e) => this.emit('error', e, c.shortServerId),
+      gaveUp: (c) => {
+        // Bootstrap on Registration Failure (/1/x/16, default true, Core Appendix E.2)
+        const v =
+          c.account.serverInstanceId === undefined
+            ? undefined
+            : this.objects.get(1, c.account.serverInstanceId)?.slots[16]?.value;
+        if (v !== false) this.emit('bootstrapRequired', c.shortServerId);
+      },
     };
   }
 

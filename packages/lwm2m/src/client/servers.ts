@@ -232,6 +232,8 @@ export interface ConnectionHost {
   updated(connection: ServerConnection): void;
   deregistered(connection: ServerConnection): void;
   failed(connection: ServerConnection, error: Error): void;
+  /** The retry sequences are exhausted (state `failed`). */
+  gaveUp(connection: ServerConnection): void;
 }
 
 const DEFAULT_LIFETIME = 86400;
@@ -539,6 +541,7 @@ export class ServerConnection {
           this,
           new Lwm2mClientError('registration-failed', '5.00', 'registration failed: retries exhausted'),
         );
+        this.host.gaveUp(this);
         return;
       }
       delay = sequenceDelay;

@@ -215,8 +215,12 @@ describe('registration retry with a server down at start (Core §6.2.1.1, /1/x/1
     // 3 attempts a sequence, 10 s first wait, 100 s between sequences, 2 sequences
     s.client.addInstance(1, 0, { 0: 1, 1: 300, 6: false, 7: 'U', 17: 3, 18: 10, 19: 100, 20: 2 });
     const down = sink(s.network, s.clock);
+    const bootstrap: number[] = [];
+    s.client.on('bootstrapRequired', (ssid) => bootstrap.push(ssid));
     s.client.start();
     await until(s.clock, () => s.client.registrationState === 'failed', 3_600_000);
+    // /1/x/16 Bootstrap on Registration Failure is absent, so true (Appendix E.2)
+    expect(bootstrap).toEqual([1]);
     const t = down.attempts;
     expect(t).toHaveLength(6);
     // each attempt fails after the 5 s request timeout, then waits (jitter: at most +10 %)
