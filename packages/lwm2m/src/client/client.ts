@@ -10,9 +10,8 @@
  * Hot path (requests the server sends, values the application sets) uses plain objects and arrays only.
  */
 import {
-  type ClientSecurity,
   type Clock,
-  CoapEndpoint,
+  type CoapEndpoint,
   type CoapRequest,
   Code,
   ContentFormat,
@@ -22,19 +21,10 @@ import {
   peerKey,
   type Random,
   type ResponseInit,
-  type ServerSecurity,
   systemClock,
-  toHex,
   utf8Encode,
 } from '@thimble/coap-core';
-import {
-  type CryptoProvider,
-  deriveContext,
-  OSCORE_KIND,
-  oscoreClient,
-  oscoreServer,
-  type SecurityContext,
-} from '@thimble/oscore';
+import { type CryptoProvider, OSCORE_KIND } from '@thimble/oscore';
 import {
   decodeComposite,
   decodeCompositePaths,
@@ -59,6 +49,7 @@ import {
   mayRead,
 } from './access-control.js';
 import { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './attributes.js';
+import { openServerEndpoint } from './endpoints.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
 import { Emitter } from './events.js';
 import {
@@ -67,20 +58,17 @@ import {
   type RegistrationState,
   type RetryOptions,
   resolveServerAccounts,
-  SecurityMode,
   type ServerAccount,
   ServerConnection,
   type ServerTransportFactory,
-  uriHostPort,
 } from './servers.js';
 import {
   type ClientState,
   type ClientStateStore,
-  fromStoredResource,
   registrationAlive,
-  type StoredInstance,
+  restoreObjects,
   type StoredRegistration,
-  toStoredResource,
+  snapshotObjects,
 } from './state.js';
 import {
   type InstanceEntry,
@@ -228,8 +216,6 @@ interface Observation {
 type MaybePromise<T> = T | Promise<T>;
 
 const DEFAULT_LIFETIME = 86400;
-/** Objects the state store keeps: the bootstrap result (Security, Server, OSCORE). */
-const STATE_OBJECTS = [0, 1, 21];
 const SENML_CBOR = 112;
 const TLV = 11542;
 const LINK_FORMAT = 40;
@@ -516,94 +502,16 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (deregister) this.saveState(true);
   }
 
-  /**
-   * The endpoint towards one server: the shared `endpoint` option for NoSec, else a new endpoint over a
-   * transport from `transports` (DTLS for Security Mode PSK), with OSCORE layered on when /0/x/17 links
-   * an object 21 instance.
-   */
-  private async openEndpoint(account: ServerAccount): Promise<{ endpoint: CoapEndpoint; owned: boolean }> {
-    const { scheme, host, port } = uriHostPort(account.uri);
-    const mode = account.securityMode;
-    if (mode !== SecurityMode.NoSec && mode !== SecurityMode.PreSharedKey)
-      throw new Lwm2mClientError(
-        'security',
-        '5.00',
-        `server ${account.shortServerId}: Security Mode ${mode} (certificates / raw public keys) is not supported`,
-      );
-    const dtls = mode === SecurityMode.PreSharedKey;
-    if (dtls && account.psk === undefined)
-      throw new Lwm2mClientError(
-        'security',
-        '5.00',
-        `server ${account.shortServerId}: PSK mode without identity (/0/x/3) and key (/0/x/5)`,
-      );
-    if ((scheme === 'coaps') !== dtls)
-      throw new Lwm2mClientError(
-        'security',
-        '5.00',
-        `server ${account.shortServerId}: ${scheme}:// does not match Security Mode ${mode}`,
-      );
-    if (!dtls && account.oscore === undefined && this.options.endpoint !== undefined)
-      return { endpoint: this.options.endpoint, owned: false };
-    const factory = this.options.transports;
-    if (factory === undefined)
-      throw new Lwm2mClientError(
-        'security',
-        '5.00',
-        `server ${account.shortServerId}: no transport factory (option transports) for ${account.uri}`,
-      );
-    let clientSecurity: ClientSecurity | undefined;
-    let serverSecurity: ServerSecurity | undefined;
-    if (account.oscore !== undefined) {
-      const ctx = this.oscoreContext(account);
-      clientSecurity = oscoreClient(ctx);
-      serverSecurity = oscoreServer([ctx]);
-    }
-    const transport = await factory({ account, scheme, host, port, psk: dtls ? account.psk : undefined });
-    return {
-      endpoint: new CoapEndpoint({
-        transport,
-        clock: this.clock,
-        random: this.random,
-        clientSecurity,
-        serverSecurity,
-      }),
-      owned: true,
-    };
-  }
-
-  /** The OSCORE context of an account (RFC 8613 §3.2), its sequence numbers kept in the state store. */
-  private oscoreContext(account: ServerAccount): SecurityContext {
-    const o = account.oscore!;
-    const crypto = this.options.oscoreCrypto;
-    if (crypto === undefined)
-      throw new Lwm2mClientError(
-        'security',
-        '5.00',
-        `server ${account.shortServerId}: OSCORE needs oscoreCrypto (nodeCrypto from @thimble/oscore/node)`,
-      );
-    // HKDF SHA-256 is the only KDF (COSE -10; object 21 1.0 wrote the HMAC 256/256 id 5)
-    if (o.hmacAlgorithm !== -10 && o.hmacAlgorithm !== 5)
-      throw new Lwm2mClientError(
-        'security',
-        '5.00',
-        `server ${account.shortServerId}: OSCORE HMAC algorithm ${o.hmacAlgorithm} is not supported`,
-      );
-    const name = `oscore-${toHex(o.senderId) || 'empty'}-${toHex(o.recipientId) || 'empty'}`.slice(0, 80);
-    const store = this.options.stateStore?.sequenceStore(name);
-    // a context used before lost its replay window: requests from the server first get an Echo (B.1.2)
-    const restarted = store !== undefined && store.load() > 0;
-    return deriveContext({
-      masterSecret: o.masterSecret,
-      masterSalt: o.masterSalt,
-      idContext: o.idContext,
-      senderId: o.senderId,
-      recipientId: o.recipientId,
-      algorithm: o.aeadAlgorithm,
-      crypto,
-      sequenceStore: store,
-      replayState: restarted ? 'lost' : 'fresh',
-      random: (n) => this.random.fill(new Uint8Array(n)),
+  /** The endpoint towards one server (see `openServerEndpoint`). */
+  private openEndpoint(account: ServerAccount): Promise<{ endpoint: CoapEndpoint; owned: boolean }> {
+    const o = this.options;
+    return openServerEndpoint(account, {
+      endpoint: o.endpoint,
+      transports: o.transports,
+      oscoreCrypto: o.oscoreCrypto,
+      stateStore: o.stateStore,
+      clock: this.clock,
+      random: this.random,
     });
   }
 
@@ -692,7 +600,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     }
     if (state?.objects !== undefined && state.objects.length > 0) {
       try {
-        this.restoreObjects(state.objects);
+        restoreObjects(this.objects, state.objects);
       } catch (e) {
         this.emit('error', e as Error);
       }
@@ -700,36 +608,11 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     return state;
   }
 
-  private restoreObjects(list: readonly StoredInstance[]): void {
-    for (const oid of STATE_OBJECTS) {
-      if (!list.some((i) => i.objectId === oid)) continue;
-      for (const iid of this.objects.instanceIds(oid)) this.objects.remove(oid, iid);
-    }
-    for (const inst of list) {
-      if (STATE_OBJECTS.indexOf(inst.objectId) < 0) continue;
-      const resources: { [rid: number]: ResourceInit } = {};
-      for (const k of Object.keys(inst.resources))
-        resources[Number(k)] = fromStoredResource(inst.resources[k]!) as ResourceInit;
-      this.objects.add(inst.objectId, inst.instanceId, resources);
-    }
-  }
-
   /** Saves objects 0/1/21 and the live registrations (`clear`: none, e.g. after de-registering). */
   private saveState(clear: boolean): void {
     const store = this.options.stateStore;
     if (store === undefined) return;
-    const objects: StoredInstance[] = [];
-    for (const oid of STATE_OBJECTS) {
-      for (const iid of this.objects.instanceIds(oid)) {
-        const e = this.objects.get(oid, iid)!;
-        const resources: { [rid: string]: ReturnType<typeof toStoredResource> } = {};
-        for (const rid of this.objects.resourceIds(e)) {
-          const v = e.slots[rid]!.value;
-          if (v !== undefined) resources[String(rid)] = toStoredResource(v);
-        }
-        objects.push({ objectId: oid, instanceId: iid, resources });
-      }
-    }
+    const objects = snapshotObjects(this.objects);
     const registrations: { [ssid: string]: StoredRegistration } = {};
     if (!clear) {
       for (const c of this.connections) {

@@ -19,6 +19,7 @@ import type { SequenceNumberStore } from '@thimble/oscore';
 import { MemorySequenceStore } from '@thimble/oscore';
 import type { ResourceInstanceNode } from '../model/nodes.js';
 import type { Lwm2mValue } from '../model/values.js';
+import type { InstanceStore, ResourceInit } from './store.js';
 
 /** A value as the state file holds it. */
 export type StoredValue =
@@ -137,4 +138,39 @@ export function fromStoredResource(v: StoredResource): Lwm2mValue | (readonly [n
 /** Whether a stored registration is still alive at `now` (a little margin: an Update needs time). */
 export function registrationAlive(r: StoredRegistration, now: number): boolean {
   return r.at + r.lifetime * 1000 - 5_000 > now;
+}
+
+/** Objects the state store keeps: the bootstrap result (Security, Server, OSCORE). */
+export const STATE_OBJECTS: readonly number[] = [0, 1, 21];
+
+/** The stored form of the instances of objects 0, 1 and 21 (values only: callbacks are not state). */
+export function snapshotObjects(objects: InstanceStore): StoredInstance[] {
+  const out: StoredInstance[] = [];
+  for (const oid of STATE_OBJECTS) {
+    for (const iid of objects.instanceIds(oid)) {
+      const e = objects.get(oid, iid)!;
+      const resources: { [rid: string]: StoredResource } = {};
+      for (const rid of objects.resourceIds(e)) {
+        const v = e.slots[rid]!.value;
+        if (v !== undefined) resources[String(rid)] = toStoredResource(v);
+      }
+      out.push({ objectId: oid, instanceId: iid, resources });
+    }
+  }
+  return out;
+}
+
+/** Puts stored instances back: an object that has stored instances loses its current ones first. */
+export function restoreObjects(objects: InstanceStore, list: readonly StoredInstance[]): void {
+  for (const oid of STATE_OBJECTS) {
+    if (!list.some((i) => i.objectId === oid)) continue;
+    for (const iid of objects.instanceIds(oid)) objects.remove(oid, iid);
+  }
+  for (const inst of list) {
+    if (STATE_OBJECTS.indexOf(inst.objectId) < 0) continue;
+    const resources: { [rid: number]: ResourceInit } = {};
+    for (const k of Object.keys(inst.resources))
+      resources[Number(k)] = fromStoredResource(inst.resources[k]!) as ResourceInit;
+    objects.add(inst.objectId, inst.instanceId, resources);
+  }
 }
