@@ -9,6 +9,7 @@
  * number plus one. A package larger than the simulated flash (`flashSize`) fails with Update Result 2.
  */
 import type { Clock } from '@thimble/coap-core';
+import type { ContextSettings } from '@thimble/oscore';
 import type { Lwm2mClient } from '../client/client.js';
 import {
   FirmwareOutOfSpaceError,
@@ -17,10 +18,24 @@ import {
   installFirmwareUpdate,
 } from '../client/firmware.js';
 import { Sha256, toHexString } from '../client/sha256.js';
+import type { ResourceInit } from '../client/store.js';
 import { httpPackageFetcher } from '../node/firmware-http.js';
+
+/** How the example device secures its server account (Security object, TS Core 1.1 Appendix E.1). */
+export interface ExampleSecurity {
+  /** /0/x/2: 0 PSK (DTLS), 3 NoSec. */
+  readonly mode: 0 | 3;
+  /** PSK identity (/0/x/3) and key (/0/x/5). */
+  readonly identity?: Uint8Array;
+  readonly key?: Uint8Array;
+  /** An OSCORE context: written to /21/0, linked from /0/0/17. */
+  readonly oscore?: ContextSettings;
+}
 
 export interface ExampleDeviceOptions {
   readonly serverUri: string;
+  /** Default NoSec. */
+  readonly security?: ExampleSecurity;
   readonly lifetime: number;
   readonly clock: Clock;
   /** Seconds between temperature changes (default 5; 0 keeps it still). */
@@ -81,16 +96,32 @@ export function installExampleDevice(client: Lwm2mClient, options: ExampleDevice
       5: new Uint8Array(0),
     });
   } else {
-    // Security (0): NoSec towards the server (TS Core 1.1 Appendix E.1)
-    client.addInstance(0, 0, {
+    // Security (0): NoSec, PSK or OSCORE towards the server (TS Core 1.1 Appendix E.1, E.5)
+    const sec = options.security;
+    const oscore = sec?.oscore;
+    if (oscore !== undefined) {
+      const r: { [rid: number]: ResourceInit } = {
+        0: oscore.masterSecret,
+        1: oscore.senderId,
+        2: oscore.recipientId,
+        3: oscore.algorithm.id,
+        4: -10,
+      };
+      if (oscore.masterSalt !== undefined) r[5] = oscore.masterSalt;
+      if (oscore.idContext !== undefined) r[6] = oscore.idContext;
+      client.addInstance(21, 0, r);
+    }
+    const security: { [rid: number]: ResourceInit } = {
       0: options.serverUri,
       1: false,
-      2: 3,
-      3: new Uint8Array(0),
+      2: sec?.mode ?? 3,
+      3: sec?.identity ?? new Uint8Array(0),
       4: new Uint8Array(0),
-      5: new Uint8Array(0),
+      5: sec?.key ?? new Uint8Array(0),
       10: SHORT_SERVER_ID,
-    });
+    };
+    if (oscore !== undefined) security[17] = { objectId: 21, instanceId: 0 };
+    client.addInstance(0, 0, security);
     client.addInstance(1, 0, { 0: SHORT_SERVER_ID, 1: options.lifetime, 2: 0, 3: 0, 6: false, 7: 'U' });
   }
   client.addInstance(3, 0, {

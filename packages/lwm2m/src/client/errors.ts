@@ -27,7 +27,9 @@ export type Lwm2mClientErrorReason =
   | 'invalid-value'
   | 'application'
   | 'not-registered'
-  | 'registration-failed';
+  | 'registration-failed'
+  /** A DTLS handshake or OSCORE verification failed, or a security mode is not supported. */
+  | 'security';
 
 export class Lwm2mClientError extends Error {
   override readonly name = 'Lwm2mClientError';

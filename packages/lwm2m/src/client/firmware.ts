@@ -358,7 +358,10 @@ export class FirmwareUpdate {
   ) {
     this.clock = options.clock ?? systemClock;
     const coap = coapPackageFetcher({
-      ...(options.coapPull === false ? {} : { endpoint: client.endpoint }),
+      // coap:// pulls go out on the client's shared NoSec endpoint (none when every server is DTLS / OSCORE)
+      ...(options.coapPull === false || client.sharedEndpoint === undefined
+        ? {}
+        : { endpoint: client.sharedEndpoint }),
       ...(options.secureEndpoint === undefined ? {} : { secureEndpoint: options.secureEndpoint }),
       ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
       ...(options.blockTimeout === undefined ? {} : { timeout: options.blockTimeout }),

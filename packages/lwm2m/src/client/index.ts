@@ -1,3 +1,11 @@
+export {
+  type AccessOperation,
+  AccessRight,
+  accessRights,
+  CREATE_ACL_INSTANCE,
+  checkAccess,
+  findAcl,
+} from './access-control.js';
 export { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './attributes.js';
 export {
   type BootstrapOptions,
@@ -15,6 +23,7 @@ export {
   type RegistrationState,
   type ResourceStream,
   type RetryOptions,
+  type ServerStatus,
   type StreamedWriteInfo,
 } from './client.js';
 export { Lwm2mClientError, type Lwm2mClientErrorCode, type Lwm2mClientErrorReason } from './errors.js';
@@ -42,5 +51,22 @@ export {
   PROTOCOL_OF_SCHEME,
   UpdateResult,
 } from './firmware.js';
+export {
+  type OscoreAccount,
+  resolveServerAccounts,
+  SecurityMode,
+  type ServerAccount,
+  type ServerTransportFactory,
+  type ServerTransportRequest,
+} from './servers.js';
 export { Sha256, sha256 } from './sha256.js';
+export {
+  type ClientState,
+  type ClientStateStore,
+  MemoryClientStateStore,
+  type StoredInstance,
+  type StoredRegistration,
+  type StoredResource,
+  type StoredValue,
+} from './state.js';
 export type { ResourceHandler, ResourceInit, ResourceValue } from './store.js';

@@ -8,5 +8,6 @@ export {
   installExampleDevice,
 } from '../cli/device.js';
 export { JsonFileBootstrapConfigStore } from './bootstrap-store.js';
+export { FileClientStateStore, type NodeServerTransportOptions, nodeServerTransports } from './client.js';
 export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
 export { type HttpFetcherOptions, httpPackageFetcher } from './firmware-http.js';

@@ -60,6 +60,8 @@ function freeTcpPort(): Promise<number> {
 
 export interface Leshan {
   readonly coapPort: number;
+  /** CoAP over DTLS (PSK identities added through `PUT /api/security/clients`). */
+  readonly coapsPort: number;
   readonly api: string;
   readonly output: () => string;
 }
@@ -137,7 +139,7 @@ async function startLeshanOnce(timeoutMs: number, port: number | undefined): Pro
     }
     try {
       const r = await fetch(`${api}/clients`, { signal: AbortSignal.timeout(2000) });
-      if (r.ok) return { coapPort, api, output: peer.output };
+      if (r.ok) return { coapPort, coapsPort, api, output: peer.output };
     } catch {
       // not up yet
     }
