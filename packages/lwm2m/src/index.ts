@@ -138,6 +138,7 @@ export {
 export type * from './server/bootstrap/types.js';
 export type * from './server/firmware/types.js';
 export {
+  type CompositeNotificationEvent,
   DEFAULT_LIFETIME,
   Lwm2mServer,
   Lwm2mServerError,
@@ -146,8 +147,11 @@ export {
   type Lwm2mServerLimits,
   type Lwm2mServerOptions,
   type Lwm2mServerVersion,
+  MemoryObservationStore,
   MemoryRegistrationStore,
+  MemorySecurityStore,
   type NotificationEvent,
+  type ObservationStore,
   parseLinksPayload,
   parseRegisterQuery,
   parseUpdateQuery,
@@ -159,8 +163,12 @@ export {
   type RegistrationStore,
   type RequestOptionsBase,
   type SendEvent,
+  ServerCompositeObservation,
   ServerObservation,
+  type ServerOscoreOptions,
+  type StoredObservation,
   type UpdateParams,
+  validateCredentials,
   type WriteAttributesInput,
   type WriteOptions,
 } from './server/index.js';

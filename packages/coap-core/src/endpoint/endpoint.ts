@@ -977,11 +977,10 @@ export class CoapEndpoint implements UpperLayer {
    * restarted and reloaded its observations from a store (RFC 7641 §3.3.1: the registration is renewed with
    * the same token when Max-Age runs out). `options` are those of the original request (method, path,
    * query, Accept, payload), used for the renewal and the cancellation. Secured observations cannot be
-   * resumed (their responses verify against the lost request binding, RFC 8613 §8.4).
+   * resumed (their responses verify against the lost request binding, RFC 8613 §8.4). Aborting `signal`
+   * forgets the token without a message (late notifications then get RST).
    */
-  resumeObservation(
-    options: Omit<RequestOptions, 'uri' | 'signal'> & { readonly token: Uint8Array },
-  ): Observation {
+  resumeObservation(options: Omit<RequestOptions, 'uri'> & { readonly token: Uint8Array }): Observation {
     if (this.closed) throw new CoapRequestError('closed', 'endpoint is closed');
     const p = this.prepareFor({ ...options, method: options.method ?? 'GET' }, undefined);
     if (p.security !== undefined)
@@ -993,8 +992,10 @@ export class CoapEndpoint implements UpperLayer {
     if (this.pending.has(key)) throw new CoapRequestError('invalid-request', 'the token is in use');
     if (this.pending.size >= this.maxPending)
       throw new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`);
+    if (p.signal?.aborted)
+      throw new CoapRequestError('aborted', 'request aborted', { cause: p.signal.reason });
     const { observation, onMessage } = this.observationOf(p, token.slice(), undefined);
-    this.pending.set(key, {
+    const entry: PendingRequest = {
       key,
       peerKey: peerKey(p.peer),
       resolve: () => undefined,
@@ -1002,12 +1003,19 @@ export class CoapEndpoint implements UpperLayer {
       timer: undefined,
       tx: undefined,
       abort: undefined,
-      signal: undefined,
+      signal: p.signal,
       observe: onMessage,
       group: undefined,
       secured: undefined,
       received: 1,
-    });
+    };
+    if (p.signal !== undefined) {
+      const signal = p.signal;
+      entry.abort = () =>
+        this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
+      signal.addEventListener('abort', entry.abort, { once: true });
+    }
+    this.pending.set(key, entry);
     return observation;
   }
 

@@ -2,6 +2,12 @@ export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
 export type * from './firmware/types.js';
 export {
+  MemoryObservationStore,
+  type ObservationStore,
+  type StoredObservation,
+} from './observation-store.js';
+export type { ServerOscoreOptions } from './oscore-contexts.js';
+export {
   DEFAULT_LIFETIME,
   parseLinksPayload,
   parseRegisterQuery,
@@ -11,8 +17,10 @@ export {
   type RegistrationLimits,
   type UpdateParams,
 } from './registration.js';
+export { MemorySecurityStore, validateCredentials } from './security-store.js';
 export type * from './security-types.js';
 export {
+  type CompositeNotificationEvent,
   Lwm2mServer,
   type Lwm2mServerEvents,
   type Lwm2mServerLimits,
@@ -21,6 +29,7 @@ export {
   type ReadOptions,
   type RequestOptionsBase,
   type SendEvent,
+  ServerCompositeObservation,
   ServerObservation,
   type WriteAttributesInput,
   type WriteOptions,
