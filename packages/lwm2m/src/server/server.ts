@@ -1121,15 +1121,22 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       throw new Lwm2mServerError('limit', `at most ${this.limits.maxObservations} observations`);
     }
     const o = this.attach(r, paths, composite, format, value, coap, () => controller.abort());
-    this.observationStore.put({
-      token: o.token,
-      registrationId: r.id,
-      endpoint: r.endpoint,
-      paths: paths.map(formatLwm2mPath),
-      composite,
-      format,
-      createdAt: this.clock.now(),
-    });
+    try {
+      this.observationStore.put({
+        token: o.token,
+        registrationId: r.id,
+        endpoint: r.endpoint,
+        paths: paths.map(formatLwm2mPath),
+        composite,
+        format,
+        createdAt: this.clock.now(),
+      });
+    } catch (e) {
+      // not kept, not held: an observation a restart would silently lose is refused now
+      o.finish();
+      if (e instanceof Lwm2mServerError) throw e;
+      throw new Lwm2mServerError('request-failed', `${operation}: the observation store failed`, { cause: e });
+    }
     return o;
   }
 
