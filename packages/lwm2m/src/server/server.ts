@@ -933,7 +933,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const p = toPath(path);
     if (p.length === 0) throw new Lwm2mServerError('bad-request', 'Write-Attributes needs an object path');
     const query: string[] = [];
-    for (const k of ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const) {
+    for (const k of ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax', 'edge', 'con'] as const) {
       const v = attributes[k];
       if (v === undefined) continue;
       if (v === null) query.push(k);
@@ -1135,7 +1135,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       // not kept, not held: an observation a restart would silently lose is refused now
       o.finish();
       if (e instanceof Lwm2mServerError) throw e;
-      throw new Lwm2mServerError('request-failed', `${operation}: the observation store failed`, { cause: e });
+      throw new Lwm2mServerError('request-failed', `${operation}: the observation store failed`, {
+        cause: e,
+      });
     }
     return o;
   }
