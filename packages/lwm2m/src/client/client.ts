@@ -47,7 +47,7 @@ import {
   conditionsMet,
   type NotificationAttributes,
 } from './attributes.js';
-import { compositeKey, nodeValue, notified, type ObservedPath, observedPath } from './composite.js';
+import { compositeKey, entryAt, nodeValue, notified, type ObservedPath, observedPath } from './composite.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
 import { Emitter } from './events.js';
 import {
@@ -1161,11 +1161,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   ): void {
     const now = this.clock.now();
     const members: ObservedPath[] = [];
-    for (const p of paths) {
-      let node: Lwm2mNode | undefined;
-      for (const e of entries) if (e.path.join('/') === p.join('/')) node = e.node;
-      members.push(observedPath(p, node, now));
-    }
+    for (const p of paths) members.push(observedPath(p, entryAt(entries, p)?.node, now));
     this.startObservation(compositeKey(req), req, observedPath([], undefined, now), members);
   }
 

@@ -50,16 +50,24 @@ export function compositeKey(req: CoapRequest): string {
   return `${peerKey(req.peer)}|composite|${req.contentFormat ?? ''}|${toHex(req.payload)}`;
 }
 
+/** The entry for exactly `path` among the entries of a composite read, if any. */
+export function entryAt(
+  entries: readonly Lwm2mCompositeEntry[],
+  path: Lwm2mPath,
+): Lwm2mCompositeEntry | undefined {
+  for (const e of entries) {
+    if (e.path.length !== path.length) continue;
+    let same = true;
+    for (let i = 0; i < path.length; i++) if (e.path[i] !== path[i]) same = false;
+    if (same) return e;
+  }
+  return undefined;
+}
+
 /** After a notification was built: the numeric value each path carried is the new reference for st / gt / lt. */
 export function notified(members: readonly ObservedPath[], entries: readonly Lwm2mCompositeEntry[]): void {
   for (const m of members) {
-    for (const e of entries) {
-      if (e.path.length !== m.path.length) continue;
-      let same = true;
-      for (let i = 0; i < e.path.length; i++) if (e.path[i] !== m.path[i]) same = false;
-      if (!same) continue;
-      const v = nodeValue(e.node);
-      if (typeof v === 'number') m.lastValue = v;
-    }
+    const v = nodeValue(entryAt(entries, m.path)?.node);
+    if (typeof v === 'number') m.lastValue = v;
   }
 }

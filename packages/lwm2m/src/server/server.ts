@@ -205,7 +205,7 @@ abstract class ObservationBase<T> extends Emitter<ObservationEvents<T>> {
     private readonly coap: Observation,
     /** Drops the CoAP observation without a message (its token is forgotten; RFC 7641 §3.6 lets late notifications get RST). */
     private readonly abort: () => void,
-    private readonly onEnd: (o: AnyObservation) => void,
+    private readonly onEnd: () => void,
   ) {
     super();
     this.latest = first;
@@ -255,7 +255,7 @@ abstract class ObservationBase<T> extends Emitter<ObservationEvents<T>> {
 
   private end(): void {
     this.ended = true;
-    this.onEnd(this as unknown as AnyObservation);
+    this.onEnd();
     this.emit('end');
   }
 }
@@ -269,7 +269,7 @@ export class ServerObservation extends ObservationBase<Lwm2mNode> {
     first: Lwm2mNode | undefined,
     coap: Observation,
     abort: () => void,
-    onEnd: (o: AnyObservation) => void,
+    onEnd: () => void,
   ) {
     super(endpoint, registrationId, first, coap, abort, onEnd);
   }
@@ -287,7 +287,7 @@ export class ServerCompositeObservation extends ObservationBase<Lwm2mCompositeEn
     first: Lwm2mCompositeEntry[] | undefined,
     coap: Observation,
     abort: () => void,
-    onEnd: (o: AnyObservation) => void,
+    onEnd: () => void,
   ) {
     super(endpoint, registrationId, first, coap, abort, onEnd);
   }
@@ -310,6 +310,22 @@ function peerOf(req: CoapRequest): Peer {
   return p.identity === undefined
     ? { address: p.address, port: p.port }
     : { address: p.address, port: p.port, identity: p.identity };
+}
+
+/**
+ * The FETCH of Read- and Observe-Composite (Transport §6.3, §6.4): the path list in SenML JSON when the
+ * answer is asked in SenML JSON, else in SenML CBOR.
+ */
+function compositeRequest(
+  accept: number,
+  paths: readonly Lwm2mPath[],
+): { accept: number; contentFormat: number; payload: Uint8Array } {
+  const contentFormat = accept === SENML_JSON ? SENML_JSON : SENML_CBOR;
+  try {
+    return { accept, contentFormat, payload: encodeCompositePaths(contentFormat, paths) };
+  } catch (e) {
+    throw new Lwm2mServerError('bad-request', (e as Error)?.message ?? String(e), { cause: e });
+  }
 }
 
 function toPath(path: string | Lwm2mPath): Lwm2mPath {
@@ -560,8 +576,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     if (existing === undefined) return { code: Code.NotFound, payload: 'no such registration' };
     const auth = this.authenticate(req, existing.endpoint);
     if (auth.refused !== undefined) return auth.refused;
-    const removed = this.store.remove(id);
-    if (removed === undefined) return { code: Code.NotFound, payload: 'no such registration' };
+    const removed = this.store.remove(id) ?? existing;
     this.forget(removed);
     this.emit('deregistered', removed);
     this.wake(
@@ -954,22 +969,10 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   ): Promise<Lwm2mCompositeEntry[]> {
     const r = this.registrationOrFail(endpoint);
     const ps = paths.map(toPath);
-    const format =
-      options.format ??
-      (r.contentFormats.includes(SENML_JSON) && !r.contentFormats.includes(SENML_CBOR)
-        ? SENML_JSON
-        : SENML_CBOR);
-    let payload: Uint8Array;
-    try {
-      payload = encodeCompositePaths(format === SENML_JSON ? SENML_JSON : SENML_CBOR, ps);
-    } catch (e) {
-      throw new Lwm2mServerError('bad-request', (e as Error)?.message ?? String(e), { cause: e });
-    }
+    const format = this.compositeFormat(r, options.format);
     const res = await this.call(r, 'Read-Composite', [], {
       method: 'FETCH',
-      accept: format,
-      contentFormat: format === SENML_JSON ? SENML_JSON : SENML_CBOR,
-      payload,
+      ...compositeRequest(format, ps),
       timeout: options.timeout,
     });
     try {
@@ -1044,9 +1047,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     ) as Promise<ServerCompositeObservation>;
   }
 
-  /** SenML CBOR unless the device only announced SenML JSON (the path list goes in the same format). */
+  /** The format of a composite answer: the caller's, else SenML CBOR unless the device only announced SenML JSON. */
   private compositeFormat(r: Registration, requested: number | undefined): number {
-    if (requested !== undefined) return requested === SENML_JSON ? SENML_JSON : SENML_CBOR;
+    if (requested !== undefined) return requested;
     return r.contentFormats.includes(SENML_JSON) && !r.contentFormats.includes(SENML_CBOR)
       ? SENML_JSON
       : SENML_CBOR;
@@ -1066,13 +1069,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     payload?: Uint8Array;
   } {
     if (!composite) return { method: 'GET', path: this.segments(r, paths[0]!), accept: format };
-    let payload: Uint8Array;
-    try {
-      payload = encodeCompositePaths(format, paths);
-    } catch (e) {
-      throw new Lwm2mServerError('bad-request', (e as Error)?.message ?? String(e), { cause: e });
-    }
-    return { method: 'FETCH', path: this.segments(r, []), accept: format, contentFormat: format, payload };
+    return { method: 'FETCH', path: this.segments(r, []), ...compositeRequest(format, paths) };
   }
 
   private async establish(
@@ -1116,6 +1113,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       controller.abort();
       throw new Lwm2mServerError('unknown-endpoint', `endpoint "${r.endpoint}" is no longer registered`);
     }
+    // others may have been established while this one waited for its first response
     if (this.observations.size >= this.limits.maxObservations) {
       controller.abort();
       throw new Lwm2mServerError('limit', `at most ${this.limits.maxObservations} observations`);
@@ -1174,7 +1172,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     coap: Observation,
     abort: () => void,
   ): AnyObservation {
-    const onEnd = (o: AnyObservation) => {
+    const onEnd = () => {
       this.observations.delete(o);
       // a closing server keeps its observations in the store, for the next run
       if (!this.closed) this.observationStore.remove(o.token);
@@ -1216,7 +1214,6 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
         o.report(e as Error);
         return;
       }
-      this.heard(current);
       if (o instanceof ServerCompositeObservation) {
         const entries = value as Lwm2mCompositeEntry[];
         o.deliver(entries);
