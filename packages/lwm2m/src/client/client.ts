@@ -654,13 +654,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
             op = 'Discover';
             return this.discover(path);
           }
-          op = notification
-            ? 'Notify'
-            : req.observe === 0
-              ? 'Observe'
-              : req.observe === 1
-                ? 'Cancel Observe'
-                : 'Read';
+          op = readOperation(notification, req.observe, '');
           return this.read(req, path, notification);
         case Code.PUT:
           if (req.payload.length === 0 && req.query.length > 0) {
@@ -687,13 +681,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
           op = 'Delete';
           return this.delete(path);
         case Code.FETCH:
-          op = notification
-            ? 'Notify'
-            : req.observe === 0
-              ? 'Observe-Composite'
-              : req.observe === 1
-                ? 'Cancel Observe-Composite'
-                : 'Read-Composite';
+          op = readOperation(notification, req.observe, '-Composite');
           return this.readComposite(req, notification);
         case Code.iPATCH:
           op = 'Write-Composite';
@@ -1443,6 +1431,14 @@ function sameValue(a: Lwm2mValue, b: Lwm2mValue | undefined): boolean {
     return a.objectId === b.objectId && a.instanceId === b.instanceId;
   }
   return false;
+}
+
+/** The operation a GET (or FETCH, `-Composite`) is, for the `operation` event. */
+function readOperation(notification: boolean, observe: number | undefined, kind: '' | '-Composite'): string {
+  if (notification) return 'Notify';
+  if (observe === 0) return `Observe${kind}`;
+  if (observe === 1) return `Cancel Observe${kind}`;
+  return `Read${kind}`;
 }
 
 function observationKey(req: CoapRequest, path: Lwm2mPath): string {
