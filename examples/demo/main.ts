@@ -166,7 +166,7 @@ async function main(): Promise<number> {
     out();
     out(`Observing the temperature (/3303/0/5700) for ${observeSeconds} s:`);
     const observation: ServerObservation = await server.observe(ENDPOINT, '/3303/0/5700');
-    out(`  ${value(observation.latest)} °C (current value)`);
+    out(`  ${observation.latest === undefined ? '?' : value(observation.latest)} °C (current value)`);
     let notifications = 0;
     observation.on('notification', (n) => {
       notifications++;

@@ -49,7 +49,12 @@ import {
   checkAccess,
   mayRead,
 } from './access-control.js';
-import { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './attributes.js';
+import {
+  AttributeStore,
+  applyAttributeQuery,
+  conditionsMet,
+  type NotificationAttributes,
+} from './attributes.js';
 import {
   type BootstrapOptions,
   type BootstrapState,
@@ -57,6 +62,7 @@ import {
   type FactoryBootstrap,
   installFactoryBootstrap,
 } from './bootstrap.js';
+import { compositeKey, entryAt, nodeValue, notified, type ObservedPath, observedPath } from './composite.js';
 import { openServerEndpoint } from './endpoints.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
 import { Emitter } from './events.js';
@@ -239,21 +245,23 @@ export interface ServerStatus {
   readonly oscore: boolean;
 }
 
-interface Observation {
+/**
+ * An observation (Core §6.4.1) of one path, itself its only observed path, or an Observe-Composite
+ * (Core §6.4.3) of the paths in `members` (its own `path` is then `[]`, the root the FETCH went to).
+ */
+interface Observation extends ObservedPath {
   readonly key: string;
-  readonly path: Lwm2mPath;
   readonly pathKey: string;
   readonly request: CoapRequest;
   /** The endpoint the Observe came on, and the server (Short Server ID) that sent it. */
   readonly endpoint: CoapEndpoint;
   readonly shortServerId: number | undefined;
+  readonly members: ObservedPath[] | undefined;
   lastSent: number;
-  lastValue: number | undefined;
   /** Queue mode: a notification waits for the wake-up Update. */
   held: boolean;
-  /** epmax: the value seen at the last evaluation, and the evaluation timer. */
-  lastEvaluated: Lwm2mValue | undefined;
   epmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
+  epminTimer: ReturnType<Clock['setTimeout']> | undefined;
   pminTimer: ReturnType<Clock['setTimeout']> | undefined;
   pmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
 }
@@ -420,10 +428,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const slot = entry.slots[p[2]!];
     if (slot === undefined) entry.slots[p[2]!] = { value: stored, handler: undefined };
     else slot.value = stored;
-    if (!Array.isArray(stored))
-      for (const o of this.observations)
-        if (o.path.length === 3 && isPathPrefix(o.path, p)) o.lastEvaluated = stored as Lwm2mValue;
-    this.valueChanged(p, typeof stored === 'number' ? stored : undefined);
+    this.valueChanged(p, Array.isArray(stored) ? undefined : (stored as Lwm2mValue));
   }
 
   /**
@@ -940,7 +945,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 
   private installRoutes(ep: CoapEndpoint): void {
     const handler = (req: CoapRequest) => this.handle(req, ep);
-    ep.route(['FETCH', 'iPATCH', 'GET', 'PUT', 'POST', 'DELETE'], '/', handler);
+    // observable for Observe-Composite (FETCH with Observe, Transport §6.4)
+    ep.route(['FETCH', 'iPATCH', 'GET', 'PUT', 'POST', 'DELETE'], '/', handler, { observable: true });
     // Bootstrap-Finish (Core §6.1, Transport §6.1); the other bootstrap operations come through handle()
     ep.route('POST', '/bs', (req) => this.bootstrapper.finish(req));
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o', handler, { observable: true });
@@ -989,13 +995,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
             if (path.length >= 2) guard('read');
             return this.discover(path, via);
           }
-          op = notification
-            ? 'Notify'
-            : req.observe === 0
-              ? 'Observe'
-              : req.observe === 1
-                ? 'Cancel Observe'
-                : 'Read';
+          op = readOperation(notification, req.observe, '');
           if (path.length >= 2) guard('read');
           return this.read(req, path, notification, via);
         case Code.PUT:
@@ -1032,8 +1032,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
           guard('delete');
           return this.delete(path);
         case Code.FETCH:
-          op = 'Read-Composite';
-          return this.readComposite(req, via);
+          op = readOperation(notification, req.observe, '-Composite');
+          return this.readComposite(req, via, notification);
         case Code.iPATCH:
           op = 'Write-Composite';
           return this.writeComposite(req, via);
@@ -1441,15 +1441,18 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.attributes.set(path, applyAttributeQuery(this.attributes.get(path), req.query, path.length));
     // timers of affected observations follow the new attributes
     for (const o of this.observations) {
-      if (!isPathPrefix(path, o.path)) continue;
+      if (!this.observed(o).some((m) => isPathPrefix(path, m.path))) continue;
       this.armPmax(o);
       this.armEpmax(o);
     }
     return { code: Code.Changed };
   }
 
-  /** Read-Composite (Core §6.3.2, Transport §6.3): FETCH / with a SenML path list. */
-  private async readComposite(req: CoapRequest, via: Via): Promise<ResponseInit> {
+  /**
+   * Read-Composite (Core §6.3.2, Transport §6.3): FETCH / with a SenML path list; with Observe it is
+   * Observe-Composite (Core §6.4.3) or its cancellation, and a notification is this read again.
+   */
+  private async readComposite(req: CoapRequest, via: Via, notification: boolean): Promise<ResponseInit> {
     if (req.path.length !== 0) fail('not-allowed', '4.05', 'Read-Composite goes to /');
     const format = req.contentFormat;
     if (format === undefined) fail('bad-request', '4.00', 'Read-Composite without Content-Format');
@@ -1467,11 +1470,13 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       }
     }
     const accept = req.accept ?? format;
-    return {
-      code: Code.Content,
-      contentFormat: accept,
-      payload: encodeComposite(accept, entries, this.model),
-    };
+    const payload = encodeComposite(accept, entries, this.model);
+    if (notification) {
+      const o = this.findObservation(compositeKey(req));
+      if (o?.members !== undefined) notified(o.members, entries);
+    } else if (req.observe === 0) this.addCompositeObservation(req, paths, entries, via);
+    else if (req.observe === 1) this.removeObservation(compositeKey(req));
+    return { code: Code.Content, contentFormat: accept, payload };
   }
 
   /** Write-Composite (Core §6.3.3, Transport §6.3): iPATCH / with a SenML payload of resources. */
@@ -1507,7 +1512,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   // ================================================================ observe / notify (Core §6.4)
 
   private isNotification(req: CoapRequest): boolean {
-    if (req.method !== Code.GET) return false;
+    if (req.method !== Code.GET && req.method !== Code.FETCH) return false;
     for (const o of this.observations) if (o.request === req) return true;
     return false;
   }
@@ -1518,26 +1523,51 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   }
 
   private addObservation(req: CoapRequest, path: Lwm2mPath, node: Lwm2mNode, via: Via): void {
-    const key = observationKey(req, path);
+    this.startObservation(
+      observationKey(req, path),
+      req,
+      observedPath(path, node, this.clock.now()),
+      undefined,
+      via,
+    );
+  }
+
+  /** Observe-Composite (Core §6.4.3): one observation of several paths, keyed by server and path list. */
+  private addCompositeObservation(
+    req: CoapRequest,
+    paths: readonly Lwm2mPath[],
+    entries: readonly Lwm2mCompositeEntry[],
+    via: Via,
+  ): void {
+    const now = this.clock.now();
+    const members: ObservedPath[] = [];
+    for (const p of paths) members.push(observedPath(p, entryAt(entries, p)?.node, now));
+    this.startObservation(compositeKey(req), req, observedPath([], undefined, now), members, via);
+  }
+
+  private startObservation(
+    key: string,
+    req: CoapRequest,
+    self: ObservedPath,
+    members: ObservedPath[] | undefined,
+    via: Via,
+  ): void {
     this.removeObservation(key);
     if (this.observations.length >= this.maxObservations) return;
     const o: Observation = {
+      ...self,
       key,
-      path,
-      pathKey: path.join('/'),
+      pathKey: self.path.join('/'),
       request: req,
       endpoint: via.endpoint,
       shortServerId: via.shortServerId,
+      members,
       lastSent: this.clock.now(),
-      lastValue:
-        (node.kind === 'resource' || node.kind === 'resourceInstance') && typeof node.value === 'number'
-          ? node.value
-          : undefined,
+      held: false,
       pminTimer: undefined,
       pmaxTimer: undefined,
-      held: false,
-      lastEvaluated: node.kind === 'resource' || node.kind === 'resourceInstance' ? node.value : undefined,
       epmaxTimer: undefined,
+      epminTimer: undefined,
     };
     this.observations.push(o);
     this.armPmax(o);
@@ -1559,16 +1589,28 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (o.pminTimer !== undefined) this.clock.clearTimeout(o.pminTimer);
     if (o.pmaxTimer !== undefined) this.clock.clearTimeout(o.pmaxTimer);
     if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
+    if (o.epminTimer !== undefined) this.clock.clearTimeout(o.epminTimer);
     o.pminTimer = undefined;
     o.pmaxTimer = undefined;
     o.epmaxTimer = undefined;
+    o.epminTimer = undefined;
   }
 
   /** Observation state lives while the endpoint still has the observer (it drops it on RST / timeout). */
   private alive(o: Observation): boolean {
-    if (o.endpoint.observerTotal(o.pathKey) > 0) return true;
+    if (o.endpoint.observerTotal(o.pathKey, this.observerFilter(o)) > 0) return true;
     this.removeObservation(o.key);
     return false;
+  }
+
+  /** A composite observation is one of several FETCH observers of `/`: it is told apart by its request. */
+  private observerFilter(o: Observation): ((r: CoapRequest) => boolean) | undefined {
+    return o.members === undefined ? undefined : (r) => r === o.request;
+  }
+
+  /** The paths an observation evaluates: its members, or itself. */
+  private observed(o: Observation): readonly ObservedPath[] {
+    return o.members ?? [o];
   }
 
   private defaults(o: Observation): NotificationAttributes {
@@ -1585,9 +1627,15 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private armPmax(o: Observation): void {
     if (o.pmaxTimer !== undefined) this.clock.clearTimeout(o.pmaxTimer);
     o.pmaxTimer = undefined;
-    const a = this.attributes.effective(o.path, this.defaults(o));
-    if (a.pmax === undefined || a.pmax <= 0 || (a.pmin !== undefined && a.pmax < a.pmin)) return;
-    const due = o.lastSent + a.pmax * 1000 - this.clock.now();
+    // the smallest pmax of the observed paths (a composite notification carries them all)
+    let pmax: number | undefined;
+    for (const m of this.observed(o)) {
+      const a = this.attributes.effective(m.path, this.defaults(o));
+      if (a.pmax === undefined || a.pmax <= 0 || (a.pmin !== undefined && a.pmax < a.pmin)) continue;
+      if (pmax === undefined || a.pmax < pmax) pmax = a.pmax;
+    }
+    if (pmax === undefined) return;
+    const due = o.lastSent + pmax * 1000 - this.clock.now();
     o.pmaxTimer = this.clock.setTimeout(
       () => {
         o.pmaxTimer = undefined;
@@ -1599,62 +1647,118 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 
   /**
    * epmax (Core 1.1 §5.1.2, "Maximum Evaluation Period"): a resource whose value comes from a read callback
-   * is read at least every epmax seconds, and a change found notifies like `changed()` would. Values the
-   * application pushes with `set` are evaluated when pushed, so epmin adds nothing there (not enforced).
+   * is read at least every epmax seconds (the smallest of the observed resources'), and a change found is
+   * evaluated like a pushed one. Values the application pushes with `set` are evaluated when pushed.
    */
   private armEpmax(o: Observation): void {
     if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
     o.epmaxTimer = undefined;
-    if (o.path.length < 3) return;
-    const a = this.attributes.effective(o.path, {});
-    if (a.epmax === undefined || a.epmax <= 0) return;
+    let epmax: number | undefined;
+    for (const m of this.observed(o)) {
+      if (m.path.length < 3) continue;
+      const a = this.attributes.effective(m.path, {});
+      if (a.epmax !== undefined && a.epmax > 0 && (epmax === undefined || a.epmax < epmax)) epmax = a.epmax;
+    }
+    if (epmax === undefined) return;
     o.epmaxTimer = this.clock.setTimeout(() => {
       o.epmaxTimer = undefined;
       if (!this.alive(o)) return;
-      this.readNode(o.path).then(
-        (node) => {
-          const v = node.kind === 'resource' || node.kind === 'resourceInstance' ? node.value : undefined;
-          if (v !== undefined && !sameValue(v, o.lastEvaluated)) {
-            o.lastEvaluated = v;
-            this.valueChanged(o.path, typeof v === 'number' ? v : undefined);
-          }
-          if (this.findObservation(o.key) === o) this.armEpmax(o);
-        },
+      this.reevaluate(o, false).then(
         () => {
           if (this.findObservation(o.key) === o) this.armEpmax(o);
         },
+        () => undefined,
       );
-    }, a.epmax * 1000);
+    }, epmax * 1000);
   }
 
-  /** A value at `path` changed: notify the observations on it, its ancestors and descendants. */
-  private valueChanged(path: Lwm2mPath, value: number | undefined): void {
-    for (const o of this.observations.slice()) {
-      if (!isPathPrefix(o.path, path) && !isPathPrefix(path, o.path)) continue;
-      if (!this.alive(o)) continue;
-      const a = this.attributes.effective(o.path, this.defaults(o));
-      // gt / lt / st on a numeric resource (Core §5.1.2): notify on crossing a threshold or a big enough step
-      if (
-        o.path.length >= 3 &&
-        value !== undefined &&
-        o.lastValue !== undefined &&
-        (a.gt !== undefined || a.lt !== undefined || a.st !== undefined)
-      ) {
-        const last = o.lastValue;
-        const crossed = (t: number | undefined) =>
-          t !== undefined && (last - t) * (value - t) <= 0 && last !== value && (last > t || value > t);
-        const stepped = a.st !== undefined && Math.abs(value - last) >= a.st;
-        if (!crossed(a.gt) && !crossed(a.lt) && !stepped) continue;
+  /**
+   * Reads the observed resources of `o` again and evaluates those whose value changed since their last
+   * evaluation (all of them, or only those a too early change left `deferred` by epmin).
+   */
+  private async reevaluate(o: Observation, deferredOnly: boolean): Promise<void> {
+    for (const m of this.observed(o)) {
+      if (m.path.length < 3 || (deferredOnly && !m.deferred)) continue;
+      m.deferred = false;
+      let v: Lwm2mValue | undefined;
+      try {
+        v = nodeValue(await this.readNode(m.path));
+      } catch {
+        continue; // gone or unreadable now: nothing to evaluate
       }
-      const wait = a.pmin !== undefined ? o.lastSent + a.pmin * 1000 - this.clock.now() : 0;
-      if (wait <= 0) this.sendNotification(o, value);
-      else if (o.pminTimer === undefined) {
-        o.pminTimer = this.clock.setTimeout(() => {
-          o.pminTimer = undefined;
-          if (this.alive(o)) this.sendNotification(o, undefined);
-        }, wait);
-      }
+      if (v !== undefined && !sameValue(v, m.lastEvaluated) && this.findObservation(o.key) === o)
+        this.evaluate(o, m.path, v);
     }
+  }
+
+  /** A value at `path` changed: evaluate the observations on it, its ancestors and descendants. */
+  private valueChanged(path: Lwm2mPath, value: Lwm2mValue | undefined): void {
+    for (const o of this.observations.slice()) this.evaluate(o, path, value);
+  }
+
+  /**
+   * Evaluates the notification conditions of `o` for a change at `path` (Core §5.1.2 with 1.2's edge):
+   * every observed path the change concerns is checked with its own attributes; one that passes makes a
+   * notification due once its pmin allows. epmin: a change within epmin of the path's last evaluation is
+   * evaluated when epmin has passed, with the value then current.
+   */
+  private evaluate(o: Observation, path: Lwm2mPath, value: Lwm2mValue | undefined): void {
+    const now = this.clock.now();
+    /** ms until a notification may go (pmin), -1 while no observed path asks for one */
+    let wait = -1;
+    let checked = false;
+    for (const m of this.observed(o)) {
+      if (!isPathPrefix(m.path, path) && !isPathPrefix(path, m.path)) continue;
+      if (!checked) {
+        if (!this.alive(o)) return;
+        checked = true;
+      }
+      const a = this.attributes.effective(m.path, this.defaults(o));
+      if (m.path.length >= 3 && a.epmin !== undefined && now < m.evaluatedAt + a.epmin * 1000) {
+        m.deferred = true;
+        this.armEpmin(o, m.evaluatedAt + a.epmin * 1000 - now);
+        continue;
+      }
+      const previous = m.lastEvaluated;
+      m.evaluatedAt = now;
+      // the value belongs to the observed resource when the change is at that resource
+      const own = m.path.length === 3 && path.length === 3 && isPathPrefix(m.path, path) ? value : undefined;
+      if (own !== undefined) m.lastEvaluated = own;
+      if (!conditionsMet(a, m.path.length, m.lastValue, previous, own)) continue;
+      const w = a.pmin !== undefined ? Math.max(0, o.lastSent + a.pmin * 1000 - now) : 0;
+      if (wait < 0 || w < wait) wait = w;
+    }
+    if (wait < 0) return;
+    const numeric = o.members === undefined && typeof value === 'number' ? value : undefined;
+    if (wait === 0) this.sendNotification(o, numeric);
+    else if (o.pminTimer === undefined) {
+      o.pminTimer = this.clock.setTimeout(() => {
+        o.pminTimer = undefined;
+        if (this.alive(o)) this.sendNotification(o, undefined);
+      }, wait);
+    }
+  }
+
+  private armEpmin(o: Observation, delay: number): void {
+    if (o.epminTimer !== undefined) return;
+    o.epminTimer = this.clock.setTimeout(
+      () => {
+        o.epminTimer = undefined;
+        if (this.alive(o)) this.reevaluate(o, true).catch(() => undefined);
+      },
+      Math.max(0, delay),
+    );
+  }
+
+  /** con (1.2, Core §5.1.2): Confirmable when an observed path asks for 1, Non-confirmable when all ask for 0. */
+  private confirmable(o: Observation): boolean | undefined {
+    let all0 = true;
+    for (const m of this.observed(o)) {
+      const c = this.attributes.effective(m.path, {}).con;
+      if (c === 1) return true;
+      if (c !== 0) all0 = false;
+    }
+    return all0 ? false : undefined;
   }
 
   private sendNotification(o: Observation, value: number | undefined): void {
@@ -1670,7 +1774,12 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     o.held = false;
     o.lastSent = this.clock.now();
     if (value !== undefined) o.lastValue = value;
-    o.endpoint.notify(o.pathKey);
+    const filter = this.observerFilter(o);
+    const confirmable = this.confirmable(o);
+    o.endpoint.notify(o.pathKey, {
+      ...(filter === undefined ? {} : { filter }),
+      ...(confirmable === undefined ? {} : { confirmable }),
+    });
     this.armPmax(o);
   }
 
@@ -1734,6 +1843,14 @@ function sameValue(a: Lwm2mValue, b: Lwm2mValue | undefined): boolean {
     return a.objectId === b.objectId && a.instanceId === b.instanceId;
   }
   return false;
+}
+
+/** The operation a GET (or FETCH, `-Composite`) is, for the `operation` event. */
+function readOperation(notification: boolean, observe: number | undefined, kind: '' | '-Composite'): string {
+  if (notification) return 'Notify';
+  if (observe === 0) return `Observe${kind}`;
+  if (observe === 1) return `Cancel Observe${kind}`;
+  return `Read${kind}`;
 }
 
 function observationKey(req: CoapRequest, path: Lwm2mPath): string {

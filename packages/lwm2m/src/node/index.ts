@@ -1,5 +1,3 @@
-/** Node-only entry point: DDF files from disk. */
-
 export {
   EXAMPLE_OBJECT_VERSIONS,
   type ExampleDevice,
@@ -11,3 +9,10 @@ export { JsonFileBootstrapConfigStore } from './bootstrap-store.js';
 export { FileClientStateStore, type NodeServerTransportOptions, nodeServerTransports } from './client.js';
 export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
 export { type HttpFetcherOptions, httpPackageFetcher } from './firmware-http.js';
+/** Node-only entry point: DDF files from disk, the SQLite stores. */
+export {
+  openSqliteStores,
+  SQLITE_SCHEMA_VERSION,
+  type SqliteStoreOptions,
+  type SqliteStores,
+} from './sqlite-store.js';
