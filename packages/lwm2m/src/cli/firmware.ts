@@ -28,9 +28,6 @@ export interface FirmwarePushOptions {
   readonly pollMs?: number;
 }
 
-/** An answer of the API that is not 2xx, with the message from its JSON body. */
-class ApiError extends Error {}
-
 type Stderr = CliIo['stderr'] & { isTTY?: boolean };
 
 /** Progress on stderr: one redrawn line on a terminal, else a line per state and per 10 %. */
@@ -160,7 +157,7 @@ export async function runFirmware(
       } catch {
         // not JSON: the text as it is
       }
-      throw new ApiError(`${method} ${path}: ${res.status} ${message}`);
+      throw new Error(`${method} ${path}: ${res.status} ${message}`);
     }
     return JSON.parse(text) as T;
   };
@@ -169,10 +166,10 @@ export async function runFirmware(
     const image = await readFile(values.file);
     // events first, so no progress is missed between the start of the campaign and the subscription
     let events: Promise<void> | undefined;
-    let campaignId: string | undefined;
-    let finished: CampaignStatus | undefined;
     let wake: () => void = () => {};
-    const pending: DeviceCampaignStatus[] = [];
+    // events may come before the campaign's id does (a campaign can end at once): kept until it is known
+    const progress: (DeviceCampaignStatus & { campaignId: string })[] = [];
+    const finishedById = new Map<string, CampaignStatus>();
     if (options.events !== false) {
       const res = await fetch(`${base}/api/events?endpoint=${encodeURIComponent(endpoint)}`, {
         headers: { ...auth, accept: 'text/event-stream' },
@@ -182,11 +179,11 @@ export async function runFirmware(
         events = readServerSentEvents(res.body, (name, data) => {
           if (name === 'firmware-progress') {
             const p = JSON.parse(data) as DeviceCampaignStatus & { campaignId: string };
-            if (p.endpoint === endpoint) pending.push(p);
+            if (p.endpoint !== endpoint) return;
+            progress.push(p);
           } else if (name === 'campaign-finished') {
             const c = JSON.parse(data) as CampaignStatus;
-            if (c.id === campaignId) finished = c;
-            else return;
+            finishedById.set(c.id, c);
           } else return;
           wake();
         }).catch(() => undefined);
@@ -208,8 +205,8 @@ export async function runFirmware(
       targets: [endpoint],
       method,
     });
-    campaignId = campaign.id;
-    stderr.write(`campaign ${campaign.id}: ${method} to "${endpoint}"\n`);
+    const campaignId = campaign.id;
+    stderr.write(`campaign ${campaignId}: ${method} to "${endpoint}"\n`);
 
     let streaming = events !== undefined;
     void events?.then(() => {
@@ -217,13 +214,13 @@ export async function runFirmware(
       wake();
     });
     const pollMs = options.pollMs ?? 1000;
-    while (campaign.state !== 'finished' && finished === undefined) {
+    while (campaign.state !== 'finished' && !finishedById.has(campaignId)) {
       if (streaming) {
         await new Promise<void>((resolve) => {
           wake = resolve;
-          if (pending.length > 0 || finished !== undefined || !streaming) resolve();
+          if (progress.length > 0 || finishedById.has(campaignId) || !streaming) resolve();
         });
-        for (const p of pending.splice(0)) bar.update(p);
+        for (const p of progress.splice(0)) if (p.campaignId === campaignId) bar.update(p);
         if (done.signal.aborted) throw new Error('interrupted');
         continue;
       }
@@ -237,7 +234,7 @@ export async function runFirmware(
       const device = campaign.devices.find((d) => d.endpoint === endpoint);
       if (device !== undefined) bar.update(device);
     }
-    const final = finished ?? campaign;
+    const final = finishedById.get(campaignId) ?? campaign;
     const device = final.devices.find((d) => d.endpoint === endpoint);
     if (device !== undefined) bar.update(device);
     bar.end();

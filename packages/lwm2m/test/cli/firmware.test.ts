@@ -97,6 +97,18 @@ describe('lwm2m firmware push', () => {
     );
   });
 
+  it('does not miss a campaign that ends before its id is known', async () => {
+    firmware.stepMs = 0;
+    try {
+      for (const endpoint of ['dev4', 'broken']) {
+        const c = capture();
+        expect(await runFirmware(push(endpoint), c.io)).toBe(endpoint === 'broken' ? 1 : 0);
+      }
+    } finally {
+      firmware.stepMs = 10;
+    }
+  });
+
   it('polls the campaign when it does not use the event stream', async () => {
     const c = capture();
     expect(await runFirmware(push('dev2'), c.io, undefined, { events: false, pollMs: 3 })).toBe(0);

@@ -239,7 +239,7 @@ describe('REST API: errors', () => {
     expect(readOnly.json()).toMatchObject({ error: 'device-error', coapCode: '4.05' });
   });
 
-  it('400 with a message for input the schemas or the node format refuse', async () => {
+  it('400 with a message for input the schemas or the node format refuse (415 for a body type no route takes)', async () => {
     const s = await restSetup();
     const cases: [string, string, unknown, RegExp][] = [
       ['GET', '/api/clients/dev1/3/zero', undefined, /instanceId must be integer/],
@@ -277,6 +277,16 @@ describe('REST API: errors', () => {
       expect(res.json().error).toBe('bad-request');
       expect(res.json().message).toMatch(message);
     }
+    const octets = await s.call({
+      method: 'POST',
+      url: '/api/clients/dev1/3/0/4',
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('1'),
+    });
+    expect(octets.statusCode).toBe(415);
+    expect(octets.json().error).toBe('unsupported-media-type');
+    const head = await s.call({ method: 'HEAD', url: '/api/clients/dev1/3/0' });
+    expect(head.statusCode).toBe(404);
     const malformed = await s.call({
       method: 'PUT',
       url: '/api/clients/dev1/1/0/1',

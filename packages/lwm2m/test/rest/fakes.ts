@@ -35,7 +35,7 @@ export class FakeFirmwareService implements FirmwareService {
 
   constructor(
     readonly outcomes: { [endpoint: string]: FakeOutcome } = {},
-    readonly stepMs = 10,
+    public stepMs = 10,
   ) {}
 
   get listenerCount(): number {

@@ -65,6 +65,8 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     // close() ends every connection: event streams never go idle, and a client may leave a connection open
     // without a request (undici does after an aborted stream), which Node's close() would wait for
     forceCloseConnections: true,
+    // a HEAD would run the GET handler: a Read on the device, or an event stream
+    exposeHeadRoutes: false,
     // an additional property in a body is an error, not silently dropped
     ajv: { customOptions: { removeAdditional: false, allowUnionTypes: true } },
   });

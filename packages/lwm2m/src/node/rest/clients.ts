@@ -396,9 +396,10 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
       async (req) => {
         const { endpoint } = req.params;
         registered(endpoint);
-        const cancelled = await server.cancelObserve(endpoint, pathOf(req.params));
+        const path = pathOf(req.params);
+        const cancelled = await server.cancelObserve(endpoint, path);
         if (cancelled === 0)
-          throw new HttpError(404, 'not-observed', `${formatLwm2mPath(pathOf(req.params))} is not observed`);
+          throw new HttpError(404, 'not-observed', `${formatLwm2mPath(path)} is not observed`);
         return { cancelled };
       },
     );

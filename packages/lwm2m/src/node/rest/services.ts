@@ -43,7 +43,8 @@ const byEndpoint = {
 } as const;
 
 export function serviceRoutes(app: FastifyInstance, options: ServiceRouteOptions): void {
-  firmwareRoutes(app, options);
+  // a scope of their own: only the image upload takes application/octet-stream (elsewhere it is a 415)
+  app.register(async (scope) => firmwareRoutes(scope, options));
   securityRoutes(app, options.security);
   bootstrapRoutes(app, options.bootstrap);
 }
