@@ -10,19 +10,7 @@ import { runFirmware } from '../../src/cli/firmware.js';
 import { main } from '../../src/cli/main.js';
 import { createRestApi, startRestApi } from '../../src/node/index.js';
 import { FakeFirmwareService } from '../rest/fakes.js';
-
-function capture(tty = false) {
-  let out = '';
-  let err = '';
-  return {
-    io: {
-      stdout: { write: (d: string) => (out += d) },
-      stderr: { write: (d: string) => (err += d), isTTY: tty },
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
+import { capture } from './io.js';
 
 describe('lwm2m firmware push', () => {
   let app: FastifyInstance;

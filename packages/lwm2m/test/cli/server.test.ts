@@ -4,26 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { type FirmwareContext, runServer, type ServerStores } from '../../src/cli/server.js';
 import { FakeFirmwareService, FakeSecurityStore } from '../rest/fakes.js';
-
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    io: { stdout: { write: (d: string) => (out += d) }, stderr: { write: (d: string) => (err += d) } },
-    out: () => out,
-    err: () => err,
-  };
-}
-
-async function waitFor<T>(check: () => T | undefined | false, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { capture, waitFor } from './io.js';
 
 /** Starts `lwm2m server` on free ports; resolves with its addresses once it logged them. */
 async function started(

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readServerSentEvents } from '../../src/cli/firmware.js';
 import { createRestApi, EventHub, type EventSink, startRestApi } from '../../src/node/index.js';
+import { waitFor } from '../cli/io.js';
 import { FakeFirmwareService } from './fakes.js';
 
 class FakeSink implements EventSink {
@@ -16,14 +17,6 @@ class FakeSink implements EventSink {
   }
   destroy(): void {
     this.destroyed = true;
-  }
-}
-
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

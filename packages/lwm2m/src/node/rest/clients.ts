@@ -81,6 +81,7 @@ const deviceQuery = { type: 'object', properties: { format: formatQuery, timeout
 const timeoutOnly = { type: 'object', properties: { timeout: timeoutQuery } } as const;
 
 const DEVICE_ERRORS = errors(400, 401, 403, 404, 405, 406, 413, 415, 502, 503, 504);
+const NO_CONTENT = { 204: { type: 'null' }, ...DEVICE_ERRORS };
 
 export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
   const registered = (endpoint: string): Registration => {
@@ -160,49 +161,35 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
         nodeToJson(await server.read(req.params.endpoint, pathOf(req.params), options(req.query))),
     );
 
-    if (depth >= 2) {
-      app.put<{ Params: PathParams; Querystring: DeviceQuery; Body: unknown }>(
+    // Write (Core §6.3.3): PUT replaces (CoAP PUT), PATCH updates part (CoAP POST)
+    const writeRoute = (method: 'PUT' | 'PATCH', summary: string) =>
+      app.route<{ Params: PathParams; Querystring: DeviceQuery; Body: unknown }>({
+        method,
         url,
-        {
-          schema: {
-            summary: `Write an ${what}, replacing it (Core §6.3.3)`,
-            tags,
-            params,
-            querystring: deviceQuery,
-            body: ref('Lwm2mNode'),
-            response: { 204: { type: 'null' }, ...DEVICE_ERRORS },
-          },
+        schema: {
+          summary,
+          tags,
+          params,
+          querystring: deviceQuery,
+          body: ref('Lwm2mNode'),
+          response: NO_CONTENT,
         },
-        async (req, reply) => {
+        handler: async (req, reply) => {
           const path = pathOf(req.params);
           const node = nodeFromJson(req.body, path, server.model);
-          await server.write(req.params.endpoint, path, node, { ...options(req.query), replace: true });
+          await server.write(req.params.endpoint, path, node, {
+            ...options(req.query),
+            replace: method === 'PUT',
+          });
           return reply.code(204).send();
         },
+      });
+    if (depth >= 2) writeRoute('PUT', `Write an ${what}, replacing it (Core §6.3.3)`);
+    if (depth === 2 || depth === 3)
+      writeRoute(
+        'PATCH',
+        `Write an ${what} as a partial update: the resources (or resource instances) given change, the others stay (Core §6.3.3)`,
       );
-    }
-
-    if (depth === 2 || depth === 3) {
-      app.patch<{ Params: PathParams; Querystring: DeviceQuery; Body: unknown }>(
-        url,
-        {
-          schema: {
-            summary: `Write an ${what} as a partial update: the resources (or resource instances) given change, the others stay (Core §6.3.3)`,
-            tags,
-            params,
-            querystring: deviceQuery,
-            body: ref('Lwm2mNode'),
-            response: { 204: { type: 'null' }, ...DEVICE_ERRORS },
-          },
-        },
-        async (req, reply) => {
-          const path = pathOf(req.params);
-          const node = nodeFromJson(req.body, path, server.model);
-          await server.write(req.params.endpoint, path, node, { ...options(req.query), replace: false });
-          return reply.code(204).send();
-        },
-      );
-    }
 
     if (depth === 1) {
       app.post<{ Params: PathParams; Querystring: DeviceQuery; Body: unknown }>(
@@ -258,7 +245,7 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
                 },
               },
             },
-            response: { 204: { type: 'null' }, ...DEVICE_ERRORS },
+            response: NO_CONTENT,
           },
         },
         async (req, reply) => {
@@ -278,7 +265,7 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
           tags,
           params,
           querystring: timeoutOnly,
-          response: { 204: { type: 'null' }, ...DEVICE_ERRORS },
+          response: NO_CONTENT,
         },
       },
       async (req, reply) => {
@@ -341,7 +328,7 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
               epmax: attribute,
             },
           },
-          response: { 204: { type: 'null' }, ...DEVICE_ERRORS },
+          response: NO_CONTENT,
         },
       },
       async (req, reply) => {
@@ -455,7 +442,7 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
         params: endpointOnly,
         querystring: deviceQuery,
         body: { type: 'array', minItems: 1, maxItems: 1024, items: compositeEntry },
-        response: { 204: { type: 'null' }, ...DEVICE_ERRORS },
+        response: NO_CONTENT,
       },
     },
     async (req, reply) => {
