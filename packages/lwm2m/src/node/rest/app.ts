@@ -14,7 +14,7 @@ import type { Lwm2mServer, Lwm2mServerEvents } from '../../server/server.js';
 import { clientRoutes, registrationToJson } from './clients.js';
 import { type ErrorBody, errorResponse } from './errors.js';
 import { EventHub, type EventHubOptions } from './events.js';
-import { nodeToJson } from './json-nodes.js';
+import { entriesToJson, nodeToJson } from './json-nodes.js';
 import { errors, SHARED_SCHEMAS } from './schemas.js';
 import { serviceRoutes } from './services.js';
 
@@ -137,12 +137,7 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     },
     send: (e) => {
       if (hub.size === 0) return;
-      const entries = e.entries.map((x) => ({
-        path: formatLwm2mPath(x.path),
-        node: nodeToJson(x.node),
-        ...(x.time === undefined ? {} : { time: x.time }),
-      }));
-      hub.publish('send', { endpoint: e.endpoint, entries }, e.endpoint);
+      hub.publish('send', { endpoint: e.endpoint, entries: entriesToJson(e.entries) }, e.endpoint);
     },
   };
   for (const [name, listener] of Object.entries(listeners))

@@ -12,7 +12,7 @@ import { formatLwm2mPath, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from 
 import type { Lwm2mServer } from '../../server/server.js';
 import type { Registration } from '../../server/store.js';
 import { badRequest, HttpError } from './errors.js';
-import { instanceFromJson, nodeFromJson, nodeToJson } from './json-nodes.js';
+import { entriesToJson, instanceFromJson, nodeFromJson, nodeToJson } from './json-nodes.js';
 import { endpointParam, errors, FORMAT_NAMES, formatQuery, ref, timeoutQuery } from './schemas.js';
 
 /** A registration as the API shows it (schema `Registration`). */
@@ -420,12 +420,7 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
     },
     async (req) => {
       const paths = req.query.paths.split(',').map((p) => parsePath(p.trim()));
-      const entries = await server.readComposite(req.params.endpoint, paths, options(req.query));
-      return entries.map((e) => ({
-        path: formatLwm2mPath(e.path),
-        node: nodeToJson(e.node),
-        ...(e.time === undefined ? {} : { time: e.time }),
-      }));
+      return entriesToJson(await server.readComposite(req.params.endpoint, paths, options(req.query)));
     },
   );
 

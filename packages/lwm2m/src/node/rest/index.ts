@@ -2,6 +2,7 @@ export { createRestApi, type ListenOptions, type RestApiOptions, startRestApi } 
 export { type ErrorBody, errorResponse, HttpError } from './errors.js';
 export { EventHub, type EventHubOptions, type EventSink, type StreamFilter } from './events.js';
 export {
+  entriesToJson,
   instanceFromJson,
   type JsonNode,
   JsonNodeError,

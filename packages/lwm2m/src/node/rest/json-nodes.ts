@@ -19,6 +19,7 @@
  * On input `kind` may be left out (the path's depth and the presence of `instances` say it), `id` may be
  * left out where the path gives it, and `type` may be left out when the model knows the resource.
  */
+import type { Lwm2mCompositeEntry } from '../../content/senml.js';
 import type { ResourceType } from '../../model/definitions.js';
 import type { Lwm2mNode, ObjectInstanceNode, ResourceInstanceNode, ResourceNode } from '../../model/nodes.js';
 import { formatLwm2mPath, isValidId, type Lwm2mPath } from '../../model/path.js';
@@ -73,6 +74,15 @@ export function nodeToJson(node: Lwm2mNode): JsonNode {
     default:
       return { kind: node.kind, id: node.id, type: node.type, value: valueToJson(node.type, node.value) };
   }
+}
+
+/** Composite entries (Read-Composite, Send) as `[{ path, node, time? }]`. */
+export function entriesToJson(entries: readonly Lwm2mCompositeEntry[]) {
+  return entries.map((e) => ({
+    path: formatLwm2mPath(e.path),
+    node: nodeToJson(e.node),
+    ...(e.time === undefined ? {} : { time: e.time }),
+  }));
 }
 
 const INTEGER_TEXT = /^[+-]?[0-9]{1,20}$/;
