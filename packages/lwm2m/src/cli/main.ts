@@ -1,7 +1,8 @@
 /**
  * The `lwm2m` command (Node adapter). `lwm2m client` runs the example device against an LwM2M server and
  * logs every operation it serves (see README.md, "The lwm2m client command"); `lwm2m bootstrap-server`
- * is in bootstrap-server.ts.
+ * is in bootstrap-server.ts; `lwm2m server` (server.ts) runs a server with its REST API; `lwm2m firmware
+ * push` (firmware.ts) updates a device through that API.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,9 @@ import { Lwm2mClient, type Lwm2mVersion } from '../client/client.js';
 import { FileClientStateStore, nodeServerTransports } from '../node/client.js';
 import { BOOTSTRAP_SERVER_USAGE, bootstrapServerMain } from './bootstrap-server.js';
 import { EXAMPLE_OBJECT_VERSIONS, type ExampleSecurity, installExampleDevice } from './device.js';
+import { FIRMWARE_USAGE, runFirmware } from './firmware.js';
+import { runServer, SERVER_USAGE } from './server.js';
+import { untilStopped } from './signals.js';
 
 export interface CliIo {
   readonly stdout: { write(data: string): unknown };
@@ -22,8 +26,10 @@ export interface CliIo {
 const USAGE = `Usage:
   lwm2m client --endpoint NAME --server coap://HOST:PORT [options]
   lwm2m client --endpoint NAME --server coaps://HOST:PORT --psk-identity ID --psk-key HEX [options]
+${SERVER_USAGE.split('\n')[0]}
+${FIRMWARE_USAGE.split('\n')[0]}
 
-Options:
+Client options:
   -e, --endpoint NAME     endpoint client name (ep)
   -s, --server URI        LwM2M server, coap://HOST:PORT (NoSec, or OSCORE) or coaps://HOST:PORT (DTLS PSK)
       --psk-identity ID   DTLS PSK identity (Security Mode PSK; needs coaps://)
@@ -43,11 +49,15 @@ Options:
       --interval SECONDS  temperature change period (default 5, 0 = never)
   -h, --help              this text
 
-${BOOTSTRAP_SERVER_USAGE}`;
+${BOOTSTRAP_SERVER_USAGE}
+"lwm2m server --help" and "lwm2m firmware --help" list the options of those commands.
+`;
 
 /** Runs the command; resolves with the exit code once it is done (for `client`: after SIGINT / `signal`). */
 export async function main(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   if (argv[0] === 'bootstrap-server') return bootstrapServerMain(argv.slice(1), io, signal);
+  if (argv[0] === 'server') return runServer(argv.slice(1), io, signal);
+  if (argv[0] === 'firmware') return runFirmware(argv.slice(1), io, signal);
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);
@@ -171,14 +181,7 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
     `lwm2m client "${name}" (LwM2M ${version}) on ${on} -> ${bootstrap ? 'bootstrap server ' : ''}${serverUri}`,
   );
   client.start();
-  await new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    signal?.addEventListener('abort', () => resolve(), { once: true });
-    if (signal === undefined) {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    }
-  });
+  await untilStopped(signal);
   device.stop();
   const stopping = client.stop();
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());

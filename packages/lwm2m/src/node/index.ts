@@ -1,3 +1,4 @@
+/** Node-only entry point: DDF files from disk, the SQLite stores, the REST API, the example device. */
 export {
   EXAMPLE_OBJECT_VERSIONS,
   type ExampleDevice,
@@ -9,7 +10,7 @@ export { JsonFileBootstrapConfigStore } from './bootstrap-store.js';
 export { FileClientStateStore, type NodeServerTransportOptions, nodeServerTransports } from './client.js';
 export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
 export { type HttpFetcherOptions, httpPackageFetcher } from './firmware-http.js';
-/** Node-only entry point: DDF files from disk, the SQLite stores. */
+export * from './rest/index.js';
 export {
   openSqliteStores,
   SQLITE_SCHEMA_VERSION,
