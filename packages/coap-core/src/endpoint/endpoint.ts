@@ -37,6 +37,14 @@ import { type Peer, peerKey, type Transport } from '../transport/types.js';
 import { bytesEqual, toHex, utf8Decode, utf8Encode, writeUtf8 } from '../util/bytes.js';
 import { commit, MAX_POOLED, reserve, slabBytes } from '../util/pool.js';
 import { CoapRequestError } from './errors.js';
+import {
+  assembled,
+  concatChunks,
+  DEFAULT_MAX_UNFRAGMENTED_SIZE,
+  OuterBlockServer,
+  type OuterBlockwiseOptions,
+  withoutBlockOptions,
+} from './outer-blockwise.js';
 import { CoapResponse } from './response.js';
 import { type CompiledRoute, METHOD_CODES, type Method, Router } from './router.js';
 import type {
@@ -78,6 +86,11 @@ export interface CoapEndpointOptions extends MessageLayerOptions {
    * (e.g. `oscoreServer` in @thimble/oscore, RFC 8613 §8.2 / §8.3).
    */
   readonly serverSecurity?: ServerSecurity;
+  /**
+   * Outer Block-wise on protected messages (RFC 8613 §4.1.3.4.2), below the security layers: the block
+   * size for sending protected messages in Outer blocks and the largest one reassembled.
+   */
+  readonly outerBlockwise?: OuterBlockwiseOptions;
 }
 
 export interface RequestOptions {
@@ -227,6 +240,16 @@ interface PendingRequest {
   secured: SecuredRequest | undefined;
   /** Responses accepted so far (an observation ignores unverifiable ones once it is established). */
   received: number;
+  /** The protected request as sent, to ask for the rest of an Outer Block2 response (RFC 8613 §4.1.3.4.2). */
+  outer: OuterRequest | undefined;
+}
+
+interface OuterRequest {
+  readonly message: OutgoingMessage;
+  readonly peer: Peer;
+  readonly confirmable: boolean;
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
 }
 
 interface Prepared {
@@ -424,6 +447,9 @@ export class CoapEndpoint implements UpperLayer {
   private readonly observeOptions: Required<ObserveServerOptions>;
   private readonly clientSecurity: ClientSecurity | undefined;
   private readonly serverSecurity: ServerSecurity | undefined;
+  private readonly outerBlockSize: number | undefined;
+  private readonly outerMaxMessageSize: number;
+  private readonly outerServer: OuterBlockServer | undefined;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -456,6 +482,13 @@ export class CoapEndpoint implements UpperLayer {
     };
     this.clientSecurity = options.clientSecurity;
     this.serverSecurity = options.serverSecurity;
+    this.outerBlockSize = options.outerBlockwise?.blockSize;
+    if (this.outerBlockSize !== undefined) sizeToSzx(this.outerBlockSize); // validates
+    this.outerMaxMessageSize = options.outerBlockwise?.maxMessageSize ?? DEFAULT_MAX_UNFRAGMENTED_SIZE;
+    this.outerServer =
+      this.serverSecurity?.isProtected === undefined
+        ? undefined
+        : new OuterBlockServer(this.transfers, this.clock, this.outerBlockSize, this.outerMaxMessageSize);
     // RFC 8613 §2: the OSCORE option is critical; a server without a security layer answers 4.02
     if (this.serverSecurity !== undefined) this.understood.add(OptionNumber.OSCORE);
     this.messaging.setUpperLayer(this);
@@ -751,6 +784,7 @@ export class CoapEndpoint implements UpperLayer {
         group,
         secured: undefined,
         received: 0,
+        outer: undefined,
       };
       let outgoing = message;
       if (security !== undefined) {
@@ -765,32 +799,176 @@ export class CoapEndpoint implements UpperLayer {
           return;
         }
         outgoing = entry.secured.message;
+        if (observe === undefined && group === undefined && security.outerBlockwise === true) {
+          entry.outer = { message: outgoing, peer, confirmable, timeout, signal };
+          const limit = this.outerBlockSize;
+          if (limit !== undefined && (outgoing.payload?.length ?? 0) > limit) {
+            // RFC 8613 §4.1.3.4.2: the protected request goes in Outer Block1 blocks; the last one
+            // is sent under this entry and gets the (protected) response
+            this.sendOuterBlock1(entry, outgoing, limit).catch((e: unknown) => reject(e));
+            return;
+          }
+        }
       }
-      this.pending.set(key, entry);
-      entry.timer = this.clock.setTimeout(
-        () =>
-          group !== undefined
-            ? this.settle(entry) && resolve(undefined as unknown as CoapResponse)
-            : this.fail(entry, new CoapRequestError('timeout', `no response within ${timeout} ms`)),
-        timeout,
-      );
-      if (signal !== undefined) {
-        entry.abort = () =>
-          this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
-        signal.addEventListener('abort', entry.abort, { once: true });
-      }
-      entry.tx = this.messaging.send(outgoing, peer, confirmable, {
-        onReset: () => this.fail(entry, new CoapRequestError('reset', 'the peer rejected the request (RST)')),
-        onTimeout: () =>
-          this.fail(
-            entry,
-            new CoapRequestError(
-              'timeout',
-              `no acknowledgement after ${this.messaging.parameters.maxRetransmit} retransmissions`,
-            ),
-          ),
-      });
+      this.dispatch(entry, outgoing, peer, confirmable, timeout);
     });
+  }
+
+  /** Registers a pending request and sends its message (the last Outer block of it, if split). */
+  private dispatch(
+    entry: PendingRequest,
+    outgoing: OutgoingMessage,
+    peer: Peer,
+    confirmable: boolean,
+    timeout: number,
+  ): void {
+    const { key, group, signal, resolve } = entry;
+    this.pending.set(key, entry);
+    entry.timer = this.clock.setTimeout(
+      () =>
+        group !== undefined
+          ? this.settle(entry) && resolve(undefined as unknown as CoapResponse)
+          : this.fail(entry, new CoapRequestError('timeout', `no response within ${timeout} ms`)),
+      timeout,
+    );
+    if (signal !== undefined) {
+      entry.abort = () =>
+        this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
+      signal.addEventListener('abort', entry.abort, { once: true });
+    }
+    entry.tx = this.messaging.send(outgoing, peer, confirmable, {
+      onReset: () => this.fail(entry, new CoapRequestError('reset', 'the peer rejected the request (RST)')),
+      onTimeout: () =>
+        this.fail(
+          entry,
+          new CoapRequestError(
+            'timeout',
+            `no acknowledgement after ${this.messaging.parameters.maxRetransmit} retransmissions`,
+          ),
+        ),
+    });
+  }
+
+  /**
+   * RFC 8613 §4.1.3.4.2 with RFC 7959 §2.5: sends the protected request (protected once, by the caller)
+   * in Outer Block1 blocks of `blockSize`, each a plain exchange answered 2.31 Continue by the next hop;
+   * the last block goes under `entry`, whose response is the protected answer.
+   */
+  private async sendOuterBlock1(
+    entry: PendingRequest,
+    outgoing: OutgoingMessage,
+    blockSize: number,
+  ): Promise<void> {
+    const { peer, confirmable, timeout, signal } = entry.outer!;
+    const body = outgoing.payload!;
+    const base = withoutBlockOptions(outgoing.options);
+    let size = blockSize;
+    let offset = 0;
+    let restarts = 0;
+    for (;;) {
+      const szx = sizeToSzx(size);
+      const chunk = body.subarray(offset, offset + size);
+      const more = offset + chunk.length < body.length;
+      const num = offset / size;
+      const options = [...base, { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) }];
+      if (num === 0) options.push({ number: OptionNumber.Size1, value: body.length });
+      if (!more) {
+        if (this.closed) throw new CoapRequestError('closed', 'endpoint is closed');
+        if (signal?.aborted)
+          throw new CoapRequestError('aborted', 'request aborted', { cause: signal.reason });
+        this.dispatch(
+          entry,
+          { code: outgoing.code, token: outgoing.token, options, payload: chunk },
+          peer,
+          confirmable,
+          timeout,
+        );
+        return;
+      }
+      // every block a fresh token; the blocks are matched by the OSCORE option (one Partial IV)
+      const r = await this.exchange(
+        { code: outgoing.code, token: this.newToken(), options, payload: chunk },
+        peer,
+        confirmable,
+        timeout,
+        signal,
+      );
+      const ack = r.message.getUint(OptionNumber.Block1);
+      const acked = ack === undefined ? undefined : decodeBlock(ack);
+      if (r.code === Code.RequestEntityTooLarge && acked !== undefined && acked.szx < szx && restarts < 3) {
+        // RFC 7959 §2.9.3: the hop wants smaller blocks: start over with its size
+        size = acked.size;
+        offset = 0;
+        restarts++;
+        continue;
+      }
+      if (r.code !== Code.Continue || acked === undefined) {
+        throw new CoapRequestError(
+          'security',
+          `the Outer Block1 transfer of the protected request was refused${unprotectedDiagnostic(r.message)}`,
+        );
+      }
+      offset += chunk.length;
+      // §2.3: late negotiation, smaller blocks from now on (sizes are powers of two: offsets stay aligned)
+      if (acked.szx < szx) size = acked.size;
+    }
+  }
+
+  /**
+   * RFC 8613 §4.1.3.4.2 with RFC 7959 §2.4: the protected response came in Outer Block2 blocks. Fetches
+   * the rest by repeating the protected request's outer options (same OSCORE option, so the server
+   * serves its stored response and never unprotects the request again) with Outer Block2 and no payload
+   * (RFC 7959 §3.2), and returns the whole protected response, to be unprotected once.
+   */
+  private async receiveOuterBlock2(entry: PendingRequest, first: CoapMessage): Promise<CoapMessage> {
+    const o = entry.outer!;
+    let block = decodeBlock(first.getUint(OptionNumber.Block2)!);
+    if (block.num !== 0) {
+      throw new CoapRequestError('security', 'the Outer Block2 transfer did not start at block 0');
+    }
+    const limit = this.outerMaxMessageSize;
+    const total = first.getUint(OptionNumber.Size2);
+    const tooLarge = () =>
+      new CoapRequestError('security', `protected response exceeds the outer maximum message size ${limit}`);
+    if ((total !== undefined && total > limit) || first.payloadLength > limit) throw tooLarge();
+    // The received datagram buffers are fresh per message (transports never reuse them): keep views.
+    const chunks: Uint8Array[] = [first.payload];
+    let received = first.payloadLength;
+    let szx = Math.min(block.szx, 6);
+    const base = withoutBlockOptions(o.message.options);
+    while (block.more) {
+      const size = szxToSize(szx);
+      if (received % size !== 0) throw new CoapRequestError('security', 'Outer Block2 blocks do not line up');
+      const r = await this.exchange(
+        {
+          code: o.message.code,
+          token: this.newToken(),
+          options: [
+            ...base,
+            { number: OptionNumber.Block2, value: encodeBlock({ num: received / size, more: false, szx }) },
+          ],
+        },
+        o.peer,
+        o.confirmable,
+        o.timeout,
+        o.signal,
+      );
+      const v = r.message.getUint(OptionNumber.Block2);
+      if (v === undefined) {
+        throw new CoapRequestError(
+          'security',
+          `the Outer Block2 transfer of the protected response broke off${unprotectedDiagnostic(r.message)}`,
+        );
+      }
+      block = decodeBlock(v);
+      if (block.offset !== received)
+        throw new CoapRequestError('security', 'unexpected Outer Block2 block number');
+      if (received + r.payload.length > limit) throw tooLarge();
+      chunks.push(r.payload);
+      received += r.payload.length;
+      szx = Math.min(block.szx, 6);
+    }
+    return assembled(first, concatChunks(chunks, received));
   }
 
   private settle(entry: PendingRequest): boolean {
@@ -827,6 +1005,34 @@ export class CoapEndpoint implements UpperLayer {
     if (entry.peerKey !== peerKey(peer)) return false;
     let inner = message;
     if (entry.secured !== undefined) {
+      if (entry.outer !== undefined && message.hasOption(OptionNumber.Block2)) {
+        // RFC 8613 §4.1.3.4.2: a protected response in Outer Block2 blocks; unprotect it once it is whole
+        const secured = entry.secured;
+        this.settle(entry);
+        this.receiveOuterBlock2(entry, message).then(
+          (whole) => {
+            let verified: CoapMessage;
+            try {
+              verified = secured.unprotectResponse(whole);
+            } catch (e) {
+              entry.reject(
+                new CoapRequestError(
+                  'security',
+                  `response rejected by the security layer: ${(e as Error).message}`,
+                  {
+                    cause: e,
+                  },
+                ),
+              );
+              return;
+            }
+            entry.received++;
+            entry.resolve(new CoapResponse(verified, peer));
+          },
+          (e: unknown) => entry.reject(e as Error),
+        );
+        return true;
+      }
       try {
         inner = entry.secured.unprotectResponse(message);
       } catch (e) {
@@ -1164,15 +1370,23 @@ export class CoapEndpoint implements UpperLayer {
   /** @internal message layer → exchange layer */
   onRequest(inbound: InboundExchange): void {
     let ex = inbound;
-    if (this.serverSecurity !== undefined) {
+    const security = this.serverSecurity;
+    if (security !== undefined) {
+      let outer = inbound;
+      if (this.outerServer !== undefined && security.isProtected!(inbound.message)) {
+        // RFC 8613 §4.1.3.4.2: Outer Block options first, until the whole protected message is here
+        const whole = this.outerServer.receive(inbound);
+        if (whole === undefined) return;
+        outer = whole;
+      }
       // RFC 8613 §8.2: verify and decrypt before anything looks at the request
-      const result = this.serverSecurity.unprotectRequest(inbound.message, inbound.peer);
+      const result = security.unprotectRequest(outer.message, outer.peer);
       if (result !== undefined) {
         if (!result.ok) {
-          if (!inbound.multicast) inbound.respond(result.response);
+          if (!outer.multicast) outer.respond(result.response);
           return;
         }
-        ex = new SecuredExchange(inbound, result);
+        ex = new SecuredExchange(outer, result);
       }
     }
     const message = ex.message;
