@@ -7,7 +7,7 @@
  * Servers run in their own processes. Each transfer is repeated and the median is reported; the
  * downloaded bytes are checked against the upload.
  *
- *   npm run bench:transfer [-- --runs 5] [--pin]
+ *   npm run bench:transfer [-- --runs 5] [--pin] [--only libcoap,node-coap,floor] [--tsx]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -16,7 +16,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createUdpEndpoint } from '../packages/coap-core/src/node.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 5) || 5;
 /** --pin: servers on CPU 0, clients (this process and coap-client-notls) on CPU 1, as bench:server does. */
@@ -30,6 +29,10 @@ function server(command: string, args: string[]): [string, string[]] {
 function clientCmd(command: string, args: string[]): [string, string[]] {
   return PIN ? ['taskset', ['-c', '1', command, ...args]] : [command, args];
 }
+/** --only libcoap,node-coap,floor: which peers to run besides Thimble (default all). */
+const ONLY = process.argv.includes('--only')
+  ? process.argv[process.argv.indexOf('--only') + 1]!.split(',')
+  : undefined;
 const SIZE = 1024 * 1024;
 /** Transfers before measuring: a fresh Node process needs a few before V8 has optimised the hot path. */
 const WARMUP = 3;
@@ -38,6 +41,37 @@ const dir = mkdtempSync(join(tmpdir(), 'thimble-transfer-'));
 const bodyFile = join(dir, 'body.bin');
 writeFileSync(bodyFile, body);
 const children: ChildProcess[] = [];
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+/**
+ * --tsx: run Thimble's client and server from the TypeScript sources under tsx. By default they run as
+ * plain JavaScript bundled by tsup, as an application using the published package would (tsx compiles
+ * with esbuild's keepNames, which wraps every closure in a naming call, and runs its loader on an extra
+ * thread).
+ */
+const TSX = process.argv.includes('--tsx');
+const OUT = here('../node_modules/.cache/thimble-transfer');
+if (!TSX) {
+  execFileSync(
+    here('../node_modules/.bin/tsup'),
+    [
+      here('./transfer-server.ts'),
+      here('./transfer-client.ts'),
+      '--format',
+      'esm',
+      '--target',
+      'node20',
+      '--out-dir',
+      OUT,
+      '--no-config',
+      '--silent',
+      '--external',
+      'coap',
+      '--no-splitting',
+      '--sourcemap',
+    ],
+    { stdio: 'inherit', cwd: here('..') },
+  );
+}
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
@@ -76,18 +110,23 @@ interface Result {
   name: string;
   upload: number;
   download: number;
+  /** Client + server CPU time per block (µs), median over the runs, where measured. */
+  cpuUp?: number;
+  cpuDown?: number;
+  cpuSplit?: string;
+}
+
+/** Thimble's server and client as child processes (plain JavaScript bundled by tsup, or under tsx with --tsx). */
+function thimbleCommand(script: 'transfer-server' | 'transfer-client', args: string[]): [string, string[]] {
+  return TSX
+    ? [process.execPath, ['--import', 'tsx', here(`./${script}.ts`), ...args]]
+    : [process.execPath, [`${OUT}/${script}.js`, ...args]];
 }
 
 async function thimbleRun(): Promise<Result> {
-  const child = spawn(
-    ...server(process.execPath, [
-      '--import',
-      'tsx',
-      fileURLToPath(new URL('./transfer-server.ts', import.meta.url)),
-      'thimble',
-    ]),
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(...server(...thimbleCommand('transfer-server', ['thimble'])), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('thimble server did not start')), 15_000);
@@ -99,28 +138,28 @@ async function thimbleRun(): Promise<Result> {
       }
     });
   });
-  const client = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
-  const uri = `coap://127.0.0.1:${port}/file`;
-  const up: number[] = [];
-  const down: number[] = [];
-  for (let i = 0; i < runs + WARMUP; i++) {
-    const u = await time(async () => {
-      const r = await client.put(uri, body, { blockSize: 1024 });
-      if (r.code !== 0x44) throw new Error(`upload failed: ${r.code}`);
-    });
-    let got: Uint8Array = new Uint8Array(0);
-    const d = await time(async () => {
-      got = (await client.get(uri, { blockSize: 1024 })).payload;
-    });
-    if (Buffer.compare(Buffer.from(got), body) !== 0) throw new Error('thimble download differs');
-    if (i >= WARMUP) {
-      up.push(u);
-      down.push(d);
-    }
-  }
-  await client.close();
+  const output = execFileSync(
+    ...clientCmd(...thimbleCommand('transfer-client', [String(port), String(runs), String(WARMUP)])),
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   child.kill();
-  return { name: 'Thimble client → Thimble server', upload: median(up), download: median(down) };
+  const r = JSON.parse(output.trim().split('\n').at(-1)!) as Record<
+    'up' | 'down' | 'upClient' | 'upServer' | 'downClient' | 'downServer',
+    number[]
+  >;
+  const sum = (a: number[], b: number[]) => a.map((x, i) => x + b[i]!);
+  const f = (xs: number[]) => median(xs).toFixed(1);
+  return {
+    name: 'Thimble client → Thimble server',
+    upload: median(r.up),
+    download: median(r.down),
+    cpuUp: median(sum(r.upClient, r.upServer)),
+    cpuDown: median(sum(r.downClient, r.downServer)),
+    cpuSplit: `client ${f(r.upClient)} + server ${f(r.upServer)} µs up, client ${f(r.downClient)} + server ${f(r.downServer)} µs down`,
+  };
 }
 
 async function libcoapRun(): Promise<Result | undefined> {
@@ -145,7 +184,10 @@ async function libcoapRun(): Promise<Result | undefined> {
     '-v',
     '0',
   ]);
-  await startChild('sh', ['-c', `${cmd} ${args.join(' ')} & echo ready; wait`], /ready/);
+  // coap-server-notls prints nothing when ready: started directly (so it is killed with this process,
+  // never left behind by a shell), then given a moment to bind
+  const libServer = spawn(cmd, args, { stdio: 'ignore' });
+  children.push(libServer);
   await new Promise((r) => setTimeout(r, 300));
   const uri = `coap://127.0.0.1:${port}/file`;
   const out = join(dir, 'libcoap.out');
@@ -164,6 +206,7 @@ async function libcoapRun(): Promise<Result | undefined> {
       down.push(d);
     }
   }
+  libServer.kill();
   return {
     name: 'libcoap coap-client-notls → coap-server-notls (incl. process start)',
     upload: median(up),
@@ -173,16 +216,7 @@ async function libcoapRun(): Promise<Result | undefined> {
 
 async function nodeCoapRun(): Promise<Result> {
   const port = freePort();
-  await startChild(
-    ...server(process.execPath, [
-      '--import',
-      'tsx',
-      fileURLToPath(new URL('./transfer-server.ts', import.meta.url)),
-      'node-coap',
-      String(port),
-    ]),
-    /ready/,
-  );
+  await startChild(...server(...thimbleCommand('transfer-server', ['node-coap', String(port)])), /ready/);
   const require = createRequire(import.meta.url);
   const coap = require('coap') as {
     request(o: object): {
@@ -228,15 +262,9 @@ async function nodeCoapRun(): Promise<Result> {
 
 /** The floor for any stop-and-wait transfer in Node: 1024 bare dgram round trips of a 1 KiB datagram. */
 async function floorRun(): Promise<Result> {
-  const child = spawn(
-    ...server(process.execPath, [
-      '--import',
-      'tsx',
-      fileURLToPath(new URL('./transfer-server.ts', import.meta.url)),
-      'echo',
-    ]),
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(...server(...thimbleCommand('transfer-server', ['echo'])), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('echo server did not start')), 15_000);
@@ -276,14 +304,17 @@ async function floorRun(): Promise<Result> {
 
 const results: Result[] = [];
 results.push(await thimbleRun());
-const lib = await libcoapRun();
-if (lib) results.push(lib);
-results.push(await nodeCoapRun());
-results.push(await floorRun());
+if (ONLY === undefined || ONLY.includes('libcoap')) {
+  const libcoap = await libcoapRun();
+  if (libcoap) results.push(libcoap);
+}
+if (ONLY === undefined || ONLY.includes('node-coap')) results.push(await nodeCoapRun());
+if (ONLY === undefined || ONLY.includes('floor')) results.push(await floorRun());
 
 const ours = results[0]!;
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 console.log(
-  `\n1 MiB over UDP loopback, 1024-byte blocks, median of ${runs} runs (after ${WARMUP} warm-up transfers)\n`,
+  `\n1 MiB over UDP loopback, 1024-byte blocks, median of ${runs} runs (after ${WARMUP} warm-up transfers); load average ${load}\n`,
 );
 console.log('| implementation | Block1 upload | Block2 download | upload vs Thimble | download vs Thimble |');
 console.log('|---|---|---|---|---|');
@@ -292,4 +323,13 @@ for (const r of results) {
     `| ${r.name} | ${(r.upload / 1000).toFixed(3)} s | ${(r.download / 1000).toFixed(3)} s | ${(r.upload / ours.upload).toFixed(2)}× | ${(r.download / ours.download).toFixed(2)}× |`,
   );
 }
+const lib = results.find((r) => r.name.startsWith('libcoap'));
+if (lib !== undefined) {
+  console.log(
+    `\nThimble / libcoap: upload ${(ours.upload / lib.upload).toFixed(2)}×, download ${(ours.download / lib.download).toFixed(2)}× (target ≤ 1.5×)`,
+  );
+}
+console.log(
+  `Thimble CPU per block (client + server, user + system): upload ${ours.cpuUp!.toFixed(1)} µs, download ${ours.cpuDown!.toFixed(1)} µs (${ours.cpuSplit})`,
+);
 process.exit(0);

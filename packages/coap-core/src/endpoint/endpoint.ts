@@ -27,6 +27,7 @@ import {
   type MessageLayerOptions,
   type OutgoingMessage,
   type Transmission,
+  type TransmissionCallbacks,
   type UpperLayer,
 } from '../messaging/message-layer.js';
 import { exchangeLifetime, maxTransmitWait, nonLifetime } from '../messaging/parameters.js';
@@ -223,25 +224,42 @@ interface RouteEntry {
   readonly options: RouteOptions;
 }
 
-interface PendingRequest {
-  readonly key: string;
-  readonly peerKey: string;
-  resolve(r: CoapResponse): void;
-  reject(e: Error): void;
-  timer: TimerHandle | undefined;
-  tx: Transmission | undefined;
-  abort: (() => void) | undefined;
-  signal: AbortSignal | undefined;
-  /** Set for observations: every response with this token goes here and the entry stays. */
-  observe: ((message: CoapMessage, peer: Peer) => void) | undefined;
-  /** Set for group requests: responses from any peer are collected. */
-  group: ((message: CoapMessage, peer: Peer) => void) | undefined;
+/**
+ * A request waiting for its response. It is also the message layer's callbacks for its transmission:
+ * one object per request instead of a callbacks object and two closures.
+ */
+class PendingRequest implements TransmissionCallbacks {
+  timer: TimerHandle | undefined = undefined;
+  tx: Transmission | undefined = undefined;
+  abort: (() => void) | undefined = undefined;
   /** The protected request whose responses must verify (object security), if any. */
-  secured: SecuredRequest | undefined;
+  secured: SecuredRequest | undefined = undefined;
   /** Responses accepted so far (an observation ignores unverifiable ones once it is established). */
-  received: number;
+  received = 0;
   /** The protected request as sent, to ask for the rest of an Outer Block2 response (RFC 8613 §4.1.3.4.2). */
-  outer: OuterRequest | undefined;
+  outer: OuterRequest | undefined = undefined;
+  constructor(
+    readonly key: string,
+    readonly peerKey: string,
+    readonly resolve: (r: CoapResponse) => void,
+    readonly reject: (e: Error) => void,
+    readonly signal: AbortSignal | undefined,
+    /** Set for observations: every response with this token goes here and the entry stays. */
+    readonly observe: ((message: CoapMessage, peer: Peer) => void) | undefined,
+    /** Set for group requests: responses from any peer are collected. */
+    readonly group: ((message: CoapMessage, peer: Peer) => void) | undefined,
+    private readonly failure: (entry: PendingRequest, error: Error) => void,
+    private readonly maxRetransmit: number,
+  ) {}
+  onReset(): void {
+    this.failure(this, new CoapRequestError('reset', 'the peer rejected the request (RST)'));
+  }
+  onTimeout(): void {
+    this.failure(
+      this,
+      new CoapRequestError('timeout', `no acknowledgement after ${this.maxRetransmit} retransmissions`),
+    );
+  }
 }
 
 interface OuterRequest {
@@ -306,6 +324,14 @@ const SINGLE_CRITICAL = new Set<number>([
 function tokenKey(token: Uint8Array): string {
   let s = '';
   for (let i = 0; i < token.length; i++) s += String.fromCharCode(token[i]!);
+  return s;
+}
+
+/** `tokenKey` of a received message, read from its bytes (the token follows the 4-byte header). */
+function messageTokenKey(message: CoapMessage): string {
+  const bytes = message.bytes;
+  let s = '';
+  for (let i = 4, end = 4 + message.tokenLength; i < end; i++) s += String.fromCharCode(bytes[i]!);
   return s;
 }
 
@@ -771,21 +797,17 @@ export class CoapEndpoint implements UpperLayer {
         return;
       }
       const key = tokenKey(message.token!);
-      const entry: PendingRequest = {
+      const entry = new PendingRequest(
         key,
-        peerKey: peerKey(peer),
+        peerKey(peer),
         resolve,
         reject,
-        timer: undefined,
-        tx: undefined,
-        abort: undefined,
         signal,
         observe,
         group,
-        secured: undefined,
-        received: 0,
-        outer: undefined,
-      };
+        this.failEntry,
+        this.messaging.parameters.maxRetransmit,
+      );
       let outgoing = message;
       if (security !== undefined) {
         try {
@@ -824,6 +846,9 @@ export class CoapEndpoint implements UpperLayer {
   ): void {
     const { key, group, signal, resolve } = entry;
     this.pending.set(key, entry);
+    // Sent first, timers after: the peer can start on the request meanwhile (lock-step Block-wise), and
+    // no response can arrive before this returns (transports deliver asynchronously).
+    entry.tx = this.messaging.send(outgoing, peer, confirmable, entry);
     entry.timer = this.clock.setTimeout(
       () =>
         group !== undefined
@@ -836,17 +861,6 @@ export class CoapEndpoint implements UpperLayer {
         this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
       signal.addEventListener('abort', entry.abort, { once: true });
     }
-    entry.tx = this.messaging.send(outgoing, peer, confirmable, {
-      onReset: () => this.fail(entry, new CoapRequestError('reset', 'the peer rejected the request (RST)')),
-      onTimeout: () =>
-        this.fail(
-          entry,
-          new CoapRequestError(
-            'timeout',
-            `no acknowledgement after ${this.messaging.parameters.maxRetransmit} retransmissions`,
-          ),
-        ),
-    });
   }
 
   /**
@@ -984,6 +998,8 @@ export class CoapEndpoint implements UpperLayer {
     if (this.settle(entry)) entry.reject(error);
   }
 
+  private readonly failEntry = (entry: PendingRequest, error: Error): void => this.fail(entry, error);
+
   private failPeer(error: Error, peer: Peer | undefined): void {
     if (peer === undefined) return;
     const key = peerKey(peer);
@@ -996,7 +1012,7 @@ export class CoapEndpoint implements UpperLayer {
 
   /** @internal message layer → exchange layer */
   onResponse(message: CoapMessage, peer: Peer): boolean {
-    const entry = this.pending.get(tokenKey(message.token));
+    const entry = this.pending.get(messageTokenKey(message));
     if (entry === undefined) return false;
     if (entry.group !== undefined) {
       entry.group(message, peer);
@@ -1428,7 +1444,7 @@ export class CoapEndpoint implements UpperLayer {
       return;
     }
     const block2 = message.getUint(OptionNumber.Block2);
-    if (block2 !== undefined && decodeBlock(block2).num > 0 && this.serveSnapshot(ex, block2)) return;
+    if (block2 !== undefined && decodeBlock(block2).num > 0 && this.serveSnapshot(ex, block2, path)) return;
     this.invoke(
       ex,
       new CoapRequest(message, ex.peer, path, match.params, undefined, identityOf(ex)),
@@ -1474,12 +1490,21 @@ export class CoapEndpoint implements UpperLayer {
 
   // ------------------------------------------------------------------ Block1 (server)
 
-  private transferKey(ex: InboundExchange, kind: string): string {
+  /**
+   * The request's transfer: peer, method, path, query, Accept and Request-Tag (RFC 9175 §3). `path` is
+   * passed where the caller decoded it already; the usually absent options are only read when present.
+   */
+  private transferKey(
+    ex: InboundExchange,
+    kind: string,
+    path: readonly string[] = ex.message.getStrings(OptionNumber.UriPath),
+  ): string {
     const m = ex.message;
-    const tag = m.getOptions(OptionNumber.RequestTag).map(toHex).join(',');
-    return `${kind}|${peerKey(ex.peer)}|${m.code}|${m.getStrings(OptionNumber.UriPath).join('/')}|${m
-      .getStrings(OptionNumber.UriQuery)
-      .join('&')}|${m.getUint(OptionNumber.Accept) ?? ''}|${tag}`;
+    const tag = m.hasOption(OptionNumber.RequestTag)
+      ? m.getOptions(OptionNumber.RequestTag).map(toHex).join(',')
+      : '';
+    const query = m.hasOption(OptionNumber.UriQuery) ? m.getStrings(OptionNumber.UriQuery).join('&') : '';
+    return `${kind}|${peerKey(ex.peer)}|${m.code}|${path.join('/')}|${query}|${m.getUint(OptionNumber.Accept) ?? ''}|${tag}`;
   }
 
   /** RFC 7959 §2.5: reassembles (or streams) a Block1 body, answering 2.31 / 4.08 / 4.13 on the way. */
@@ -1503,7 +1528,7 @@ export class CoapEndpoint implements UpperLayer {
       });
       return;
     }
-    const key = this.transferKey(ex, 'b1');
+    const key = this.transferKey(ex, 'b1', path);
     let transfer = this.transfers.get<Block1Transfer>(key, 1, now);
     if (block.num === 0) {
       transfer = {
@@ -1539,14 +1564,6 @@ export class CoapEndpoint implements UpperLayer {
     const offset = transfer.received;
     transfer.received += chunk.length;
     const sink = entry.options.blockSink;
-    const request = new CoapRequest(
-      message,
-      ex.peer,
-      path,
-      params,
-      sink !== undefined ? new Uint8Array(0) : undefined,
-      identityOf(ex),
-    );
     const continueOrFinish = () => {
       if (block.more) {
         // 2.31 Continue, possibly asking for smaller blocks from now on (§2.3)
@@ -1567,6 +1584,7 @@ export class CoapEndpoint implements UpperLayer {
     };
     if (sink !== undefined) {
       transfer.streamed = true;
+      const request = new CoapRequest(message, ex.peer, path, params, new Uint8Array(0), identityOf(ex));
       let r: void | Promise<void>;
       try {
         r = sink(request, chunk, offset, block.more);
@@ -1583,8 +1601,10 @@ export class CoapEndpoint implements UpperLayer {
       } else continueOrFinish();
       return;
     }
-    // The datagram buffer belongs to the transport: copy the chunk we keep beyond this call.
-    transfer.chunks.push(chunk.slice());
+    // Kept as a view, not copied: a received datagram's buffer is the receiver's to keep (every transport
+    // hands out a fresh buffer per datagram, see `DatagramHandler`; a decrypted OSCORE request is a fresh
+    // encoding too), so the only copy of the body is the one into the reassembled payload at the end.
+    transfer.chunks.push(chunk);
     this.transfers.grew(key, chunk.length);
     continueOrFinish();
   }
@@ -1592,8 +1612,8 @@ export class CoapEndpoint implements UpperLayer {
   // ------------------------------------------------------------------ Block2 (server)
 
   /** Serves block NUM > 0 from the snapshot taken at block 0 (consistent representation, §2.4). */
-  private serveSnapshot(ex: InboundExchange, value: number): boolean {
-    const key = this.transferKey(ex, 'b2');
+  private serveSnapshot(ex: InboundExchange, value: number, path: readonly string[]): boolean {
+    const key = this.transferKey(ex, 'b2', path);
     const snap = this.transfers.get<Block2Snapshot>(key, 2, this.clock.now());
     if (snap === undefined) return false;
     this.sendBlock(ex, key, snap, value, []);
