@@ -238,6 +238,9 @@ class PendingRequest implements TransmissionCallbacks {
   received = 0;
   /** The protected request as sent, to ask for the rest of an Outer Block2 response (RFC 8613 §4.1.3.4.2). */
   outer: OuterRequest | undefined = undefined;
+  /** When the response timer is armed only on an empty ACK: when it runs out (clock ms), and the timeout. */
+  deadline: number | undefined = undefined;
+  timeout = 0;
   constructor(
     readonly key: string,
     readonly peerKey: string,
@@ -250,7 +253,12 @@ class PendingRequest implements TransmissionCallbacks {
     readonly group: ((message: CoapMessage, peer: Peer) => void) | undefined,
     private readonly failure: (entry: PendingRequest, error: Error) => void,
     private readonly maxRetransmit: number,
+    private readonly armLate: (entry: PendingRequest) => void,
   ) {}
+  onAck(piggybacked: boolean): void {
+    // an empty ACK: the response comes separately, within the request's timeout (see `dispatch`)
+    if (!piggybacked && this.deadline !== undefined && this.timer === undefined) this.armLate(this);
+  }
   onReset(): void {
     this.failure(this, new CoapRequestError('reset', 'the peer rejected the request (RST)'));
   }
@@ -476,6 +484,8 @@ export class CoapEndpoint implements UpperLayer {
   private readonly outerBlockSize: number | undefined;
   private readonly outerMaxMessageSize: number;
   private readonly outerServer: OuterBlockServer | undefined;
+  /** MAX_TRANSMIT_WAIT: request timeouts from this long on arm their response timer late (see `dispatch`). */
+  private readonly lateArmingFrom: number;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -495,6 +505,7 @@ export class CoapEndpoint implements UpperLayer {
       clock: this.clock,
       random: this.random,
     });
+    this.lateArmingFrom = maxTransmitWait(this.messaging.parameters);
     // A transfer must outlive the slowest block exchange: EXCHANGE_LIFETIME unless configured.
     this.transfers = new TransferStore({
       ...DEFAULT_BLOCKWISE_LIMITS,
@@ -807,6 +818,7 @@ export class CoapEndpoint implements UpperLayer {
         group,
         this.failEntry,
         this.messaging.parameters.maxRetransmit,
+        this.armLate,
       );
       let outgoing = message;
       if (security !== undefined) {
@@ -848,14 +860,30 @@ export class CoapEndpoint implements UpperLayer {
     this.pending.set(key, entry);
     // Sent first, timers after: the peer can start on the request meanwhile (lock-step Block-wise), and
     // no response can arrive before this returns (transports deliver asynchronously).
-    entry.tx = this.messaging.send(outgoing, peer, confirmable, entry);
-    entry.timer = this.clock.setTimeout(
-      () =>
-        group !== undefined
-          ? this.settle(entry) && resolve(undefined as unknown as CoapResponse)
-          : this.fail(entry, new CoapRequestError('timeout', `no response within ${timeout} ms`)),
-      timeout,
-    );
+    const tx = this.messaging.send(outgoing, peer, confirmable, entry);
+    entry.tx = tx;
+    if (
+      confirmable &&
+      group === undefined &&
+      entry.observe === undefined &&
+      tx.messageId >= 0 &&
+      timeout >= this.lateArmingFrom
+    ) {
+      // A Confirmable request on its way (not queued behind NSTART) whose timeout is at least
+      // MAX_TRANSMIT_WAIT: until it is acknowledged, the message layer gives up first (RFC 7252 §4.2,
+      // at most MAX_TRANSMIT_WAIT after sending), and a piggybacked response ends it. So the response
+      // timer is armed only on an empty ACK, for the same deadline: one timer less per request.
+      entry.deadline = this.clock.now() + timeout;
+      entry.timeout = timeout;
+    } else {
+      entry.timer = this.clock.setTimeout(
+        () =>
+          group !== undefined
+            ? this.settle(entry) && resolve(undefined as unknown as CoapResponse)
+            : this.fail(entry, new CoapRequestError('timeout', `no response within ${timeout} ms`)),
+        timeout,
+      );
+    }
     if (signal !== undefined) {
       entry.abort = () =>
         this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
@@ -999,6 +1027,15 @@ export class CoapEndpoint implements UpperLayer {
   }
 
   private readonly failEntry = (entry: PendingRequest, error: Error): void => this.fail(entry, error);
+
+  /** Arms the response timer of a request acknowledged with an empty ACK (see `dispatch`). */
+  private readonly armLate = (entry: PendingRequest): void => {
+    if (this.pending.get(entry.key) !== entry) return;
+    entry.timer = this.clock.setTimeout(
+      () => this.fail(entry, new CoapRequestError('timeout', `no response within ${entry.timeout} ms`)),
+      Math.max(0, entry.deadline! - this.clock.now()),
+    );
+  };
 
   private failPeer(error: Error, peer: Peer | undefined): void {
     if (peer === undefined) return;
