@@ -650,30 +650,46 @@ export class CoapEndpoint implements UpperLayer {
     extra: readonly CoapOptionInit[],
     payload: Uint8Array | undefined,
   ): Promise<CoapResponse> {
-    if (this.pending.size >= this.maxPending) {
-      return Promise.reject(
-        new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`),
-      );
-    }
+    if (this.pending.size >= this.maxPending) return Promise.reject(this.queueFull());
     const options = extra.length === 0 ? p.options : [...p.options, ...extra];
-    const send = (opts: readonly CoapOptionInit[]) =>
-      this.exchange(
-        { code: p.code, token: this.newToken(), options: opts, payload },
-        p.peer,
-        p.confirmable,
-        p.timeout,
-        p.signal,
-        undefined,
-        undefined,
-        p.security,
-      );
-    return send(options).then((r) => {
-      // RFC 9175 §2.4 / RFC 8613 Appendix B.1.2: a 4.01 with Echo is answered once by repeating the
-      // request (protected anew) with the Echo value, e.g. after an OSCORE server lost its replay window.
-      const echo = echoChallenge(r.message);
-      if (echo === undefined || hasEcho(options)) return r;
-      return send([...options, { number: OptionNumber.Echo, value: echo.slice() }]);
-    });
+    return this.send(p, options, payload).then((r) => this.echoRetry(p, options, payload, r) ?? r);
+  }
+
+  private queueFull(): CoapRequestError {
+    return new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`);
+  }
+
+  private send(
+    p: Prepared,
+    options: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+  ): Promise<CoapResponse> {
+    return this.exchange(
+      { code: p.code, token: this.newToken(), options, payload },
+      p.peer,
+      p.confirmable,
+      p.timeout,
+      p.signal,
+      undefined,
+      undefined,
+      p.security,
+    );
+  }
+
+  /**
+   * RFC 9175 §2.4 / RFC 8613 Appendix B.1.2: a 4.01 with Echo is answered once by repeating the request
+   * (protected anew) with the Echo value, e.g. after an OSCORE server lost its replay window. Returns the
+   * repeated exchange, or undefined when `r` is the answer.
+   */
+  private echoRetry(
+    p: Prepared,
+    options: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+    r: CoapResponse,
+  ): Promise<CoapResponse> | undefined {
+    const echo = echoChallenge(r.message);
+    if (echo === undefined || hasEcho(options)) return undefined;
+    return this.send(p, [...options, { number: OptionNumber.Echo, value: echo.slice() }], payload);
   }
 
   /** RFC 7959 §2.5: a body larger than the block size goes as Block1 blocks. */
@@ -694,7 +710,12 @@ export class CoapEndpoint implements UpperLayer {
         { number: OptionNumber.RequestTag, value: tag },
       ];
       if (num === 0) extra.push({ number: OptionNumber.Size1, value: body.length });
-      const r = await this.single(p, extra, chunk);
+      // `single` inlined: the block loop awaits the exchange itself (one promise and microtask less)
+      if (this.pending.size >= this.maxPending) throw this.queueFull();
+      const options = [...p.options, ...extra];
+      let r = await this.send(p, options, chunk);
+      const retry = this.echoRetry(p, options, chunk, r);
+      if (retry !== undefined) r = await retry;
       const ack = r.message.getUint(OptionNumber.Block1);
       const acked = ack === undefined ? undefined : decodeBlock(ack);
       if (r.code === Code.RequestEntityTooLarge && acked !== undefined && acked.szx < szx && restarts < 3) {
@@ -760,11 +781,15 @@ export class CoapEndpoint implements UpperLayer {
       if (received % size !== 0)
         throw new CoapRequestError('invalid-request', 'Block2 blocks do not line up');
       const num = received / size;
-      const r = await this.single(
-        p,
-        [{ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
-        p.payload,
-      );
+      // `single` inlined: the block loop awaits the exchange itself (one promise and microtask less)
+      if (this.pending.size >= this.maxPending) throw this.queueFull();
+      const options = [
+        ...p.options,
+        { number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) },
+      ];
+      let r = await this.send(p, options, p.payload);
+      const retry = this.echoRetry(p, options, p.payload, r);
+      if (retry !== undefined) r = await retry;
       if (r.code !== first.code) return r; // an error in the middle of the transfer is the answer
       const v = r.message.getUint(OptionNumber.Block2);
       if (v === undefined) return r; // the server sent the whole (new) representation
