@@ -1,13 +1,16 @@
 /**
  * Child process for bench/transfer.ts: Thimble's client uploading (Block1) and downloading (Block2) the
- * 1 MiB body against Thimble's server (bench/transfer-server.ts). Prints one JSON line with the wall
- * times (ms) and the CPU time per block (µs, user + system) of this process and of the server.
+ * 1 MiB body against Thimble's server (bench/transfer-server.ts), one transfer per command so the
+ * orchestrator can interleave them with libcoap's. After WARMUP uploads and downloads it reads lines
+ * `up` / `down` from stdin and answers each with a JSON line: wall time (ms) and the CPU time per block
+ * (µs, user + system) of this process and of the server. It exits at the end of its input.
  *
- *   node transfer-client.js PORT RUNS WARMUP
+ *   node transfer-client.js PORT WARMUP
  */
+import { createInterface } from 'node:readline';
 import { createUdpEndpoint } from '../packages/coap-core/src/node.js';
 
-const [port, runs, warmup] = process.argv.slice(2).map(Number) as [number, number, number];
+const [port, warmup] = process.argv.slice(2).map(Number) as [number, number];
 const SIZE = 1024 * 1024;
 const BLOCKS = SIZE / 1024;
 const body = new Uint8Array(SIZE);
@@ -27,34 +30,29 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-const out = {
-  up: [] as number[],
-  down: [] as number[],
-  upClient: [] as number[],
-  upServer: [] as number[],
-  downClient: [] as number[],
-  downServer: [] as number[],
-};
-for (let i = 0; i < runs + warmup; i++) {
+async function transfer(kind: string) {
   const c0 = await cpu();
-  let t = process.hrtime.bigint();
-  const r = await client.put(uri, body, { blockSize: 1024 });
-  const u = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.code !== 0x44) throw new Error(`upload failed: ${r.code}`);
-  const c1 = await cpu();
-  t = process.hrtime.bigint();
-  const got = (await client.get(uri, { blockSize: 1024 })).payload;
-  const d = Number(process.hrtime.bigint() - t) / 1e6;
-  const c2 = await cpu();
-  if (!same(got, body)) throw new Error('thimble download differs');
-  if (i >= warmup) {
-    out.up.push(u);
-    out.down.push(d);
-    out.upClient.push((c1[0] - c0[0]) / BLOCKS);
-    out.upServer.push((c1[1] - c0[1]) / BLOCKS);
-    out.downClient.push((c2[0] - c1[0]) / BLOCKS);
-    out.downServer.push((c2[1] - c1[1]) / BLOCKS);
+  const t = process.hrtime.bigint();
+  let got: Uint8Array | undefined;
+  if (kind === 'up') {
+    const r = await client.put(uri, body, { blockSize: 1024 });
+    if (r.code !== 0x44) throw new Error(`upload failed: ${r.code}`);
+  } else {
+    got = (await client.get(uri, { blockSize: 1024 })).payload;
   }
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  const c1 = await cpu();
+  if (got !== undefined && !same(got, body)) throw new Error('thimble download differs');
+  return { kind, ms, client: (c1[0] - c0[0]) / BLOCKS, server: (c1[1] - c0[1]) / BLOCKS };
+}
+
+for (let i = 0; i < warmup; i++) {
+  await transfer('up');
+  await transfer('down');
+}
+console.log('ready');
+for await (const line of createInterface({ input: process.stdin })) {
+  const kind = line.trim();
+  if (kind === 'up' || kind === 'down') console.log(JSON.stringify(await transfer(kind)));
 }
 await client.close();
-console.log(JSON.stringify(out));

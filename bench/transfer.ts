@@ -4,10 +4,12 @@
  *   - Thimble's client against Thimble's server,
  *   - libcoap's coap-client-notls against coap-server-notls (Debian libcoap3-bin),
  *   - node-coap's client against node-coap's server.
- * Servers run in their own processes. Each transfer is repeated and the median is reported; the
- * downloaded bytes are checked against the upload.
+ * Servers run in their own processes, Thimble's client too (bundled JavaScript). Each transfer is
+ * repeated and the median is reported; Thimble and libcoap take turns transfer by transfer so the
+ * shared machine's load hits both alike. The downloaded bytes are checked against the upload. Thimble's CPU time per
+ * block (client and server, user + system) is reported too: steadier than wall time on a busy machine.
  *
- *   npm run bench:transfer [-- --runs 5] [--pin] [--only libcoap,node-coap,floor] [--tsx]
+ *   npm run bench:transfer [-- --runs 15] [--pin] [--only libcoap,node-coap,floor] [--tsx]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -17,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 5) || 5;
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 15) || 15;
 /** --pin: servers on CPU 0, clients (this process and coap-client-notls) on CPU 1, as bench:server does. */
 const PIN = process.argv.includes('--pin');
 if (PIN) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
@@ -96,8 +98,13 @@ async function startChild(command: string, args: string[], ready: RegExp): Promi
   return child;
 }
 
-function freePort(): number {
-  return 30000 + Math.floor(Math.random() * 20000);
+/** A UDP port free on 127.0.0.1 right now (bound and released; other processes share the machine). */
+async function freePort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }
 
 async function time(fn: () => Promise<void>): Promise<number> {
@@ -110,10 +117,6 @@ interface Result {
   name: string;
   upload: number;
   download: number;
-  /** Client + server CPU time per block (µs), median over the runs, where measured. */
-  cpuUp?: number;
-  cpuDown?: number;
-  cpuSplit?: string;
 }
 
 /** Thimble's server and client as child processes (plain JavaScript bundled by tsup, or under tsx with --tsx). */
@@ -123,57 +126,88 @@ function thimbleCommand(script: 'transfer-server' | 'transfer-client', args: str
     : [process.execPath, [`${OUT}/${script}.js`, ...args]];
 }
 
-async function thimbleRun(): Promise<Result> {
-  const child = spawn(...server(...thimbleCommand('transfer-server', ['thimble'])), {
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** Lines a child prints, one promise per line. */
+function lines(child: ChildProcess): () => Promise<string> {
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let rest = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    rest += d.toString();
+    for (let i = rest.indexOf('\n'); i >= 0; i = rest.indexOf('\n')) {
+      const line = rest.slice(0, i);
+      rest = rest.slice(i + 1);
+      const w = waiting.shift();
+      if (w) w(line);
+      else queue.push(line);
+    }
   });
-  children.push(child);
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('thimble server did not start')), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      const m = /ready (\d+)/.exec(d.toString());
-      if (m) {
+  return () => {
+    const line = queue.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('child process did not answer')), 60_000);
+      waiting.push((l) => {
         clearTimeout(t);
-        resolve(Number(m[1]));
-      }
+        resolve(l);
+      });
     });
-  });
-  const output = execFileSync(
-    ...clientCmd(...thimbleCommand('transfer-client', [String(port), String(runs), String(WARMUP)])),
-    {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  child.kill();
-  const r = JSON.parse(output.trim().split('\n').at(-1)!) as Record<
-    'up' | 'down' | 'upClient' | 'upServer' | 'downClient' | 'downServer',
-    number[]
-  >;
-  const sum = (a: number[], b: number[]) => a.map((x, i) => x + b[i]!);
-  const f = (xs: number[]) => median(xs).toFixed(1);
-  return {
-    name: 'Thimble client → Thimble server',
-    upload: median(r.up),
-    download: median(r.down),
-    cpuUp: median(sum(r.upClient, r.upServer)),
-    cpuDown: median(sum(r.downClient, r.downServer)),
-    cpuSplit: `client ${f(r.upClient)} + server ${f(r.upServer)} µs up, client ${f(r.downClient)} + server ${f(r.downServer)} µs down`,
   };
 }
 
-async function libcoapRun(): Promise<Result | undefined> {
+interface ThimbleTransfer {
+  kind: 'up' | 'down';
+  ms: number;
+  /** CPU time per block, µs (user + system). */
+  client: number;
+  server: number;
+}
+
+/** Thimble's server and client, started and warmed up; `transfer` runs one measured transfer. */
+async function startThimble(): Promise<{
+  transfer(kind: 'up' | 'down'): Promise<ThimbleTransfer>;
+  stop(): void;
+}> {
+  const serverChild = spawn(...server(...thimbleCommand('transfer-server', ['thimble'])), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(serverChild);
+  const ready = /ready (\d+)/.exec(await lines(serverChild)());
+  if (!ready) throw new Error('thimble server did not start');
+  const client = spawn(...clientCmd(...thimbleCommand('transfer-client', [ready[1]!, String(WARMUP)])), {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.push(client);
+  const next = lines(client);
+  if ((await next()) !== 'ready') throw new Error('thimble client did not start');
+  return {
+    async transfer(kind) {
+      client.stdin!.write(`${kind}\n`);
+      return JSON.parse(await next()) as ThimbleTransfer;
+    },
+    stop() {
+      client.stdin!.end();
+      serverChild.kill();
+    },
+  };
+}
+
+function libcoapInstalled(): boolean {
   try {
     execFileSync('sh', ['-c', 'command -v coap-server-notls && command -v coap-client-notls'], {
       stdio: 'ignore',
     });
+    return true;
   } catch {
     console.warn(
       'libcoap (coap-server-notls, coap-client-notls) not installed: skipped (apt-get install libcoap3-bin)',
     );
-    return undefined;
+    return false;
   }
-  const port = freePort();
+}
+
+/** libcoap's server, started; `transfer` runs coap-client-notls once and returns the wall time (ms). */
+async function startLibcoap(): Promise<{ transfer(kind: 'up' | 'down'): Promise<number>; stop(): void }> {
+  const port = await freePort();
   const [cmd, args] = server('coap-server-notls', [
     '-A',
     '127.0.0.1',
@@ -191,31 +225,34 @@ async function libcoapRun(): Promise<Result | undefined> {
   await new Promise((r) => setTimeout(r, 300));
   const uri = `coap://127.0.0.1:${port}/file`;
   const out = join(dir, 'libcoap.out');
-  const up: number[] = [];
-  const down: number[] = [];
-  for (let i = 0; i < runs + WARMUP; i++) {
-    const u = await time(async () => {
-      execFileSync(...clientCmd('coap-client-notls', ['-b', '1024', '-m', 'put', '-f', bodyFile, uri]));
+  const transfer = async (kind: 'up' | 'down') =>
+    time(async () => {
+      if (kind === 'up') {
+        execFileSync(...clientCmd('coap-client-notls', ['-b', '1024', '-m', 'put', '-f', bodyFile, uri]));
+      } else {
+        execFileSync(...clientCmd('coap-client-notls', ['-b', '1024', '-o', out, uri]));
+      }
     });
-    const d = await time(async () => {
-      execFileSync(...clientCmd('coap-client-notls', ['-b', '1024', '-o', out, uri]));
-    });
-    if (Buffer.compare(readFileSync(out), body) !== 0) throw new Error('libcoap download differs');
-    if (i >= WARMUP) {
-      up.push(u);
-      down.push(d);
-    }
+  for (let i = 0; i < WARMUP; i++) {
+    await transfer('up');
+    await transfer('down');
   }
-  libServer.kill();
   return {
-    name: 'libcoap coap-client-notls → coap-server-notls (incl. process start)',
-    upload: median(up),
-    download: median(down),
+    async transfer(kind) {
+      const ms = await transfer(kind);
+      if (kind === 'down' && Buffer.compare(readFileSync(out), body) !== 0) {
+        throw new Error('libcoap download differs');
+      }
+      return ms;
+    },
+    stop() {
+      libServer.kill();
+    },
   };
 }
 
 async function nodeCoapRun(): Promise<Result> {
-  const port = freePort();
+  const port = await freePort();
   await startChild(...server(...thimbleCommand('transfer-server', ['node-coap', String(port)])), /ready/);
   const require = createRequire(import.meta.url);
   const coap = require('coap') as {
@@ -302,34 +339,62 @@ async function floorRun(): Promise<Result> {
   return { name: 'floor: bare node:dgram, 1024 round trips of 1 KiB (no CoAP)', upload: m, download: m };
 }
 
-const results: Result[] = [];
-results.push(await thimbleRun());
-if (ONLY === undefined || ONLY.includes('libcoap')) {
-  const libcoap = await libcoapRun();
-  if (libcoap) results.push(libcoap);
+// Thimble and libcoap take turns transfer by transfer (who goes first alternates), so a change in the
+// shared machine's load hits both alike; the ratio is the median of the paired ratios.
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loads = [loadavg()];
+const withLibcoap = (ONLY === undefined || ONLY.includes('libcoap')) && libcoapInstalled();
+const ours = await startThimble();
+const lib = withLibcoap ? await startLibcoap() : undefined;
+const thimble: Record<'up' | 'down', ThimbleTransfer[]> = { up: [], down: [] };
+const libcoap: Record<'up' | 'down', number[]> = { up: [], down: [] };
+for (let i = 0; i < runs; i++) {
+  for (const kind of ['up', 'down'] as const) {
+    if (lib !== undefined && i % 2 === 1) libcoap[kind].push(await lib.transfer(kind));
+    thimble[kind].push(await ours.transfer(kind));
+    if (lib !== undefined && i % 2 === 0) libcoap[kind].push(await lib.transfer(kind));
+  }
+  if (i % 5 === 4) loads.push(loadavg());
+}
+ours.stop();
+lib?.stop();
+const ms = (kind: 'up' | 'down') => thimble[kind].map((t) => t.ms);
+const results: Result[] = [
+  { name: 'Thimble client → Thimble server', upload: median(ms('up')), download: median(ms('down')) },
+];
+if (withLibcoap) {
+  results.push({
+    name: 'libcoap coap-client-notls → coap-server-notls (incl. process start)',
+    upload: median(libcoap.up),
+    download: median(libcoap.down),
+  });
 }
 if (ONLY === undefined || ONLY.includes('node-coap')) results.push(await nodeCoapRun());
 if (ONLY === undefined || ONLY.includes('floor')) results.push(await floorRun());
 
-const ours = results[0]!;
-const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const first = results[0]!;
 console.log(
-  `\n1 MiB over UDP loopback, 1024-byte blocks, median of ${runs} runs (after ${WARMUP} warm-up transfers); load average ${load}\n`,
+  `\n1 MiB over UDP loopback, 1024-byte blocks: medians of ${runs} transfers each way (after ${WARMUP} warm-up); Thimble and libcoap take turns\nload average (1, 5, 15 min) at the start and every 5 pairs: ${loads.join(' | ')}\n`,
 );
 console.log('| implementation | Block1 upload | Block2 download | upload vs Thimble | download vs Thimble |');
 console.log('|---|---|---|---|---|');
 for (const r of results) {
   console.log(
-    `| ${r.name} | ${(r.upload / 1000).toFixed(3)} s | ${(r.download / 1000).toFixed(3)} s | ${(r.upload / ours.upload).toFixed(2)}× | ${(r.download / ours.download).toFixed(2)}× |`,
+    `| ${r.name} | ${(r.upload / 1000).toFixed(3)} s | ${(r.download / 1000).toFixed(3)} s | ${(r.upload / first.upload).toFixed(2)}× | ${(r.download / first.download).toFixed(2)}× |`,
   );
 }
-const lib = results.find((r) => r.name.startsWith('libcoap'));
-if (lib !== undefined) {
+if (withLibcoap) {
+  const ratios = (k: 'up' | 'down') => thimble[k].map((t, i) => t.ms / libcoap[k][i]!);
+  const q = (xs: number[], f: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * f)]!;
+  const show = (xs: number[]) =>
+    `${median(xs).toFixed(2)}× (quartiles ${q(xs, 0.25).toFixed(2)}–${q(xs, 0.75).toFixed(2)})`;
   console.log(
-    `\nThimble / libcoap: upload ${(ours.upload / lib.upload).toFixed(2)}×, download ${(ours.download / lib.download).toFixed(2)}× (target ≤ 1.5×)`,
+    `\nThimble / libcoap, median of the ${runs} paired transfers: upload ${show(ratios('up'))}, download ${show(ratios('down'))}; target ≤ 1.5×`,
   );
 }
+const cpu = (k: 'up' | 'down', side?: 'client' | 'server') =>
+  median(thimble[k].map((t) => (side === undefined ? t.client + t.server : t[side]))).toFixed(1);
 console.log(
-  `Thimble CPU per block (client + server, user + system): upload ${ours.cpuUp!.toFixed(1)} µs, download ${ours.cpuDown!.toFixed(1)} µs (${ours.cpuSplit})`,
+  `Thimble CPU per block (user + system, client + server): upload ${cpu('up')} µs (${cpu('up', 'client')} + ${cpu('up', 'server')}), download ${cpu('down')} µs (${cpu('down', 'client')} + ${cpu('down', 'server')})`,
 );
 process.exit(0);
