@@ -397,6 +397,23 @@ describe('Outer Block-wise on OSCORE messages (RFC 8613 §4.1.3.4.2)', () => {
     expect(e.message).toContain('maximum message size');
   });
 
+  it('Observe with Outer Block-wise configured: registration and notifications go whole (not split)', async () => {
+    const outer = { outerBlockwise: { blockSize: 64 } };
+    const s = setup({ client: outer, server: outer });
+    let state = 'x'.repeat(200); // protected notifications > 64 bytes
+    s.server.route('GET', '/state', () => ({ code: Code.Content, payload: state }), { observable: true });
+    const observation = await drive(s.clock, s.client.observe(`${URI}state`));
+    const got: string[] = [];
+    observation.on('notification', (r) => got.push(r.text()));
+    state = 'y'.repeat(200);
+    s.server.notify('/state');
+    await s.clock.advance(100);
+    expect(got).toEqual(['y'.repeat(200)]);
+    expect(s.fromServer.every((d) => d.block2 === undefined)).toBe(true);
+    await drive(s.clock, observation.cancel());
+    expect(s.server.observerTotal('state')).toBe(0);
+  });
+
   it('plain (unprotected) Block-wise is untouched by the outer layer', async () => {
     const s = setup({ server: { outerBlockwise: { blockSize: 64 } } });
     const r = await drive(s.clock, s.plain.get(`${URI}big`, { blockSize: 256 }));
