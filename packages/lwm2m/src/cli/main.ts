@@ -7,6 +7,7 @@ import { systemClock } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { Lwm2mClient, type Lwm2mVersion } from '../client/client.js';
 import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from './device.js';
+import { fleetMain } from './fleet.js';
 
 export interface CliIo {
   readonly stdout: { write(data: string): unknown };
@@ -15,6 +16,7 @@ export interface CliIo {
 
 const USAGE = `Usage:
   lwm2m client --endpoint NAME --server coap://HOST:PORT [options]
+  lwm2m fleet --count N --server coap://HOST:PORT [options]   (lwm2m fleet --help)
 
 Options:
   -e, --endpoint NAME     endpoint client name (ep)
@@ -30,6 +32,7 @@ Options:
 
 /** Runs the command; resolves with the exit code once it is done (for `client`: after SIGINT / `signal`). */
 export async function main(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  if (argv[0] === 'fleet') return fleetMain(argv.slice(1), io, signal);
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);
