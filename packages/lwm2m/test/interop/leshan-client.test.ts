@@ -166,8 +166,8 @@ describe.skipIf(!available)('Leshan client (leshan-client-cf 2.0.0-M4) against L
     expect(node.kind).toBe('objectInstance');
     if (node.kind !== 'objectInstance') return;
     const byId = new Map(node.resources.map((r) => [r.id, r]));
-    expect(byId.get(0)?.kind === 'resource' && byId.get(0)?.value).toBe('Leshan Demo Device');
-    expect(byId.get(1)?.kind === 'resource' && byId.get(1)?.value).toBe('Model 500');
+    expect(leafValue(byId.get(0)!)).toBe('Leshan Demo Device');
+    expect(leafValue(byId.get(1)!)).toBe('Model 500');
   });
 
   it('writes /3/0/15 (Timezone) and /3/0/14 (UTC Offset) and reads them back', async () => {
