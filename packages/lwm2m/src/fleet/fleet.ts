@@ -77,7 +77,7 @@ export interface FleetDevice {
 export interface FleetStats {
   /** Devices asked for. */
   readonly count: number;
-  /** Devices created and started so far. */
+  /** Devices that started registering so far. */
   readonly started: number;
   /** Devices registered now. */
   readonly registered: number;
@@ -137,7 +137,11 @@ export class Fleet extends Emitter<FleetEvents> {
   private tempTimer: TimerHandle | undefined;
   private tempCursor = 0;
   private stopped = false;
+  /** Per device: 0 not yet, 1 registered once, 2 failed for good. */
   private readonly registeredOnce: Uint8Array;
+  /** Per device: 1 while it holds an in-flight slot (its first registration attempt is under way). */
+  private readonly inFlightFlags: Uint8Array;
+  private startedCount = 0;
   private readonly lifetime: number;
   private readonly rate: number;
   private readonly maxInFlight: number;
@@ -152,6 +156,7 @@ export class Fleet extends Emitter<FleetEvents> {
     this.model = options.model ?? builtinModel();
     this.devices = new Array<FleetDevice | undefined>(options.count).fill(undefined);
     this.registeredOnce = new Uint8Array(options.count);
+    this.inFlightFlags = new Uint8Array(options.count);
     this.width = String(Math.max(0, options.count - 1)).length;
     this.lifetime = options.lifetime ?? 300;
     this.rate = options.rate ?? 500;
@@ -191,15 +196,12 @@ export class Fleet extends Emitter<FleetEvents> {
 
   stats(): FleetStats {
     let registered = 0;
-    let started = 0;
     for (const d of this.devices) {
-      if (d === undefined) continue;
-      started++;
-      if (d.client.registrationState === 'registered') registered++;
+      if (d !== undefined && d.client.registrationState === 'registered') registered++;
     }
     return {
       count: this.options.count,
-      started,
+      started: this.startedCount,
       registered,
       everRegistered: this.everRegistered,
       failed: this.failed,
@@ -262,12 +264,16 @@ export class Fleet extends Emitter<FleetEvents> {
     if (this.stopped) return;
     const now = this.clock.now();
     const elapsed = (now - this.startedAt!) / 1000;
-    // token bucket: `rate` per second since the start, at most one second of burst
+    // `rate` per second since the start (a device held back by maxInFlight goes as soon as a slot frees)
     const allowed = Number.isFinite(this.rate)
       ? Math.min(this.options.count, Math.floor(elapsed * this.rate) + 1)
       : this.options.count;
     while (this.next < allowed && this.inFlight + this.creating < this.maxInFlight) {
-      this.create(this.next++);
+      const index = this.next++;
+      if (this.registeredOnce[index] === 2) continue; // its endpoint could not be made (prepare())
+      const prepared = this.devices[index];
+      if (prepared !== undefined) this.go(prepared);
+      else this.create(index, true);
     }
     if (this.next < this.options.count) {
       // next token, or poll for a free in-flight slot
@@ -276,7 +282,30 @@ export class Fleet extends Emitter<FleetEvents> {
     }
   }
 
-  private create(index: number): void {
+  /**
+   * Creates every device (endpoint, client, objects) without registering, `concurrency` endpoints at a
+   * time; `start()` then only sends Registers. For measurements where creating sockets must not count.
+   */
+  async prepare(concurrency = 256): Promise<void> {
+    if (this.startedAt !== undefined) throw new Error('prepare() comes before start()');
+    let i = 0;
+    const worker = async () => {
+      while (i < this.options.count && !this.stopped) {
+        const index = i++;
+        if (this.devices[index] !== undefined || this.registeredOnce[index] !== 0) continue;
+        try {
+          this.build(index, await this.options.createEndpoint(index));
+        } catch (e) {
+          this.fail(index, undefined, e as Error);
+        }
+      }
+    };
+    const workers: Promise<void>[] = [];
+    for (let w = 0; w < Math.max(1, concurrency); w++) workers.push(worker());
+    await Promise.all(workers);
+  }
+
+  private create(index: number, andGo: boolean): void {
     this.creating++;
     let created: CoapEndpoint | Promise<CoapEndpoint>;
     try {
@@ -286,24 +315,26 @@ export class Fleet extends Emitter<FleetEvents> {
       this.fail(index, undefined, e as Error);
       return;
     }
-    const go = (endpoint: CoapEndpoint) => {
+    const ready = (endpoint: CoapEndpoint) => {
       this.creating--;
       if (this.stopped) {
         void endpoint.close();
         return;
       }
-      this.launch(index, endpoint);
+      const device = this.build(index, endpoint);
+      if (andGo) this.go(device);
     };
     if (created instanceof Promise) {
-      created.then(go, (e: unknown) => {
+      created.then(ready, (e: unknown) => {
         this.creating--;
         this.fail(index, undefined, e as Error);
         if (!this.stopped && this.rampTimer === undefined) this.ramp();
       });
-    } else go(created);
+    } else ready(created);
   }
 
-  private launch(index: number, endpoint: CoapEndpoint): void {
+  /** Makes device `index` on its endpoint: client, objects, setup(), listeners. It does not register yet. */
+  private build(index: number, endpoint: CoapEndpoint): FleetDevice {
     const o = this.options;
     const client = new Lwm2mClient({
       retry: o.retry ?? { count: 5, timer: 5, sequenceDelay: 60, sequenceCount: Number.POSITIVE_INFINITY },
@@ -313,29 +344,20 @@ export class Fleet extends Emitter<FleetEvents> {
       serverUri: o.serverUri,
       lifetime: this.lifetime,
       model: this.model,
+      random: this.random,
       ...(o.version === undefined ? {} : { version: o.version }),
       ...(o.clock === undefined ? {} : { clock: o.clock }),
-      random: this.random,
       ...(o.requestTimeout === undefined ? {} : { requestTimeout: o.requestTimeout }),
     });
     const device: FleetDevice = { index, name: client.endpointName, endpoint, client };
     this.devices[index] = device;
     installFleetObjects(client, o.serverUri, this.lifetime, index);
     o.setup?.(client, index);
-    let counted = true; // counts against maxInFlight until its first registration ends one way or another
-    this.inFlight++;
-    if (this.firstStartAt === undefined) this.firstStartAt = this.clock.now();
-    const release = () => {
-      if (!counted) return;
-      counted = false;
-      this.inFlight--;
-      if (!this.stopped && this.rampTimer === undefined && this.next < o.count) this.ramp();
-    };
     client.on('registered', () => {
       if (this.registeredOnce[index] === 0) {
         this.registeredOnce[index] = 1;
         this.everRegistered++;
-        release();
+        this.release(index);
         this.checkComplete();
       }
       this.emit('registered', device);
@@ -345,7 +367,7 @@ export class Fleet extends Emitter<FleetEvents> {
       this.errors++;
       this.emit('error', device, index, e);
       // a device waiting to retry frees its slot, so one unreachable server does not stall the ramp
-      release();
+      this.release(index);
       if (client.registrationState === 'failed' && this.registeredOnce[index] === 0) {
         this.registeredOnce[index] = 2;
         this.failed++;
@@ -353,7 +375,23 @@ export class Fleet extends Emitter<FleetEvents> {
         this.checkComplete();
       }
     });
-    client.start();
+    return device;
+  }
+
+  /** Starts registering a built device; it holds an in-flight slot until its first attempt ends. */
+  private go(device: FleetDevice): void {
+    this.inFlightFlags[device.index] = 1;
+    this.inFlight++;
+    this.startedCount++;
+    if (this.firstStartAt === undefined) this.firstStartAt = this.clock.now();
+    device.client.start();
+  }
+
+  private release(index: number): void {
+    if (this.inFlightFlags[index] === 0) return;
+    this.inFlightFlags[index] = 0;
+    this.inFlight--;
+    if (!this.stopped && this.rampTimer === undefined && this.next < this.options.count) this.ramp();
   }
 
   private fail(index: number, _device: FleetDevice | undefined, error: Error): void {

@@ -141,6 +141,8 @@ export function parseUpdateQuery(query: readonly string[]): UpdateParams {
  * copies of the object list were most of a registration's memory. Bounded: the oldest entry goes first.
  */
 const LINKS_CACHE_MAX = 256;
+/** One decoder for every payload (making one costs more than decoding a registration payload). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** Longer payloads are parsed every time and not kept (the cache stays well under a megabyte). */
 const LINKS_CACHE_TEXT_MAX = 2048;
 const linksCache = new Map<string, RegistrationLinks>();
@@ -170,7 +172,7 @@ export function parseLinksPayload(
     bad(`payload must be link-format (40), not ${contentFormat}`);
   let textPayload: string;
   try {
-    textPayload = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    textPayload = UTF8.decode(payload);
   } catch {
     return bad('payload is not UTF-8');
   }

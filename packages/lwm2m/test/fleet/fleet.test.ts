@@ -179,6 +179,38 @@ describe('Fleet on the in-memory network', () => {
     await clock.runUntil(() => stopped, 60_000);
   });
 
+  it('prepare() builds every device first; start() then only registers', async () => {
+    const s = memorySetup();
+    const fleet = new Fleet({
+      count: 30,
+      serverUri: `coap://${SERVER}:5683`,
+      rate: Number.POSITIVE_INFINITY,
+      maxInFlight: 16,
+      clock: s.clock,
+      createEndpoint: (i) => {
+        if (i === 4) throw new Error('no socket');
+        return s.createEndpoint(i);
+      },
+    });
+    let prepared = false;
+    void fleet.prepare(8).then(() => {
+      prepared = true;
+    });
+    await s.clock.runUntil(() => prepared, 10_000);
+    expect([...fleet.all()].length).toBe(29);
+    expect(fleet.stats()).toMatchObject({ started: 0, registered: 0, failed: 1 });
+    await s.clock.advance(5000);
+    expect(s.registered.length).toBe(0);
+    fleet.start();
+    await s.clock.runUntil(() => fleet.stats().everRegistered === 29, 60_000);
+    expect(fleet.stats()).toMatchObject({ started: 29, registered: 29, failed: 1 });
+    let stopped = false;
+    void fleet.stop().then(() => {
+      stopped = true;
+    });
+    await s.clock.runUntil(() => stopped, 60_000);
+  });
+
   it('reports a device whose endpoint cannot be created as failed', async () => {
     const s = memorySetup();
     const fleet = new Fleet({
