@@ -7,7 +7,8 @@
  * Over IPC: sends `{ kind: 'ready', port }` once listening; answers `{ kind: 'stats' }` with
  * `{ kind: 'stats', registrations, registered, deregistered, firstRegisterAt, lastRegisterAt, memory }`
  * (`gc: true` in the request runs a full GC first when started with --expose-gc); `{ kind: 'read', endpoint,
- * path }` reads from a registered device (`{ kind: 'read', ok, value | error }`); `{ kind: 'stop' }` closes.
+ * path }` reads from a registered device (`{ kind: 'read', ok, value | error }`); `{ kind: 'reset' }` forgets
+ * the first / last Register times; `{ kind: 'stop' }` closes.
  * Without IPC it logs a line every 5 s (for manual runs).
  */
 import { createUdpEndpoint } from '../../packages/coap-core/src/node.js';
@@ -68,6 +69,10 @@ async function main(): Promise<void> {
         (node) => process.send!({ kind: 'read', ok: true, value: 'value' in node ? node.value : node.kind }),
         (e: Error) => process.send!({ kind: 'read', ok: false, error: e.message }),
       );
+    } else if (m.kind === 'reset') {
+      // the measured part starts: forget when the warm-up registrations came
+      firstRegisterAt = undefined;
+      lastRegisterAt = undefined;
     } else if (m.kind === 'stats') {
       if (m.gc) (globalThis as { gc?: () => void }).gc?.();
       process.send!(stats());
