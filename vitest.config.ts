@@ -11,6 +11,7 @@ export default defineConfig({
     alias: [
       { find: '@thimble/coap-core/node', replacement: here('./packages/coap-core/src/node.ts') },
       { find: '@thimble/oscore/node', replacement: here('./packages/oscore/src/node.ts') },
+      { find: '@thimble/lwm2m/node', replacement: here('./packages/lwm2m/src/node/index.ts') },
       ...packages.map((p) => ({ find: `@thimble/${p}`, replacement: here(`./packages/${p}/src/index.ts`) })),
     ],
   },

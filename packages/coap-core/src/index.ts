@@ -9,6 +9,7 @@ export {
   CoapResponse,
   CoapStatusError,
   type Handler,
+  type NotifyOptions,
   type ObserveServerOptions,
   type RequestOptions,
   type ResponseInit,

@@ -88,7 +88,10 @@ export interface RequestOptions {
   readonly peer?: Peer;
   readonly path?: string | readonly string[];
   readonly query?: readonly string[];
-  /** Extra options (added after those from the URI). */
+  /**
+   * Extra options (added after those from the URI). A Block2 option here asks for that one block (RFC 7959
+   * §2.4, e.g. to resume a download): the response comes back as it is, without fetching further blocks.
+   */
   readonly options?: readonly CoapOptionInit[];
   readonly payload?: Uint8Array | string;
   /** Confirmable (default) or Non-confirmable. */
@@ -174,6 +177,10 @@ export interface ResponseInit {
   readonly contentFormat?: number;
   readonly maxAge?: number;
   readonly etag?: Uint8Array;
+  /**
+   * Extra options. With a Block2 option the handler serves that block of its representation itself (the
+   * payload is the block): the endpoint sends it as it is and keeps no snapshot (RFC 7959 §2.4).
+   */
   readonly options?: readonly CoapOptionInit[];
 }
 
@@ -192,7 +199,10 @@ export interface RouteOptions {
   readonly accepts?: readonly number[];
   /** Link attributes for `/.well-known/core` (rt, if, ct, obs, title, ...). Omit to hide the resource. */
   readonly link?: Readonly<Record<string, string | number | true | readonly string[]>>;
-  /** GET on this route may register observers (RFC 7641); `notify(path)` sends them the new state. */
+  /**
+   * GET (and FETCH, RFC 8132 §2.4) on this route may register observers (RFC 7641); `notify(path)` sends
+   * them the new state.
+   */
   readonly observable?: boolean;
   /** Largest request body for this route (4.13 with Size1 beyond it). */
   readonly maxBodySize?: number;
@@ -257,6 +267,19 @@ interface Observer {
   removed: boolean;
   /** Protects notifications when the registration came protected (new Partial IV each, RFC 8613 §8.3.1). */
   protect: ((m: OutgoingMessage) => OutgoingMessage) | undefined;
+  /** Confirmable or not, as the last `notify` asked (undefined: the endpoint's rule). */
+  confirmable: boolean | undefined;
+}
+
+/** Options of `CoapEndpoint.notify`. */
+export interface NotifyOptions {
+  /** Only the observers whose registration request passes (e.g. one FETCH observation of several). */
+  readonly filter?: (request: CoapRequest) => boolean;
+  /**
+   * Send these notifications Confirmable (true) or Non-confirmable (false); a Non-confirmable observer
+   * still gets a Confirmable one every `confirmableInterval` (RFC 7641 §4.5). Default: the endpoint's rule.
+   */
+  readonly confirmable?: boolean;
 }
 
 /** Critical options the server understands by itself (RFC 7252 §5.4.1). */
@@ -279,6 +302,16 @@ const SINGLE_CRITICAL = new Set<number>([
   OptionNumber.Block1,
   OptionNumber.Block2,
 ]);
+
+/**
+ * An observer's key among those of one resource: the client, and for FETCH the query in the payload as
+ * well (RFC 8132 §2.4: the payload is part of what is observed), so one client keeps several FETCH
+ * observations of one resource apart while a repeated registration still replaces its own (RFC 7641 §4.1).
+ */
+function observerKey(peer: Peer, request: CoapRequest): string {
+  if (request.message.code !== Code.FETCH) return peerKey(peer);
+  return `${peerKey(peer)}|${request.contentFormat ?? ''}|${toHex(request.payload)}`;
+}
 
 function tokenKey(token: Uint8Array): string {
   let s = '';
@@ -423,7 +456,7 @@ export class CoapEndpoint implements UpperLayer {
   private observeSequence = 0;
   private readonly observeOptions: Required<ObserveServerOptions>;
   private readonly clientSecurity: ClientSecurity | undefined;
-  private readonly serverSecurity: ServerSecurity | undefined;
+  private security: ServerSecurity | undefined;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -455,9 +488,7 @@ export class CoapEndpoint implements UpperLayer {
       confirmable: options.observe?.confirmable ?? false,
     };
     this.clientSecurity = options.clientSecurity;
-    this.serverSecurity = options.serverSecurity;
-    // RFC 8613 §2: the OSCORE option is critical; a server without a security layer answers 4.02
-    if (this.serverSecurity !== undefined) this.understood.add(OptionNumber.OSCORE);
+    if (options.serverSecurity !== undefined) this.setServerSecurity(options.serverSecurity);
     this.messaging.setUpperLayer(this);
     options.transport.onError((error, peer) => this.failPeer(error, peer));
   }
@@ -465,6 +496,23 @@ export class CoapEndpoint implements UpperLayer {
   /** The transport's local address. */
   get local(): Peer {
     return this.transport.local;
+  }
+
+  /** The server-side security layer, if one is installed. */
+  get serverSecurity(): ServerSecurity | undefined {
+    return this.security;
+  }
+
+  /**
+   * Installs the server-side security layer after construction, for an application layer that owns the
+   * credentials (e.g. an LwM2M server building OSCORE contexts from its credential store). Throws when one
+   * is installed already: layers do not stack.
+   */
+  setServerSecurity(security: ServerSecurity): void {
+    if (this.security !== undefined) throw new Error('a server security layer is installed already');
+    this.security = security;
+    // RFC 8613 §2: the OSCORE option is critical; a server without a security layer answers 4.02
+    this.understood.add(OptionNumber.OSCORE);
   }
 
   /** Declares a critical option as understood by a layer above (e.g. OSCORE). */
@@ -483,6 +531,38 @@ export class CoapEndpoint implements UpperLayer {
   }
 
   private async prepare(options: RequestOptions): Promise<Prepared> {
+    if (options.uri === undefined) return this.prepareFor(options, undefined);
+    const u = this.parseRequestUri(options.uri);
+    const peer =
+      options.peer ??
+      (this.transport.resolve
+        ? await this.transport.resolve(u.host, u.port)
+        : { address: u.host, port: u.port });
+    return this.prepareFor(options, { uri: u, peer });
+  }
+
+  private parseRequestUri(uri: string): ReturnType<typeof parseUri> {
+    if (this.closed) throw new CoapRequestError('closed', 'endpoint is closed');
+    let u: ReturnType<typeof parseUri>;
+    try {
+      u = parseUri(uri);
+    } catch (e) {
+      throw new CoapRequestError('invalid-request', (e as Error).message, { cause: e });
+    }
+    if (u.scheme !== this.transport.scheme) {
+      throw new CoapRequestError(
+        'invalid-request',
+        `this endpoint speaks ${this.transport.scheme}://, not ${u.scheme}://`,
+      );
+    }
+    return u;
+  }
+
+  /** Builds a request; `target` is its parsed URI with the peer it resolved to, when it has a URI. */
+  private prepareFor(
+    options: RequestOptions,
+    target: { readonly uri: ReturnType<typeof parseUri>; readonly peer: Peer } | undefined,
+  ): Prepared {
     if (this.closed) throw new CoapRequestError('closed', 'endpoint is closed');
     const method = options.method ?? 'GET';
     const code = typeof method === 'number' ? method : METHOD_CODES[method];
@@ -492,23 +572,8 @@ export class CoapEndpoint implements UpperLayer {
     let peer: Peer;
     const opts: CoapOptionInit[] = [];
     if (options.uri !== undefined) {
-      let u: ReturnType<typeof parseUri>;
-      try {
-        u = parseUri(options.uri);
-      } catch (e) {
-        throw new CoapRequestError('invalid-request', (e as Error).message, { cause: e });
-      }
-      if (u.scheme !== this.transport.scheme) {
-        throw new CoapRequestError(
-          'invalid-request',
-          `this endpoint speaks ${this.transport.scheme}://, not ${u.scheme}://`,
-        );
-      }
-      peer =
-        options.peer ??
-        (this.transport.resolve
-          ? await this.transport.resolve(u.host, u.port)
-          : { address: u.host, port: u.port });
+      const u = target?.uri ?? this.parseRequestUri(options.uri);
+      peer = target?.peer ?? options.peer ?? { address: u.host, port: u.port };
       for (const o of uriToOptions(u, peer.port)) opts.push(o);
     } else if (options.peer !== undefined) {
       peer = options.peer;
@@ -649,6 +714,8 @@ export class CoapEndpoint implements UpperLayer {
     const block = decodeBlock(value);
     if (!block.more && block.num === 0) return first;
     if (p.code !== Code.GET && p.code !== Code.FETCH) return first; // continuing would repeat the action
+    // the caller asked for one block itself (e.g. to resume a download): it gets that block and no more
+    if (p.options.some((o) => o.number === OptionNumber.Block2)) return first;
     let attempt = 0;
     let response = first;
     for (;;) {
@@ -872,7 +939,8 @@ export class CoapEndpoint implements UpperLayer {
   /**
    * Observes a resource (RFC 7641): resolves once the first response arrived. Notifications come newest
    * first through the async iterator and as `notification` events; reordered ones are dropped (§3.4).
-   * The registration is renewed when Max-Age runs out without a notification (§3.3.1).
+   * The registration is renewed when Max-Age runs out without a notification (§3.3.1). FETCH observes a
+   * query in the payload (RFC 8132 §2.4); its cancellation repeats the payload.
    */
   async observe(
     uriOrOptions: string | RequestOptions,
@@ -882,10 +950,102 @@ export class CoapEndpoint implements UpperLayer {
     const p = await this.prepare({ ...req, method: req.method ?? 'GET' });
     const token = this.newToken();
     const key = tokenKey(token);
+    let first: ((r: CoapResponse) => void) | undefined;
+    const firstResponse = new Promise<CoapResponse>((resolve) => {
+      first = resolve;
+    });
+    const { observation, onMessage, register } = this.observationOf(p, token, (r) => {
+      const f = first;
+      first = undefined;
+      f?.(r);
+    });
+    const registration = this.exchange(
+      { code: p.code, token, options: register, payload: p.payload },
+      p.peer,
+      p.confirmable,
+      p.timeout,
+      p.signal,
+      onMessage,
+      undefined,
+      p.security,
+    );
+    // The entry stays in `pending`; the exchange promise only settles on failure.
+    registration.catch((e: unknown) => observation.fail(e as Error));
+    await Promise.race([firstResponse, registration]);
+    const entry = this.pending.get(key);
+    if (entry?.timer !== undefined) {
+      this.clock.clearTimeout(entry.timer);
+      entry.timer = undefined;
+    }
+    return observation;
+  }
+
+  /**
+   * Takes up an observation this endpoint (or an earlier run of it) registered with `token`, without
+   * sending anything: notifications from `peer` with that token are delivered again, e.g. after a server
+   * restarted and reloaded its observations from a store (RFC 7641 §3.3.1: the registration is renewed with
+   * the same token when Max-Age runs out). `options` are those of the original request (method, path,
+   * query, Accept, payload), used for the renewal and the cancellation. Secured observations cannot be
+   * resumed (their responses verify against the lost request binding, RFC 8613 §8.4). Aborting `signal`
+   * forgets the token without a message (late notifications then get RST).
+   */
+  resumeObservation(options: Omit<RequestOptions, 'uri'> & { readonly token: Uint8Array }): Observation {
+    if (this.closed) throw new CoapRequestError('closed', 'endpoint is closed');
+    const p = this.prepareFor({ ...options, method: options.method ?? 'GET' }, undefined);
+    if (p.security !== undefined)
+      throw new CoapRequestError('invalid-request', 'a secured observation cannot be resumed');
+    const token = options.token;
+    if (token.length < 1 || token.length > 8)
+      throw new CoapRequestError('invalid-request', 'a token has 1-8 bytes');
+    const key = tokenKey(token);
+    if (this.pending.has(key)) throw new CoapRequestError('invalid-request', 'the token is in use');
+    if (this.pending.size >= this.maxPending)
+      throw new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`);
+    if (p.signal?.aborted)
+      throw new CoapRequestError('aborted', 'request aborted', { cause: p.signal.reason });
+    const { observation, onMessage } = this.observationOf(p, token.slice(), undefined);
+    const entry: PendingRequest = {
+      key,
+      peerKey: peerKey(p.peer),
+      resolve: () => undefined,
+      reject: (e) => observation.fail(e),
+      timer: undefined,
+      tx: undefined,
+      abort: undefined,
+      signal: p.signal,
+      observe: onMessage,
+      group: undefined,
+      secured: undefined,
+      received: 1,
+    };
+    if (p.signal !== undefined) {
+      const signal = p.signal;
+      entry.abort = () =>
+        this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
+      signal.addEventListener('abort', entry.abort, { once: true });
+    }
+    this.pending.set(key, entry);
+    return observation;
+  }
+
+  /**
+   * The client side of one observation (RFC 7641 §3): the `Observation`, the handler of every response
+   * with its token, and the registration options. `first` receives the first response, if wanted.
+   */
+  private observationOf(
+    p: Prepared,
+    token: Uint8Array,
+    first: ((r: CoapResponse) => void) | undefined,
+  ): {
+    observation: Observation;
+    onMessage: (message: CoapMessage, peer: Peer) => void;
+    register: CoapOptionInit[];
+  } {
+    const key = tokenKey(token);
     const register = [...p.options, { number: OptionNumber.Observe, value: 0 }];
     let last: { seq: number; time: number } | undefined;
     let renewTimer: TimerHandle | undefined;
-    let first: ((r: CoapResponse) => void) | undefined;
+    let waitingFirst = first !== undefined;
     let ended = false;
     const endObservation = () => {
       ended = true;
@@ -896,9 +1056,15 @@ export class CoapEndpoint implements UpperLayer {
     const observation: Observation = new Observation(async () => {
       if (ended) return;
       endObservation();
-      // §3.6: deregister with GET + Observe = 1 (same token); late notifications then get RST
+      // §3.6: deregister with Observe = 1 (same token, and the same payload for FETCH, RFC 8132 §2.4);
+      // late notifications then get RST
       await this.exchange(
-        { code: p.code, token, options: [...p.options, { number: OptionNumber.Observe, value: 1 }] },
+        {
+          code: p.code,
+          token,
+          options: [...p.options, { number: OptionNumber.Observe, value: 1 }],
+          payload: p.payload,
+        },
         p.peer,
         p.confirmable,
         Math.min(p.timeout, 10_000),
@@ -907,7 +1073,7 @@ export class CoapEndpoint implements UpperLayer {
         undefined,
         p.security,
       ).catch(() => undefined);
-    });
+    }, token);
     const renew = (maxAge: number) => {
       if (renewTimer !== undefined) this.clock.clearTimeout(renewTimer);
       renewTimer = this.clock.setTimeout(
@@ -947,7 +1113,7 @@ export class CoapEndpoint implements UpperLayer {
     };
     let echoed = false;
     const onMessage = (message: CoapMessage, peer: Peer) => {
-      const echo = first !== undefined && !echoed ? echoChallenge(message) : undefined;
+      const echo = waitingFirst && !echoed ? echoChallenge(message) : undefined;
       const entry = this.pending.get(key);
       if (echo !== undefined && entry !== undefined) {
         // RFC 9175 §2.4: register again (same token, protected anew) with the server's Echo value
@@ -972,10 +1138,9 @@ export class CoapEndpoint implements UpperLayer {
       const now = this.clock.now();
       let response = new CoapResponse(message, peer);
       const deliver = (r: CoapResponse) => {
-        if (first !== undefined) {
-          const f = first;
-          first = undefined;
-          f(r);
+        if (waitingFirst) {
+          waitingFirst = false;
+          first?.(r);
         }
         observation.deliver(r);
       };
@@ -1008,28 +1173,7 @@ export class CoapEndpoint implements UpperLayer {
       response = new CoapResponse(message, peer);
       deliver(response);
     };
-    const firstResponse = new Promise<CoapResponse>((resolve) => {
-      first = resolve;
-    });
-    const registration = this.exchange(
-      { code: p.code, token, options: register, payload: p.payload },
-      p.peer,
-      p.confirmable,
-      p.timeout,
-      p.signal,
-      onMessage,
-      undefined,
-      p.security,
-    );
-    // The entry stays in `pending`; the exchange promise only settles on failure.
-    registration.catch((e: unknown) => observation.fail(e as Error));
-    await Promise.race([firstResponse, registration]);
-    const entry = this.pending.get(key);
-    if (entry?.timer !== undefined) {
-      this.clock.clearTimeout(entry.timer);
-      entry.timer = undefined;
-    }
-    return observation;
+    return { observation, onMessage, register };
   }
 
   /**
@@ -1164,9 +1308,9 @@ export class CoapEndpoint implements UpperLayer {
   /** @internal message layer → exchange layer */
   onRequest(inbound: InboundExchange): void {
     let ex = inbound;
-    if (this.serverSecurity !== undefined) {
+    if (this.security !== undefined) {
       // RFC 8613 §8.2: verify and decrypt before anything looks at the request
-      const result = this.serverSecurity.unprotectRequest(inbound.message, inbound.peer);
+      const result = this.security.unprotectRequest(inbound.message, inbound.peer);
       if (result !== undefined) {
         if (!result.ok) {
           if (!inbound.multicast) inbound.respond(result.response);
@@ -1229,8 +1373,10 @@ export class CoapEndpoint implements UpperLayer {
     entry: RouteEntry,
     block1: number | undefined,
   ): void {
+    // RFC 7641 §2: GET; RFC 8132 §2.4: FETCH too
+    const code = request.message.code;
     const observe =
-      request.message.code === Code.GET && entry.options.observable ? request.observe : undefined;
+      (code === Code.GET || code === Code.FETCH) && entry.options.observable ? request.observe : undefined;
     let result: ResponseInit | Promise<ResponseInit>;
     try {
       result = entry.handler(request);
@@ -1423,6 +1569,11 @@ export class CoapEndpoint implements UpperLayer {
 
   /** Sends a response, split into Block2 blocks when it is larger than the block size (§2.4). */
   private respondWithBlocks(ex: InboundExchange, response: ResponseInit): void {
+    // a handler that set Block2 itself served one block of its own representation (no snapshot is kept)
+    if (response.options?.some((o) => o.number === OptionNumber.Block2)) {
+      this.reply(ex, response);
+      return;
+    }
     const payload = toBytes(response.payload);
     const requested = ex.message.getUint(OptionNumber.Block2);
     const limit =
@@ -1466,7 +1617,7 @@ export class CoapEndpoint implements UpperLayer {
     response: ResponseInit,
   ): ResponseInit {
     const resource = request.path.join('/');
-    const key = peerKey(ex.peer);
+    const key = observerKey(ex.peer, request);
     const existing = this.observers.get(resource)?.get(key);
     if (observe !== 0 || response.code >>> 5 !== 2) {
       if (existing !== undefined) this.removeObserver(existing);
@@ -1497,6 +1648,7 @@ export class CoapEndpoint implements UpperLayer {
         lastConfirmable: this.clock.now(),
         removed: false,
         protect: ex instanceof SecuredExchange ? (m) => ex.protect(m) : undefined,
+        confirmable: undefined,
       });
       this.observerCount++;
     }
@@ -1525,10 +1677,15 @@ export class CoapEndpoint implements UpperLayer {
     }
   }
 
-  /** Number of registered observers (of one resource path, or in total). */
-  observerTotal(path?: string): number {
+  /** Number of registered observers (of one resource path, or in total), of those passing `filter` if given. */
+  observerTotal(path?: string, filter?: (request: CoapRequest) => boolean): number {
     if (path === undefined) return this.observerCount;
-    return this.observers.get(path.replace(/^\/+/, ''))?.size ?? 0;
+    const map = this.observers.get(path.replace(/^\/+/, ''));
+    if (map === undefined) return 0;
+    if (filter === undefined) return map.size;
+    let n = 0;
+    for (const o of map.values()) if (filter(o.request)) n++;
+    return n;
   }
 
   /**
@@ -1536,10 +1693,13 @@ export class CoapEndpoint implements UpperLayer {
    * holds the others back; while one of its notifications is in flight only the newest state is sent
    * next (§4.5.2).
    */
-  notify(path: string): void {
+  notify(path: string, options: NotifyOptions = {}): void {
     const map = this.observers.get(path.replace(/^\/+/, ''));
     if (map === undefined) return;
+    const filter = options.filter;
     for (const o of map.values()) {
+      if (filter !== undefined && !filter(o.request)) continue;
+      o.confirmable = options.confirmable;
       if (o.busy) o.dirty = true;
       else this.sendNotification(o);
     }
@@ -1583,7 +1743,8 @@ export class CoapEndpoint implements UpperLayer {
     }
     if (!success) this.removeObserver(o); // an error response ends the observation (§3.2, §4.2)
     const confirmable =
-      this.observeOptions.confirmable || now - o.lastConfirmable >= this.observeOptions.confirmableInterval;
+      (o.confirmable ?? this.observeOptions.confirmable) ||
+      now - o.lastConfirmable >= this.observeOptions.confirmableInterval;
     if (confirmable) o.lastConfirmable = now;
     const finished = () => {
       o.busy = false;

@@ -100,7 +100,8 @@ class PeerState {
   lastActive: number;
   constructor(
     readonly key: string,
-    readonly peer: Peer,
+    /** The peer as last seen on the wire (a secure transport may re-authenticate it, see `received`). */
+    public peer: Peer,
     firstMessageId: number,
     now: number,
   ) {
@@ -250,6 +251,17 @@ export class MessageLayer {
       this.armSweep();
     }
     s.lastActive = now;
+    return s;
+  }
+
+  /**
+   * The state of the peer a datagram came from. A secure transport (DTLS) names the authenticated identity
+   * on the peer it hands up (`Peer.identity`); when it changes (a new handshake from the same address) the
+   * state takes the new peer, so requests are always seen with the identity that sent them.
+   */
+  private received(peer: Peer, now: number): PeerState {
+    const s = this.state(peer, now);
+    if (s.peer.identity !== peer.identity) s.peer = peer;
     return s;
   }
 
@@ -511,7 +523,7 @@ export class MessageLayer {
           return;
         }
         const now = this.clock.now();
-        const s = this.state(peer, now);
+        const s = this.received(peer, now);
         const seen = s.dedup.find(message.messageId);
         if (seen >= 0) {
           // Duplicate (§4.5): repeat our answer, never hand it up twice.
@@ -535,7 +547,7 @@ export class MessageLayer {
       case MessageType.NON: {
         if (code === 0 || isReservedCodeClass(code)) return;
         const now = this.clock.now();
-        const s = this.state(peer, now);
+        const s = this.received(peer, now);
         if (s.dedup.find(message.messageId) >= 0) return;
         this.dedup.add(s.dedup, message.messageId, now + this.nonLifetime);
         if (isRequestCode(code)) {
@@ -574,7 +586,7 @@ export class MessageLayer {
   private dispatchGroup(message: CoapMessage, peer: Peer): void {
     if (message.type !== MessageType.NON || !isRequestCode(message.code)) return;
     const now = this.clock.now();
-    const s = this.state(peer, now);
+    const s = this.received(peer, now);
     if (s.dedup.find(message.messageId) >= 0) return;
     this.dedup.add(s.dedup, message.messageId, now + this.nonLifetime);
     this.upper?.onRequest(new Exchange(this, s, message, -1, 0, true));

@@ -26,7 +26,11 @@ export class Observation implements AsyncIterable<CoapResponse> {
   /** Notifications received, fresh ones only. */
   count = 0;
 
-  constructor(private readonly cancelImpl: () => Promise<void>) {}
+  constructor(
+    private readonly cancelImpl: () => Promise<void>,
+    /** The token of the registration: keep it to take the observation up again after a restart. */
+    readonly token?: Uint8Array,
+  ) {}
 
   /** True once the observation ended (cancelled, server ended it, or failed). */
   get done(): boolean {

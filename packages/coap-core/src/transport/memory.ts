@@ -64,8 +64,12 @@ export class MemoryNetwork {
     this.conditions = options;
   }
 
-  /** Attaches a transport at `address:port` (port 0 picks a free one). */
-  bind(address = '10.0.0.1', port = 0): MemoryTransport {
+  /**
+   * Attaches a transport at `address:port` (port 0 picks a free one). With `identity`, its datagrams arrive
+   * from a peer carrying that `Peer.identity`, as a secure transport (DTLS with a PSK identity) names an
+   * authenticated peer: tests of identity checks run on the in-memory network.
+   */
+  bind(address = '10.0.0.1', port = 0, options: { readonly identity?: string } = {}): MemoryTransport {
     let p = port;
     if (p === 0) {
       do p = this.nextPort++;
@@ -73,7 +77,12 @@ export class MemoryNetwork {
     }
     const key = peerKey({ address, port: p });
     if (this.endpoints.has(key)) throw new Error(`address ${address}:${p} is in use`);
-    const t = new MemoryTransport(this, { address, port: p });
+    const t = new MemoryTransport(
+      this,
+      options.identity === undefined
+        ? { address, port: p }
+        : { address, port: p, identity: options.identity },
+    );
     this.endpoints.set(key, t);
     return t;
   }

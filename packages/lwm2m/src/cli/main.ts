@@ -1,13 +1,23 @@
 /**
  * The `lwm2m` command (Node adapter). `lwm2m client` runs the example device against an LwM2M server and
- * logs every operation it serves (see README.md, "The lwm2m client command").
+ * logs every operation it serves (see README.md, "The lwm2m client command"); `lwm2m bootstrap-server`
+ * is in bootstrap-server.ts; `lwm2m server` (server.ts) runs a server with its REST API; `lwm2m firmware
+ * push` (firmware.ts) updates a device through that API.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { systemClock } from '@thimble/coap-core';
+import { type CoapEndpoint, fromHex, systemClock } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { type ContextSettings, parseContextSettings } from '@thimble/oscore';
+import { nodeCrypto } from '@thimble/oscore/node';
 import { Lwm2mClient, type Lwm2mVersion } from '../client/client.js';
-import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from './device.js';
+import { FileClientStateStore, nodeServerTransports } from '../node/client.js';
+import { BOOTSTRAP_SERVER_USAGE, bootstrapServerMain } from './bootstrap-server.js';
+import { EXAMPLE_OBJECT_VERSIONS, type ExampleSecurity, installExampleDevice } from './device.js';
+import { FIRMWARE_USAGE, runFirmware } from './firmware.js';
 import { fleetMain } from './fleet.js';
+import { runServer, SERVER_USAGE } from './server.js';
+import { untilStopped } from './signals.js';
 
 export interface CliIo {
   readonly stdout: { write(data: string): unknown };
@@ -16,22 +26,40 @@ export interface CliIo {
 
 const USAGE = `Usage:
   lwm2m client --endpoint NAME --server coap://HOST:PORT [options]
+  lwm2m client --endpoint NAME --server coaps://HOST:PORT --psk-identity ID --psk-key HEX [options]
+${SERVER_USAGE.split('\n')[0]}
+${FIRMWARE_USAGE.split('\n')[0]}
   lwm2m fleet --count N --server coap://HOST:PORT [options]   (lwm2m fleet --help)
 
-Options:
+Client options:
   -e, --endpoint NAME     endpoint client name (ep)
-  -s, --server URI        LwM2M server, coap://HOST:PORT
+  -s, --server URI        LwM2M server, coap://HOST:PORT (NoSec, or OSCORE) or coaps://HOST:PORT (DTLS PSK)
+      --psk-identity ID   DTLS PSK identity (Security Mode PSK; needs coaps://)
+      --psk-key HEX       DTLS pre-shared key, hex
+      --oscore FILE       OSCORE context (aiocoap settings.json format: sender-id_hex, recipient-id_hex,
+                          secret_hex, salt_hex, id-context_hex, algorithm) for object 21; needs coap://
+      --state-dir DIR     keep the bootstrap result, registrations and OSCORE sequence numbers in DIR;
+                          a restarted client resumes its registration with an Update
   -l, --lifetime SECONDS  registration lifetime (default 300)
-      --lwm2m VERSION     1.0, 1.1 (default) or 1.2
+      --lwm2m VERSION     1.0, 1.1 (default) or 1.2: the highest version; a server that refuses it gets
+                          the next lower one
   -q, --queue             queue mode
+  -b, --bootstrap         --server is a bootstrap server: bootstrap first, then register with the
+                          server it hands out
       --host ADDR         local address to bind (default: any)
   -p, --port PORT         local port (default: ephemeral)
       --interval SECONDS  temperature change period (default 5, 0 = never)
   -h, --help              this text
+
+${BOOTSTRAP_SERVER_USAGE}
+"lwm2m server --help" and "lwm2m firmware --help" list the options of those commands.
 `;
 
 /** Runs the command; resolves with the exit code once it is done (for `client`: after SIGINT / `signal`). */
 export async function main(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  if (argv[0] === 'bootstrap-server') return bootstrapServerMain(argv.slice(1), io, signal);
+  if (argv[0] === 'server') return runServer(argv.slice(1), io, signal);
+  if (argv[0] === 'firmware') return runFirmware(argv.slice(1), io, signal);
   if (argv[0] === 'fleet') return fleetMain(argv.slice(1), io, signal);
   let args: ReturnType<typeof parse>;
   try {
@@ -54,9 +82,37 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
     io.stderr.write(`lwm2m client: --endpoint and --server are required\n${USAGE}`);
     return 2;
   }
-  if (!/^coap:\/\/[^/]+$/.test(server.replace(/\/+$/, ''))) {
-    io.stderr.write('lwm2m client: --server must be coap://HOST:PORT (coaps:// is not supported yet)\n');
+  const serverUri = server.replace(/\/+$/, '');
+  if (!/^coaps?:\/\/[^/]+$/.test(serverUri)) {
+    io.stderr.write('lwm2m client: --server must be coap://HOST:PORT or coaps://HOST:PORT\n');
     return 2;
+  }
+  const dtls = serverUri.startsWith('coaps:');
+  const { 'psk-identity': pskIdentity, 'psk-key': pskKey, oscore: oscoreFile } = args.values;
+  if (dtls !== (pskIdentity !== undefined && pskKey !== undefined)) {
+    io.stderr.write('lwm2m client: coaps:// needs --psk-identity and --psk-key, and they need coaps://\n');
+    return 2;
+  }
+  let pskBytes: Uint8Array | undefined;
+  if (pskKey !== undefined) {
+    if (!/^([0-9a-fA-F]{2})+$/.test(pskKey)) {
+      io.stderr.write('lwm2m client: --psk-key must be hex\n');
+      return 2;
+    }
+    pskBytes = fromHex(pskKey);
+  }
+  let oscore: ContextSettings | undefined;
+  if (oscoreFile !== undefined) {
+    if (dtls) {
+      io.stderr.write('lwm2m client: --oscore needs a coap:// server\n');
+      return 2;
+    }
+    try {
+      oscore = parseContextSettings(JSON.parse(readFileSync(oscoreFile, 'utf8')));
+    } catch (e) {
+      io.stderr.write(`lwm2m client: --oscore ${oscoreFile}: ${(e as Error).message}\n`);
+      return 2;
+    }
   }
   const version = (args.values.lwm2m ?? '1.1') as Lwm2mVersion;
   if (version !== '1.0' && version !== '1.1' && version !== '1.2') {
@@ -71,11 +127,24 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
     return 2;
   }
   const log = (line: string) => io.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  const endpoint = await createUdpEndpoint({ address: args.values.host, port });
+  const bootstrap = args.values.bootstrap === true;
+  // NoSec: one UDP endpoint the client shares; DTLS and OSCORE: the client opens its own per server
+  const plain = !dtls && oscore === undefined;
+  let endpoint: CoapEndpoint | undefined;
+  if (plain) endpoint = await createUdpEndpoint({ address: args.values.host, port });
+  const security: ExampleSecurity | undefined = dtls
+    ? { mode: 0, identity: new TextEncoder().encode(pskIdentity!), key: pskBytes! }
+    : oscore !== undefined
+      ? { mode: 3, oscore }
+      : undefined;
   const client = new Lwm2mClient({
     endpointName: name,
     endpoint,
-    serverUri: server,
+    transports: nodeServerTransports({ address: args.values.host, port }),
+    oscoreCrypto: nodeCrypto,
+    stateStore:
+      args.values['state-dir'] === undefined ? undefined : new FileClientStateStore(args.values['state-dir']),
+    ...(bootstrap ? { bootstrap: { retry: { initialDelay: 5, maxDelay: 60 } } } : { serverUri }),
     lifetime,
     version,
     queueMode: args.values.queue,
@@ -84,12 +153,23 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
     objectVersions: EXAMPLE_OBJECT_VERSIONS,
   });
   const device = installExampleDevice(client, {
-    serverUri: server,
+    serverUri,
+    security,
+    bootstrap,
     lifetime,
     clock: systemClock,
     interval,
     log,
   });
+  client.on('bootstrapStarted', (uri) => log(`Bootstrap-Request to ${uri}`));
+  client.on('bootstrapped', () =>
+    log(`bootstrapped: registering with ${String(client.get('/0/1/0') ?? '')}`),
+  );
+  client.on('bootstrapFailed', (e, retryIn) =>
+    log(
+      `bootstrap failed: ${e.message}${retryIn === undefined ? '' : `; again in ${Math.round(retryIn / 1000)} s`}`,
+    ),
+  );
   client.on('registered', (loc) => log(`registered at ${loc}`));
   client.on('updated', () => log('registration updated'));
   client.on('deregistered', () => log('de-registered'));
@@ -98,22 +178,18 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
     if (op.operation === 'Notify') return;
     log(`${op.operation} ${op.path} -> ${op.code}${op.detail ? ` (${op.detail})` : ''}`);
   });
-  const local = endpoint.transport.local;
-  log(`lwm2m client "${name}" (LwM2M ${version}) on ${local.address}:${local.port} -> ${server}`);
+  const local = endpoint?.transport.local;
+  const on = local === undefined ? (dtls ? 'DTLS' : 'OSCORE') : `${local.address}:${local.port}`;
+  log(
+    `lwm2m client "${name}" (LwM2M ${version}) on ${on} -> ${bootstrap ? 'bootstrap server ' : ''}${serverUri}`,
+  );
   client.start();
-  await new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    signal?.addEventListener('abort', () => resolve(), { once: true });
-    if (signal === undefined) {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    }
-  });
+  await untilStopped(signal);
   device.stop();
   const stopping = client.stop();
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
   await Promise.race([stopping, timeout]);
-  await endpoint.close();
+  await endpoint?.close();
   return 0;
 }
 
@@ -127,9 +203,14 @@ function parse(argv: readonly string[]) {
       lifetime: { type: 'string', short: 'l' },
       lwm2m: { type: 'string' },
       queue: { type: 'boolean', short: 'q' },
+      bootstrap: { type: 'boolean', short: 'b' },
       host: { type: 'string' },
       port: { type: 'string', short: 'p' },
       interval: { type: 'string' },
+      'psk-identity': { type: 'string' },
+      'psk-key': { type: 'string' },
+      oscore: { type: 'string' },
+      'state-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -1,21 +1,25 @@
 /**
  * Notification attributes set by Write-Attributes (LwM2M TS Core 1.1 §5.1.2 "Attributes", §6.3.6
- * Write-Attributes; TS Transport 1.1 §6.3: `PUT /o/i/r?pmin=10&pmax=60`, no payload). Attributes live
- * per path in a plain object keyed by the path text; a resource inherits what its instance and object
- * do not override (TS Core 1.1 §5.1.2: attributes at a lower level take precedence).
+ * Write-Attributes; TS Transport 1.1 §6.3: `PUT /o/i/r?pmin=10&pmax=60`, no payload), with LwM2M 1.2's
+ * `edge` and `con` (TS Core 1.2 §5.1.2). Attributes live per path in a plain object keyed by the path
+ * text; a resource inherits what its instance and object do not override (TS Core 1.1 §5.1.2: attributes
+ * at a lower level take precedence).
  */
 import type { Lwm2mAttributes } from '../content/link-format.js';
 import type { Lwm2mPath } from '../model/path.js';
+import type { Lwm2mValue } from '../model/values.js';
 import { Lwm2mClientError } from './errors.js';
 
 export type NotificationAttributes = Pick<
   Lwm2mAttributes,
-  'pmin' | 'pmax' | 'gt' | 'lt' | 'st' | 'epmin' | 'epmax'
+  'pmin' | 'pmax' | 'gt' | 'lt' | 'st' | 'epmin' | 'epmax' | 'edge' | 'con'
 >;
 type Mutable = { -readonly [K in keyof NotificationAttributes]: NotificationAttributes[K] };
 
 const INTEGER = ['pmin', 'pmax', 'epmin', 'epmax'];
 const FLOAT = ['gt', 'lt', 'st'];
+/** LwM2M 1.2: 0 or 1. `edge` applies to (boolean) resources, `con` at every level. */
+const FLAG = ['edge', 'con'];
 
 const bad = (msg: string): never => {
   throw new Lwm2mClientError('bad-request', '4.00', msg);
@@ -39,21 +43,27 @@ export function applyAttributeQuery(
     const name = eq < 0 ? q : q.slice(0, eq);
     const isInt = INTEGER.indexOf(name) >= 0;
     const isFloat = FLOAT.indexOf(name) >= 0;
-    if (!isInt && !isFloat) bad(`unknown attribute "${name}"`);
-    // gt / lt / st only make sense on a resource (TS Core 1.1 §5.1.2, Table "Attributes")
-    if (isFloat && level < 3) bad(`${name} applies to resources only`);
+    const isFlag = FLAG.indexOf(name) >= 0;
+    if (!isInt && !isFloat && !isFlag) bad(`unknown attribute "${name}"`);
+    // gt / lt / st (and 1.2's edge) only make sense on a resource (TS Core 1.1 §5.1.2, Table "Attributes")
+    if ((isFloat || name === 'edge') && level < 3) bad(`${name} applies to resources only`);
     if (eq < 0) {
       delete (out as Record<string, number>)[name];
       continue;
     }
     const text = q.slice(eq + 1);
-    const ok = isInt
-      ? /^[0-9]{1,9}$/.test(text)
-      : /^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(text);
+    const ok = isFlag
+      ? text === '0' || text === '1'
+      : isInt
+        ? /^[0-9]{1,9}$/.test(text)
+        : /^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(text);
     if (!ok) bad(`${name}="${text}" is not a valid value`);
     (out as Record<string, number>)[name] = Number(text);
   }
   if (out.pmin !== undefined && out.pmax !== undefined && out.pmax < out.pmin) bad('pmax is below pmin');
+  // TS Core 1.1 §5.1.2: the Maximum Evaluation Period must be greater than the Minimum Evaluation Period
+  if (out.epmin !== undefined && out.epmax !== undefined && out.epmax <= out.epmin)
+    bad('epmax must be above epmin');
   if (out.st !== undefined && out.st < 0) bad('st must not be negative');
   // TS Core 1.1 §5.1.2: lt < gt, and lt + 2 × st < gt when st is set too
   if (out.lt !== undefined && out.gt !== undefined && out.lt + 2 * (out.st ?? 0) >= out.gt)
@@ -98,3 +108,31 @@ export class AttributeStore {
 }
 
 const key = (path: Lwm2mPath): string => `/${path.join('/')}`;
+
+/**
+ * Whether a change of an observed path's value meets its notification conditions (TS Core 1.1 §5.1.2):
+ * `level` is the observed path's length, `lastNotified` the numeric value the last notification carried,
+ * `previous` the value at the last evaluation and `value` the new one (undefined when unknown, e.g. a
+ * callback-backed resource: then only the periods apply).
+ *
+ * - `edge` (1.2) on a boolean resource: only the transition to true (1) or to false (0) notifies;
+ * - `gt` / `lt` on a numeric resource: crossing a threshold notifies; `st`: a step of at least `st` since
+ *   the last notification does; with several of them set, any one is enough.
+ */
+export function conditionsMet(
+  a: NotificationAttributes,
+  level: number,
+  lastNotified: number | undefined,
+  previous: Lwm2mValue | undefined,
+  value: Lwm2mValue | undefined,
+): boolean {
+  if (level < 3) return true;
+  if (a.edge !== undefined && typeof value === 'boolean')
+    return value === (a.edge === 1) && previous !== value;
+  if (typeof value !== 'number' || lastNotified === undefined) return true;
+  if (a.gt === undefined && a.lt === undefined && a.st === undefined) return true;
+  const last = lastNotified;
+  const crossed = (t: number | undefined) =>
+    t !== undefined && (last - t) * (value - t) <= 0 && last !== value && (last > t || value > t);
+  return crossed(a.gt) || crossed(a.lt) || (a.st !== undefined && Math.abs(value - last) >= a.st);
+}

@@ -13,18 +13,19 @@ import {
   type Clock,
   type CoapEndpoint,
   type CoapRequest,
-  type CoapResponse,
+  CoapStatusError,
   Code,
   ContentFormat,
   cryptoRandom,
   OptionNumber,
+  type Peer,
   peerKey,
   type Random,
   type ResponseInit,
-  randomInt,
   systemClock,
   utf8Encode,
 } from '@thimble/coap-core';
+import { type CryptoProvider, OSCORE_KIND } from '@thimble/oscore';
 import {
   decodeComposite,
   decodeCompositePaths,
@@ -41,9 +42,48 @@ import type { Lwm2mNode, ObjectInstanceNode, ResourceInstanceNode, ResourceNode 
 import { isPathPrefix, isValidId, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../model/path.js';
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
 import { type Lwm2mValue, Lwm2mValueError } from '../model/values.js';
-import { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './attributes.js';
+import {
+  type AccessOperation,
+  aclAfterCreate,
+  aclAfterDelete,
+  checkAccess,
+  mayRead,
+} from './access-control.js';
+import {
+  AttributeStore,
+  applyAttributeQuery,
+  conditionsMet,
+  type NotificationAttributes,
+} from './attributes.js';
+import {
+  type BootstrapOptions,
+  type BootstrapState,
+  ClientBootstrap,
+  type FactoryBootstrap,
+  installFactoryBootstrap,
+} from './bootstrap.js';
+import { compositeKey, entryAt, nodeValue, notified, type ObservedPath, observedPath } from './composite.js';
+import { openServerEndpoint } from './endpoints.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
 import { Emitter } from './events.js';
+import {
+  type ConnectionHost,
+  type Lwm2mVersion,
+  type RegistrationState,
+  type RetryOptions,
+  resolveServerAccounts,
+  type ServerAccount,
+  ServerConnection,
+  type ServerTransportFactory,
+} from './servers.js';
+import {
+  type ClientState,
+  type ClientStateStore,
+  registrationAlive,
+  restoreObjects,
+  type StoredRegistration,
+  snapshotObjects,
+} from './state.js';
 import {
   type InstanceEntry,
   InstanceStore,
@@ -58,28 +98,39 @@ import {
   valueOfNode,
 } from './store.js';
 
-export type Lwm2mVersion = '1.0' | '1.1' | '1.2';
-
-/** Registration retry (Core §6.2.1.1 and the Server object's resources 17–20, "Communication Retry"). */
-export interface RetryOptions {
-  /** Attempts in one sequence (/1/x/17, default 5). */
-  readonly count?: number;
-  /** First delay between attempts, seconds; doubles each attempt (/1/x/18, default 60). */
-  readonly timer?: number;
-  /** Wait between sequences, seconds (/1/x/19, default 86400). */
-  readonly sequenceDelay?: number;
-  /** Number of sequences before giving up (/1/x/20, default 1). `Infinity` never gives up. */
-  readonly sequenceCount?: number;
-}
+export type { Lwm2mVersion, RegistrationState, RetryOptions } from './servers.js';
 
 export interface Lwm2mClientOptions {
   /** Endpoint Client Name (`ep`). */
   readonly endpointName: string;
-  /** The CoAP endpoint (bound to a transport) used both ways. */
-  readonly endpoint: CoapEndpoint;
   /**
-   * LwM2M server URI, `coap://host:port`. Without it, the first non-bootstrap instance of the Security
-   * object (resource 0) is used.
+   * A CoAP endpoint (bound to a transport) used both ways with every NoSec server (several servers may
+   * share it: requests are told apart by the peer's address). Servers with DTLS or OSCORE, and NoSec servers
+   * when this is absent, get an endpoint of their own over a transport from `transports`.
+   */
+  readonly endpoint?: CoapEndpoint;
+  /**
+   * Opens the transport towards one server (UDP, DTLS PSK): `nodeServerTransports()` from
+   * `@thimble/lwm2m/node` on Node, in-memory transports in tests. Needed for `coaps://` and OSCORE servers.
+   */
+  readonly transports?: ServerTransportFactory;
+  /** Crypto for OSCORE (object 21): `nodeCrypto` from `@thimble/oscore/node` on Node. */
+  readonly oscoreCrypto?: CryptoProvider;
+  /**
+   * Where the bootstrap result (objects 0, 1, 21), the registrations and the OSCORE sequence numbers are
+   * kept across restarts (`FileClientStateStore` from `@thimble/lwm2m/node`). On `start()` stored Security,
+   * Server and OSCORE instances replace the application's, and a stored registration that is still alive
+   * is resumed with an Update.
+   */
+  readonly stateStore?: ClientStateStore;
+  /**
+   * Enforce Access Control (object 2, Core §7.3.2). Default: when there is more than one server account.
+   */
+  readonly accessControl?: boolean;
+  /**
+   * LwM2M server URI, `coap://host:port`. Without Security instances it makes one NoSec server account
+   * (with the first Server instance); with Security instances it replaces the first one's URI. Without it,
+   * the accounts come from the Security (0) and Server (1) instances alone.
    */
   readonly serverUri?: string;
   /** Registration lifetime, seconds (default 86400); the Server object's /1/x/1 wins when present. */
@@ -111,6 +162,37 @@ export interface Lwm2mClientOptions {
    * `</3>;ver=1.1`, Core §6.2.1), e.g. a Device object implemented to version 1.1 with the 1.2 definitions.
    */
   readonly objectVersions?: { readonly [objectId: number]: string };
+  /**
+   * Client-initiated bootstrap (Core §6.1): when the objects hold a bootstrap-server account (a Security
+   * instance with Bootstrap-Server = true) or `bootstrap.serverUri` names one, and no LwM2M server account
+   * (or `bootstrap.always`), `start()` bootstraps first and then registers with the server it was given.
+   */
+  readonly bootstrap?: BootstrapOptions;
+  /** Factory bootstrap (Core §6.1.2): Security / Server / OSCORE instances installed at construction. */
+  readonly factoryBootstrap?: FactoryBootstrap;
+}
+
+/** What a streamed write's block comes with (see `Lwm2mClient.streamWrites`). */
+export interface StreamedWriteInfo {
+  /** PUT (replace) or POST. */
+  readonly method: 'PUT' | 'POST';
+  readonly contentFormat: number | undefined;
+  /** Size1 of the first block: the whole body's size, when the server said it (RFC 7959 §4). */
+  readonly size: number | undefined;
+  readonly peer: Peer;
+}
+
+/**
+ * A resource that takes Block1 writes block by block instead of reassembled (e.g. the Package resource
+ * /5/0/0 of Firmware Update): the image never sits whole in memory.
+ */
+export interface ResourceStream {
+  /**
+   * One block of a Block1 Write, in order: `offset` 0 starts a transfer (a new one replaces an unfinished
+   * one), `more` false ends it. Resolving answers 2.31 Continue (2.04 Changed after the last block);
+   * throwing an `Lwm2mClientError` answers its code (e.g. 4.13 when out of space) and ends the transfer.
+   */
+  block(chunk: Uint8Array, offset: number, more: boolean, info: StreamedWriteInfo): void | Promise<void>;
 }
 
 /** One served operation, for logging (the `lwm2m client` command prints these). */
@@ -123,32 +205,63 @@ export interface OperationEvent {
 }
 
 export type Lwm2mClientEvents = {
-  registered: (location: string) => void;
-  updated: () => void;
-  deregistered: () => void;
+  /** Registered with one server (its Short Server ID second). */
+  registered: (location: string, shortServerId: number) => void;
+  updated: (shortServerId: number) => void;
+  deregistered: (shortServerId: number) => void;
   /** Queue mode: the client went quiet / woke up with an Update (Core §6.5). */
   sleeping: () => void;
   awake: () => void;
-  error: (error: Error) => void;
+  /**
+   * A server's registration failed for good (retries exhausted) and its Server instance asks for a
+   * bootstrap then (/1/x/16 Bootstrap on Registration Failure, true by default): the bootstrap code
+   * listens to this.
+   */
+  bootstrapRequired: (shortServerId: number) => void;
+  /** Errors of registration (with the server's Short Server ID) and of the client. */
+  error: (error: Error, shortServerId?: number) => void;
   operation: (event: OperationEvent) => void;
   /** Written by the server (Write, Create, Write-Composite): path of the changed resource or instance. */
   changed: (path: Lwm2mPath) => void;
+  /** A Bootstrap-Request goes to the bootstrap server (Core §6.1.3). */
+  bootstrapStarted: (serverUri: string) => void;
+  /** Bootstrap-Finish accepted: registration with the bootstrapped server follows. */
+  bootstrapped: () => void;
+  /** A bootstrap failed; the next one starts in `retryIn` ms (undefined: the client gave up). */
+  bootstrapFailed: (error: Error, retryIn: number | undefined) => void;
 };
 
-export type RegistrationState = 'stopped' | 'registering' | 'registered' | 'waiting' | 'failed';
+/** One server account and its registration, as `servers()` reports it. */
+export interface ServerStatus {
+  readonly shortServerId: number;
+  readonly uri: string;
+  readonly state: RegistrationState;
+  /** Location path (`/rd/abc`) while registered. */
+  readonly location: string | undefined;
+  /** The LwM2M version registered with (after any version fallback). */
+  readonly version: Lwm2mVersion;
+  /** /0/x/2 Security Mode (3 NoSec, 0 PSK); OSCORE is `oscore: true`. */
+  readonly securityMode: number;
+  readonly oscore: boolean;
+}
 
-interface Observation {
+/**
+ * An observation (Core §6.4.1) of one path, itself its only observed path, or an Observe-Composite
+ * (Core §6.4.3) of the paths in `members` (its own `path` is then `[]`, the root the FETCH went to).
+ */
+interface Observation extends ObservedPath {
   readonly key: string;
-  readonly path: Lwm2mPath;
   readonly pathKey: string;
   readonly request: CoapRequest;
+  /** The endpoint the Observe came on, and the server (Short Server ID) that sent it. */
+  readonly endpoint: CoapEndpoint;
+  readonly shortServerId: number | undefined;
+  readonly members: ObservedPath[] | undefined;
   lastSent: number;
-  lastValue: number | undefined;
   /** Queue mode: a notification waits for the wake-up Update. */
   held: boolean;
-  /** epmax: the value seen at the last evaluation, and the evaluation timer. */
-  lastEvaluated: Lwm2mValue | undefined;
   epmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
+  epminTimer: ReturnType<Clock['setTimeout']> | undefined;
   pminTimer: ReturnType<Clock['setTimeout']> | undefined;
   pmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
 }
@@ -178,7 +291,7 @@ function fail(
 
 export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   readonly endpointName: string;
-  readonly endpoint: CoapEndpoint;
+  /** The highest LwM2M version the client speaks (each server may get a lower one, see `servers()`). */
   readonly version: Lwm2mVersion;
   readonly model: Lwm2mModel;
   private readonly objects: InstanceStore;
@@ -190,33 +303,81 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private readonly maxObservations: number;
   private observations: Observation[] = [];
 
-  private state: RegistrationState = 'stopped';
-  private location: string[] | undefined;
-  private regTimer: ReturnType<Clock['setTimeout']> | undefined;
-  private attempt = 0;
-  private sequence = 0;
-  /** Registered lifetime / binding, to send `lt` / `b` in an Update only when they changed. */
-  private registeredLifetime = 0;
-  private registeredBinding = '';
-  private objectsChanged = false;
-  private updateInFlight: Promise<void> | undefined;
-  private updateAgain = false;
-  private generation = 0;
+  /** One connection per server account while started. */
+  private connections: ServerConnection[] = [];
+  /** Endpoints whose routes lead to this client. */
+  private routed: CoapEndpoint[] = [];
+  private running = false;
+  private runGeneration = 0;
+  /** True from `start()` until the accounts were set up (registrationState says 'registering'). */
+  private starting = false;
+  private readonly host: ConnectionHost;
   private asleep = false;
   private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
+  private readonly bootstrapper: ClientBootstrap;
+  /** A client-initiated bootstrap runs, or gave up (Core §6.1). */
+  private bootstrapStatus: 'none' | 'running' | 'failed' = 'none';
+  /** Paths (`5/0/0`) whose Block1 writes are streamed (see `streamWrites`). */
+  private readonly streams: { [path: string]: ResourceStream | undefined } = {};
 
   constructor(options: Lwm2mClientOptions) {
     super();
     this.options = options;
     this.endpointName = options.endpointName;
-    this.endpoint = options.endpoint;
     this.version = options.version ?? '1.1';
     this.model = options.model ?? new ObjectRegistry(BUILTIN_OBJECTS);
     this.objects = new InstanceStore(this.model, options.maxInstances ?? 1024);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
     this.maxObservations = options.maxObservations ?? 64;
-    this.installRoutes();
+    const self = this;
+    if (options.factoryBootstrap !== undefined)
+      installFactoryBootstrap(this.objects, options.factoryBootstrap);
+    this.bootstrapper = new ClientBootstrap(
+      {
+        endpointName: this.endpointName,
+        get endpoint(): CoapEndpoint {
+          return self.endpoint;
+        },
+        version: this.version,
+        model: this.model,
+        objects: this.objects,
+        clock: this.clock,
+        random: this.random,
+        requestTimeout: options.requestTimeout,
+        objectVersion: (oid) => this.objectVersion(oid),
+        readNode: (p) => this.readNode(p),
+        operation: (operation, path, code, detail) =>
+          this.emit('operation', { operation, path, code: codeText(code), ...(detail ? { detail } : {}) }),
+        changed: (p) => this.emit('changed', p),
+        removed: (p) => this.afterDelete(p),
+        started: (uri) => this.emit('bootstrapStarted', uri),
+        succeeded: () => this.afterBootstrap(),
+        failedOnce: (error, retryIn) => {
+          this.emit('bootstrapFailed', error, retryIn);
+          this.emit('error', error);
+          if (retryIn === undefined && this.bootstrapStatus === 'running') this.bootstrapStatus = 'failed';
+        },
+      },
+      options.bootstrap,
+    );
+    this.host = this.connectionHost();
+    if (options.endpoint !== undefined) this.route(options.endpoint);
+  }
+
+  /** The endpoint given in the options (the NoSec one shared by servers), or undefined. */
+  get sharedEndpoint(): CoapEndpoint | undefined {
+    return this.options.endpoint;
+  }
+
+  /**
+   * The endpoint given in the options, else the endpoint of the first server connection. Throws when
+   * there is none yet (a client without `endpoint` opens its endpoints on `start()`).
+   */
+  get endpoint(): CoapEndpoint {
+    const ep = this.options.endpoint ?? this.connections[0]?.endpoint;
+    if (ep === undefined) throw new Lwm2mClientError('not-registered', '5.00', 'no endpoint before start()');
+    return ep;
   }
 
   // ================================================================ application objects
@@ -267,10 +428,88 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const slot = entry.slots[p[2]!];
     if (slot === undefined) entry.slots[p[2]!] = { value: stored, handler: undefined };
     else slot.value = stored;
-    if (!Array.isArray(stored))
-      for (const o of this.observations)
-        if (o.path.length === 3 && isPathPrefix(o.path, p)) o.lastEvaluated = stored as Lwm2mValue;
-    this.valueChanged(p, typeof stored === 'number' ? stored : undefined);
+    this.valueChanged(p, Array.isArray(stored) ? undefined : (stored as Lwm2mValue));
+  }
+
+  /**
+   * Streams Block1 writes of the resource at `path` (`/o/i/r`, an Opaque writable resource) to `stream`
+   * block by block (RFC 7959 §2.5) instead of reassembling them. A write that fits one datagram still
+   * reaches the resource's `write` callback whole. Streamed blocks must be `application/octet-stream`
+   * (or carry no Content-Format); others get 4.15.
+   */
+  streamWrites(path: string | Lwm2mPath, stream: ResourceStream): this {
+    const p = typeof path === 'string' ? parseLwm2mPath(path) : path;
+    if (p.length !== 3)
+      throw new Lwm2mClientError('bad-request', '4.00', `streamWrites needs /o/i/r, got ${pathText(p)}`);
+    const def = this.model.getResource(p[0]!, p[2]!);
+    if (def === undefined || !isWritable(def) || def.type !== 'Opaque' || def.multiple)
+      throw new Lwm2mClientError(
+        'bad-request',
+        '4.00',
+        `${pathText(p)} is not a single writable Opaque resource`,
+      );
+    const key = p.join('/');
+    const fresh = this.streams[key] === undefined;
+    this.streams[key] = stream;
+    if (!fresh) return this;
+    for (const ep of this.routed) this.routeStream(ep, p);
+    return this;
+  }
+
+  /** The routes of one streamed resource on one endpoint (see `streamWrites`). */
+  private routeStream(ep: CoapEndpoint, p: Lwm2mPath): void {
+    // a literal route wins over /:o/:i/:r for this one path (PUT / POST stream, the rest as usual)
+    const key = p.join('/');
+    const handler = (req: CoapRequest) => this.handle(req, ep);
+    ep.route(['GET', 'DELETE'], `/${key}`, handler, { observable: true });
+    ep.route(['PUT', 'POST'], `/${key}`, handler, {
+      blockSink: (req, chunk, offset, more) => this.streamBlock(req, p, chunk, offset, more),
+    });
+  }
+
+  private streamBlock(
+    req: CoapRequest,
+    path: Lwm2mPath,
+    chunk: Uint8Array,
+    offset: number,
+    more: boolean,
+  ): void | Promise<void> {
+    this.activity();
+    const refuse = (e: unknown): never => {
+      const r = errorResponse(e);
+      this.emit('operation', {
+        operation: 'Write',
+        path: pathText(path),
+        code: codeText(r.code),
+        detail: e instanceof Error ? e.message : String(e),
+      });
+      throw new CoapStatusError(r.code, e instanceof Error ? e.message : String(e));
+    };
+    try {
+      const stream = this.streams[path.join('/')];
+      if (stream === undefined) fail('not-found', '4.04', `${pathText(path)} not found`);
+      this.instanceOrFail(path);
+      const format = req.contentFormat;
+      if (format !== undefined && format !== ContentFormat.OctetStream)
+        fail('unsupported-format', '4.15', 'a streamed write must be application/octet-stream');
+      const r = stream.block(chunk, offset, more, {
+        method: req.method === Code.POST ? 'POST' : 'PUT',
+        contentFormat: format,
+        size: req.message.getUint(OptionNumber.Size1),
+        peer: req.peer,
+      });
+      if (isPromise(r)) return r.then(undefined, refuse);
+    } catch (e) {
+      refuse(e);
+    }
+  }
+
+  /**
+   * Registers anew (a fresh Register, Core §6.2.1), as a device does after a reboot: the server drops
+   * what it held for the old registration (observations). Only while registered.
+   */
+  reregister(): void {
+    for (const c of this.connections) c.reregister();
   }
 
   /** The stored value of `/o/i/r` (callbacks are not called), or undefined. */
@@ -285,123 +524,352 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.valueChanged(typeof path === 'string' ? parseLwm2mPath(path) : path, undefined);
   }
 
-  // ================================================================ registration (Core §6.2)
+  // ================================================================ servers and registration (Core §6.2)
 
+  /**
+   * Registration state: 'registered' while registered with at least one server, else the most hopeful
+   * state of any server ('registering', 'waiting'), 'failed' when every server gave up.
+   */
   get registrationState(): RegistrationState {
-    return this.state;
+    if (this.bootstrapStatus === 'running') return 'bootstrapping';
+    let best: RegistrationState = this.starting
+      ? 'registering'
+      : this.bootstrapStatus === 'failed'
+        ? 'failed'
+        : 'stopped';
+    const rank: { [s in RegistrationState]: number } = {
+      stopped: 0,
+      failed: 1,
+      bootstrapping: 2,
+      waiting: 2,
+      registering: 3,
+      registered: 4,
+    };
+    for (const c of this.connections) if (rank[c.state] > rank[best]) best = c.state;
+    return best;
   }
 
-  /** Location path the server gave at registration (`/rd/abc`), or undefined. */
+  /** Location path the (first registered) server gave at registration (`/rd/abc`), or undefined. */
   get registrationLocation(): string | undefined {
-    return this.location === undefined ? undefined : `/${this.location.join('/')}`;
+    for (const c of this.connections) if (c.state === 'registered') return c.locationPath;
+    return undefined;
   }
 
-  /** Starts registering (and keeps the registration up to date) until `stop()`. */
+  /** The server accounts and their registrations (empty before `start()`). */
+  servers(): ServerStatus[] {
+    return this.connections.map((c) => ({
+      shortServerId: c.shortServerId,
+      uri: c.account.uri,
+      state: c.state,
+      location: c.state === 'registered' ? c.locationPath : undefined,
+      version: c.version,
+      securityMode: c.account.securityMode,
+      oscore: c.account.oscore !== undefined,
+    }));
+  }
+
+  /**
+   * The LwM2M Server accounts objects 0, 1 and 21 describe now (what `start()` would register with). A
+   * client without any needs bootstrapping; one with accounts never bootstraps again (Core §6.1).
+   */
+  serverAccounts(): ServerAccount[] {
+    return resolveServerAccounts(this.objects, this.options.serverUri);
+  }
+
+  /** Starts registering with every server account (and keeps the registrations up to date) until `stop()`. */
   start(): void {
-    if (this.state !== 'stopped' && this.state !== 'failed') return;
-    this.attempt = 0;
-    this.sequence = 0;
-    this.state = 'registering';
-    void this.register();
+    if (this.running) return;
+    this.running = true;
+    // stored objects 0 / 1 / 21 first: a device that has server accounts never bootstraps again (Core §6.1)
+    const state = this.loadState();
+    if (this.bootstrapper.needed(this.options.serverUri !== undefined)) {
+      this.bootstrapStatus = 'running';
+      this.bootstrapper.begin();
+      return;
+    }
+    void this.startServers(true, state);
   }
 
-  /** De-registers (Core §6.2.3) when registered, then stops all timers. The endpoint stays open. */
-  async stop(): Promise<void> {
-    const wasRegistered = this.state === 'registered' && this.location !== undefined;
-    this.generation++;
-    this.state = 'stopped';
-    this.clearRegTimer();
+  /** Where a bootstrap stands (`idle` when none runs). */
+  get bootstrapState(): BootstrapState {
+    return this.bootstrapper.current;
+  }
+
+  /**
+   * Client-initiated bootstrap now (as Execute on /1/x/9, Bootstrap-Request Trigger, does): de-registers
+   * when registered, bootstraps, then registers with the bootstrapped servers.
+   */
+  async bootstrap(): Promise<void> {
+    if (!this.bootstrapper.possible())
+      throw new Lwm2mClientError('not-found', '4.04', 'no bootstrap-server account');
+    await this.stop();
+    this.running = true;
+    this.bootstrapStatus = 'running';
+    this.bootstrapper.begin();
+  }
+
+  /** Bootstrap-Finish was accepted: register with the servers objects 0 / 1 / 21 now name. */
+  private afterBootstrap(): void {
+    if (this.bootstrapStatus !== 'running') return;
+    this.bootstrapStatus = 'none';
+    this.emit('bootstrapped');
+    void this.restartRegistration({ deregister: false });
+  }
+
+  /**
+   * De-registers (Core §6.2.3) from every server, then stops all timers. The endpoint given in the options
+   * stays open; endpoints the client opened are closed. `{ deregister: false }` stops without de-registering
+   * (a device going down that resumes its registrations from the state store on the next start).
+   */
+  async stop(options: { readonly deregister?: boolean } = {}): Promise<void> {
+    this.running = false;
+    this.starting = false;
+    this.runGeneration++;
+    this.bootstrapper.stop();
+    this.bootstrapStatus = 'none';
     if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
     this.sleepTimer = undefined;
     this.asleep = false;
     for (const o of this.observations) this.clearObservationTimers(o);
     this.observations = [];
-    if (!wasRegistered) return;
-    const location = this.location!;
-    this.location = undefined;
-    try {
-      const res = await this.endpoint.request({
-        method: 'DELETE',
-        uri: this.uri(location),
-        timeout: this.options.requestTimeout,
-      });
-      if (res.code === Code.Deleted) this.emit('deregistered');
-      else
-        this.emit(
-          'error',
-          new Lwm2mClientError('registration-failed', '5.00', `De-register: ${codeText(res.code)}`),
+    await this.stopServers(options.deregister ?? true);
+  }
+
+  /**
+   * Registers anew with whatever objects 0, 1 and 21 hold now: after Bootstrap-Finish (Core §6.1.7), or
+   * after the application changed the server accounts. Open registrations are de-registered first unless
+   * `deregister` is false (after a bootstrap they are gone anyway); stored registrations are forgotten and
+   * the objects are saved as the new bootstrap result.
+   */
+  async restartRegistration(options: { readonly deregister?: boolean } = {}): Promise<void> {
+    this.runGeneration++;
+    await this.stopServers(options.deregister ?? true);
+    this.saveState(true);
+    this.running = true;
+    void this.startServers(false);
+  }
+
+  /** Sends a Registration Update now (Core §6.2.2) to every registered server. */
+  async triggerUpdate(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.triggerUpdate()));
+  }
+
+  private async startServers(resume: boolean, loaded?: ClientState): Promise<void> {
+    const gen = ++this.runGeneration;
+    this.starting = true;
+    const state = resume ? (loaded ?? this.loadState()) : undefined;
+    const accounts = resolveServerAccounts(this.objects, this.options.serverUri);
+    if (accounts.length === 0) {
+      this.starting = false;
+      this.emit(
+        'error',
+        new Lwm2mClientError(
+          'not-registered',
+          '5.00',
+          'no LwM2M Server account: give serverUri or Security and Server instances',
+        ),
+      );
+      return;
+    }
+    const now = this.clock.now();
+    await Promise.all(
+      accounts.map(async (account) => {
+        let conn: ServerConnection;
+        try {
+          const { endpoint, owned } = await this.openEndpoint(account);
+          if (gen !== this.runGeneration) {
+            if (owned) await endpoint.close();
+            return;
+          }
+          conn = new ServerConnection(this.host, account, endpoint, owned);
+          this.connections.push(conn);
+          this.route(endpoint);
+          await conn.resolvePeer();
+        } catch (e) {
+          if (gen === this.runGeneration) this.emit('error', e as Error, account.shortServerId);
+          return;
+        }
+        if (gen !== this.runGeneration) return;
+        const stored: StoredRegistration | undefined = state?.registrations[String(account.shortServerId)];
+        conn.start(
+          stored !== undefined && stored.uri === account.uri && registrationAlive(stored, now)
+            ? stored
+            : undefined,
         );
+      }),
+    );
+    if (gen === this.runGeneration) this.starting = false;
+  }
+
+  private async stopServers(deregister: boolean): Promise<void> {
+    const conns = this.connections;
+    this.connections = [];
+    await Promise.all(conns.map((c) => c.stop(deregister)));
+    for (const c of conns) {
+      if (!c.ownsEndpoint) continue;
+      const i = this.routed.indexOf(c.endpoint);
+      if (i >= 0) this.routed.splice(i, 1);
+      await c.endpoint.close();
+    }
+    // de-registered: forget the registrations (kept when not de-registering, to resume them)
+    if (deregister) this.saveState(true);
+  }
+
+  /** The endpoint towards one server (see `openServerEndpoint`). */
+  private openEndpoint(account: ServerAccount): Promise<{ endpoint: CoapEndpoint; owned: boolean }> {
+    const o = this.options;
+    return openServerEndpoint(account, {
+      endpoint: o.endpoint,
+      transports: o.transports,
+      oscoreCrypto: o.oscoreCrypto,
+      stateStore: o.stateStore,
+      clock: this.clock,
+      random: this.random,
+    });
+  }
+
+  /** Installs the device-management routes on an endpoint (once). */
+  private route(ep: CoapEndpoint): void {
+    if (this.routed.indexOf(ep) >= 0) return;
+    this.routed.push(ep);
+    this.installRoutes(ep);
+  }
+
+  /**
+   * The server a request comes from: the one whose own endpoint (DTLS session, OSCORE context) it came on,
+   * or on a shared endpoint the one at the peer's address. Undefined for an unknown peer.
+   */
+  private connectionFor(ep: CoapEndpoint, peer: Peer): ServerConnection | undefined {
+    let match: ServerConnection | undefined;
+    for (const c of this.connections) {
+      if (c.endpoint !== ep) continue;
+      if (c.ownsEndpoint || c.isPeer(peer)) {
+        if (match !== undefined) return c.isPeer(peer) ? c : match;
+        match = c;
+      }
+    }
+    return match;
+  }
+
+  private accessControlActive(): boolean {
+    if (this.options.accessControl !== undefined) return this.options.accessControl;
+    return this.connections.length > 1;
+  }
+
+  private connectionHost(): ConnectionHost {
+    const o = this.options;
+    return {
+      endpointName: this.endpointName,
+      clock: this.clock,
+      random: this.random,
+      version: this.version,
+      defaults: {
+        lifetime: o.lifetime,
+        binding: o.binding,
+        queueMode: o.queueMode,
+        retry: o.retry,
+        requestTimeout: o.requestTimeout,
+      },
+      registrationLinks: (version) => this.registrationLinksFor(version),
+      serverResource: (account, rid) => {
+        const iid = account.serverInstanceId;
+        return iid === undefined ? undefined : this.objects.get(1, iid)?.slots[rid]?.value;
+      },
+      registered: (c) => {
+        this.saveState(false);
+        this.emit('registered', c.locationPath!, c.shortServerId);
+        this.activity();
+      },
+      updated: (c) => {
+        this.saveState(false);
+        this.emit('updated', c.shortServerId);
+        this.activity();
+      },
+      deregistered: (c) => this.emit('deregistered', c.shortServerId),
+      failed: (c, e) => this.emit('error', e, c.shortServerId),
+      gaveUp: (c) => {
+        // Bootstrap on Registration Failure (/1/x/16, default true, Core Appendix E.2)
+        const v =
+          c.account.serverInstanceId === undefined
+            ? undefined
+            : this.objects.get(1, c.account.serverInstanceId)?.slots[16]?.value;
+        if (v === false) return;
+        this.emit('bootstrapRequired', c.shortServerId);
+        if (this.running && this.bootstrapStatus !== 'running' && this.bootstrapper.possible()) {
+          this.bootstrapStatus = 'running';
+          this.bootstrapper.begin();
+        }
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- persistent state
+
+  /** Loads the stored state; stored Security, Server and OSCORE instances replace the application's. */
+  private loadState(): ClientState | undefined {
+    const store = this.options.stateStore;
+    if (store === undefined) return undefined;
+    let state: ClientState | undefined;
+    try {
+      state = store.load();
+    } catch (e) {
+      this.emit('error', e as Error);
+      return undefined;
+    }
+    if (state?.objects !== undefined && state.objects.length > 0) {
+      try {
+        restoreObjects(this.objects, state.objects);
+      } catch (e) {
+        this.emit('error', e as Error);
+      }
+    }
+    return state;
+  }
+
+  /** Saves objects 0/1/21 and the live registrations (`clear`: none, e.g. after de-registering). */
+  private saveState(clear: boolean): void {
+    const store = this.options.stateStore;
+    if (store === undefined) return;
+    const objects = snapshotObjects(this.objects);
+    const registrations: { [ssid: string]: StoredRegistration } = {};
+    if (!clear) {
+      for (const c of this.connections) {
+        if (c.state !== 'registered' || c.location === undefined) continue;
+        registrations[String(c.shortServerId)] = {
+          uri: c.account.uri,
+          location: c.location.slice(),
+          lifetime: c.registeredLifetime,
+          binding: c.registeredBinding,
+          version: c.version,
+          at: c.registeredAt,
+        };
+      }
+    }
+    try {
+      store.save({ format: 1, objects, registrations });
     } catch (e) {
       this.emit('error', e as Error);
     }
   }
 
-  /** Sends a Registration Update now (Core §6.2.2), e.g. after Execute on /1/x/8. */
-  triggerUpdate(): Promise<void> {
-    if (this.state !== 'registered') return Promise.resolve();
-    if (this.updateInFlight !== undefined) {
-      this.updateAgain = true;
-      return this.updateInFlight;
-    }
-    this.updateInFlight = this.update().finally(() => {
-      this.updateInFlight = undefined;
-      if (this.updateAgain) {
-        this.updateAgain = false;
-        void this.triggerUpdate();
-      }
-    });
-    return this.updateInFlight;
-  }
+  // ---------------------------------------------------------------- registration content
 
-  private serverUri(): string {
-    if (this.options.serverUri !== undefined) return this.options.serverUri.replace(/\/+$/, '');
-    for (const iid of this.objects.instanceIds(0)) {
-      const e = this.objects.get(0, iid)!;
-      const bs = e.slots[1]?.value;
-      const uri = e.slots[0]?.value;
-      if (bs !== true && typeof uri === 'string') return uri.replace(/\/+$/, '');
-    }
-    throw new Lwm2mClientError(
-      'not-registered',
-      '5.00',
-      'no server URI: give serverUri or a Security instance',
-    );
-  }
-
-  private uri(segments: readonly string[], query: readonly string[] = []): string {
-    let u = this.serverUri();
-    for (const s of segments) u += `/${encodeURIComponent(s)}`;
-    if (query.length > 0) u += `?${query.join('&')}`;
-    return u;
-  }
-
-  /** The Server object instance (the first one), for lifetime, binding and retry resources. */
-  private serverInstance(): InstanceEntry | undefined {
-    const ids = this.objects.instanceIds(1);
-    return ids.length === 0 ? undefined : this.objects.get(1, ids[0]!);
-  }
-
-  private serverResource(rid: number): Lwm2mValue | undefined {
-    const v = this.serverInstance()?.slots[rid]?.value;
-    return Array.isArray(v) ? undefined : (v as Lwm2mValue | undefined);
-  }
-
-  /** Lifetime in seconds: /1/x/1 when present, else the option. */
+  /** Lifetime in seconds of the first server: /1/x/1 when present, else the option. */
   get lifetime(): number {
-    const v = this.serverResource(1);
+    const c = this.connections[0];
+    if (c !== undefined) return c.lifetime;
+    const ids = this.objects.instanceIds(1);
+    const v = ids.length === 0 ? undefined : this.objects.get(1, ids[0]!)?.slots[1]?.value;
     if (typeof v === 'number' && v > 0) return v;
     return this.options.lifetime ?? DEFAULT_LIFETIME;
   }
 
-  private get binding(): string {
-    const v = this.serverResource(7);
-    const b = typeof v === 'string' && v !== '' ? v : (this.options.binding ?? 'U');
-    // LwM2M 1.0 signals queue mode in the binding (Core 1.0 §5.3.1.1: "UQ")
-    return this.version === '1.0' && this.options.queueMode && b.indexOf('Q') < 0 ? `${b}Q` : b;
-  }
-
   /** Registration links: objects and instances, never Security (0) or OSCORE (21) (Core §6.2.1). */
   registrationLinks(): string {
+    return this.registrationLinksFor(this.connections[0]?.version ?? this.version);
+  }
+
+  private registrationLinksFor(version: Lwm2mVersion): string {
     const objects: { path: Lwm2mPath; version?: string }[] = [];
     for (const oid of this.objects.objectIds()) {
       if (oid === 0 || oid === 21) continue;
@@ -414,7 +882,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     }
     return formatRegistrationLinks({
       rootPath: '/',
-      contentFormats: this.version === '1.0' ? [] : SUPPORTED_FORMATS,
+      contentFormats: version === '1.0' ? [] : SUPPORTED_FORMATS,
       objects,
     });
   }
@@ -424,194 +892,46 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     return this.options.objectVersions?.[objectId] ?? this.model.getObject(objectId)?.version ?? '1.0';
   }
 
-  private async register(): Promise<void> {
-    const gen = this.generation;
-    const lifetime = this.lifetime;
-    const binding = this.binding;
-    const query = [
-      `ep=${encodeURIComponent(this.endpointName)}`,
-      `lt=${lifetime}`,
-      `lwm2m=${this.version}`,
-      `b=${binding}`,
-    ];
-    if (this.options.queueMode && this.version !== '1.0') query.push('Q');
-    this.objectsChanged = false;
-    let res: CoapResponse;
-    try {
-      res = await this.endpoint.request({
-        method: 'POST',
-        uri: this.uri(['rd'], query),
-        payload: this.registrationLinks(),
-        contentFormat: LINK_FORMAT,
-        timeout: this.options.requestTimeout,
-      });
-    } catch (e) {
-      if (gen !== this.generation) return;
-      this.registrationFailed(e as Error);
-      return;
-    }
-    if (gen !== this.generation) return;
-    if (res.code !== Code.Created) {
-      this.registrationFailed(
-        new Lwm2mClientError('registration-failed', '5.00', `Register answered ${codeText(res.code)}`),
-      );
-      return;
-    }
-    const location = res.message.getStrings(OptionNumber.LocationPath);
-    if (location.length === 0) {
-      this.registrationFailed(
-        new Lwm2mClientError('registration-failed', '5.00', 'Register response has no Location-Path'),
-      );
-      return;
-    }
-    this.location = location;
-    this.registeredLifetime = lifetime;
-    this.registeredBinding = binding;
-    this.attempt = 0;
-    this.sequence = 0;
-    this.state = 'registered';
-    this.scheduleUpdate();
-    this.emit('registered', `/${location.join('/')}`);
-    this.activity();
-    if (this.objectsChanged) void this.triggerUpdate();
-  }
-
-  /**
-   * Registration retry (Core §6.2.1.1 with /1/x/17–20): attempts in a sequence wait timer × 2^(n−1); after
-   * `count` failures the next sequence starts after `sequenceDelay`; after `sequenceCount` sequences the
-   * client gives up (state `failed`).
-   */
-  private registrationFailed(error: Error): void {
-    this.emit('error', error);
-    if (this.state === 'stopped') return;
-    const r = this.options.retry ?? {};
-    const num = (rid: number, fallback: number): number => {
-      const v = this.serverResource(rid);
-      return typeof v === 'number' && v >= 0 ? v : fallback;
-    };
-    const count = r.count ?? num(17, 5);
-    const timer = r.timer ?? num(18, 60);
-    const sequenceDelay = r.sequenceDelay ?? num(19, 86400);
-    const sequenceCount = r.sequenceCount ?? num(20, 1);
-    this.location = undefined;
-    this.attempt++;
-    let delay: number;
-    if (this.attempt < count) {
-      delay = timer * 2 ** (this.attempt - 1);
-    } else {
-      this.sequence++;
-      this.attempt = 0;
-      if (this.sequence >= sequenceCount) {
-        this.state = 'failed';
-        this.emit(
-          'error',
-          new Lwm2mClientError('registration-failed', '5.00', 'registration failed: retries exhausted'),
-        );
-        return;
-      }
-      delay = sequenceDelay;
-    }
-    this.state = 'waiting';
-    // a little jitter (up to 10 %) so a fleet restarting together does not register in lockstep
-    const ms = delay * 1000 + randomInt(this.random, 0, Math.floor(delay * 100));
-    this.setRegTimer(() => {
-      this.state = 'registering';
-      void this.register();
-    }, ms);
-  }
-
-  /** Update before the lifetime runs out: at 90 % of it, and at least 10 s before the end. */
-  private scheduleUpdate(): void {
-    const lt = this.registeredLifetime;
-    const seconds = Math.max(1, Math.min(lt * 0.9, lt - 10));
-    this.setRegTimer(() => void this.triggerUpdate(), seconds * 1000);
-  }
-
-  private async update(): Promise<void> {
-    if (this.state !== 'registered' || this.location === undefined) return;
-    const gen = this.generation;
-    const query: string[] = [];
-    const lifetime = this.lifetime;
-    const binding = this.binding;
-    if (lifetime !== this.registeredLifetime) query.push(`lt=${lifetime}`);
-    if (binding !== this.registeredBinding) query.push(`b=${binding}`);
-    const withObjects = this.objectsChanged;
-    this.objectsChanged = false;
-    let res: CoapResponse;
-    try {
-      res = await this.endpoint.request({
-        method: 'POST',
-        uri: this.uri(this.location, query),
-        payload: withObjects ? this.registrationLinks() : undefined,
-        contentFormat: withObjects ? LINK_FORMAT : undefined,
-        timeout: this.options.requestTimeout,
-      });
-    } catch (e) {
-      if (gen !== this.generation) return;
-      if (withObjects) this.objectsChanged = true;
-      // Core §6.2.2: an Update that fails means registering again
-      this.emit('error', e as Error);
-      this.reRegister();
-      return;
-    }
-    if (gen !== this.generation) return;
-    if (res.code === Code.Changed) {
-      this.registeredLifetime = lifetime;
-      this.registeredBinding = binding;
-      this.scheduleUpdate();
-      this.emit('updated');
-      this.activity();
-      return;
-    }
-    if (withObjects) this.objectsChanged = true;
-    this.emit(
-      'error',
-      new Lwm2mClientError('registration-failed', '5.00', `Update answered ${codeText(res.code)}`),
-    );
-    this.reRegister();
-  }
-
-  private reRegister(): void {
-    this.location = undefined;
-    this.clearRegTimer();
-    this.state = 'registering';
-    this.attempt = 0;
-    void this.register();
-  }
-
   private objectsDidChange(): void {
-    this.objectsChanged = true;
-    if (this.state === 'registered') void this.triggerUpdate();
+    for (const c of this.connections) c.objectsDidChange();
   }
 
-  private setRegTimer(f: () => void, ms: number): void {
-    this.clearRegTimer();
-    this.regTimer = this.clock.setTimeout(() => {
-      this.regTimer = undefined;
-      f();
-    }, ms);
-  }
-
-  private clearRegTimer(): void {
-    if (this.regTimer !== undefined) this.clock.clearTimeout(this.regTimer);
-    this.regTimer = undefined;
+  /** The Server (1) instance with /1/x/0 = `shortServerId` (else the first one, for a lone server). */
+  private serverInstanceOf(shortServerId: number | undefined): InstanceEntry | undefined {
+    const ids = this.objects.instanceIds(1);
+    for (const id of ids) {
+      const e = this.objects.get(1, id)!;
+      if (shortServerId !== undefined && e.slots[0]?.value === shortServerId) return e;
+    }
+    return ids.length === 0 ? undefined : this.objects.get(1, ids[0]!);
   }
 
   // ================================================================ Send (Core §6.4.3)
 
-  /** Sends the values at `paths` to the server (`POST /dp`, SenML CBOR). LwM2M 1.1 and later. */
-  async send(paths: readonly (string | Lwm2mPath)[]): Promise<void> {
+  /**
+   * Sends the values at `paths` to a server (`POST /dp`, SenML CBOR): the one with `shortServerId`, else
+   * the first registered one. LwM2M 1.1 and later.
+   */
+  async send(paths: readonly (string | Lwm2mPath)[], shortServerId?: number): Promise<void> {
     if (this.version === '1.0')
       throw new Lwm2mClientError('not-allowed', '4.05', 'Send needs LwM2M 1.1 or later');
-    if (this.state !== 'registered') throw new Lwm2mClientError('not-registered', '5.00', 'not registered');
+    let conn: ServerConnection | undefined;
+    for (const c of this.connections)
+      if (c.state === 'registered' && (shortServerId === undefined || c.shortServerId === shortServerId)) {
+        conn = c;
+        break;
+      }
+    if (conn === undefined) throw new Lwm2mClientError('not-registered', '5.00', 'not registered');
+    if (conn.version === '1.0')
+      throw new Lwm2mClientError('not-allowed', '4.05', 'Send needs LwM2M 1.1 or later');
     const entries: Lwm2mCompositeEntry[] = [];
     for (const p of paths) {
       const path = typeof p === 'string' ? parseLwm2mPath(p) : p;
       entries.push({ path, node: await this.readNode(path) } as Lwm2mCompositeEntry);
     }
-    const res = await this.endpoint.request({
+    const res = await conn.endpoint.request({
       method: 'POST',
-      uri: this.uri(['dp']),
+      uri: conn.uri(['dp']),
       payload: encodeComposite(SENML_CBOR, entries, this.model),
       contentFormat: SENML_CBOR,
       timeout: this.options.requestTimeout,
@@ -623,69 +943,100 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 
   // ================================================================ device management (Core §6.3)
 
-  private installRoutes(): void {
-    const handler = (req: CoapRequest) => this.handle(req);
-    const ep = this.endpoint;
-    ep.route(['FETCH', 'iPATCH', 'GET', 'PUT', 'POST', 'DELETE'], '/', handler);
+  private installRoutes(ep: CoapEndpoint): void {
+    const handler = (req: CoapRequest) => this.handle(req, ep);
+    // observable for Observe-Composite (FETCH with Observe, Transport §6.4)
+    ep.route(['FETCH', 'iPATCH', 'GET', 'PUT', 'POST', 'DELETE'], '/', handler, { observable: true });
+    // Bootstrap-Finish (Core §6.1, Transport §6.1); the other bootstrap operations come through handle()
+    ep.route('POST', '/bs', (req) => this.bootstrapper.finish(req));
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o', handler, { observable: true });
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i', handler, { observable: true });
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i/:r', handler, { observable: true });
     ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i/:r/:ri', handler, { observable: true });
+    for (const key in this.streams)
+      if (this.streams[key] !== undefined) this.routeStream(ep, parseLwm2mPath(key));
   }
 
-  private handle(req: CoapRequest): Promise<ResponseInit> {
+  private handle(req: CoapRequest, ep: CoapEndpoint): Promise<ResponseInit> {
+    const bootstrap = this.bootstrapper.intercept(req);
+    if (bootstrap !== undefined) return bootstrap;
     let op = 'request';
     let path: Lwm2mPath = [];
     const notification = this.isNotification(req);
+    // the server the request comes from (authenticated by its DTLS session or OSCORE context)
+    const conn = this.connectionFor(ep, req.peer);
+    const ssid = conn?.shortServerId;
+    const acl = this.accessControlActive();
+    const via: Via = {
+      endpoint: ep,
+      shortServerId: ssid,
+      mayRead: acl ? (oid, iid) => mayRead(this.objects, ssid, oid, iid) : undefined,
+      mayWrite: acl ? (oid, iid) => checkAccess(this.objects, ssid, 'write', oid, iid) : undefined,
+    };
+    /** Access Control (Core §7.3.2) of an operation on /o or /o/i (a missing instance answers 4.04 later). */
+    const guard = (operation: AccessOperation): void => {
+      if (!acl || path.length === 0) return;
+      const iid = path.length >= 2 ? path[1]! : undefined;
+      if (iid !== undefined && this.objects.get(path[0]!, iid) === undefined) return;
+      checkAccess(this.objects, ssid, operation, path[0]!, iid);
+    };
     const run = async (): Promise<ResponseInit> => {
       path = parseRequestPath(req.path);
       // Core §E.1 / §6.3: the Security (0) and OSCORE (21) objects belong to the Bootstrap interface
       if (path.length > 0 && (path[0] === 0 || path[0] === 21))
         fail('not-allowed', '4.01', 'Security objects are not accessible');
+      // a server set up with OSCORE is only heard through it (RFC 8613 §8.2: unprotected → unauthorized)
+      if (conn?.account.oscore !== undefined && req.security?.kind !== OSCORE_KIND)
+        fail('not-allowed', '4.01', 'this server must use OSCORE');
       switch (req.method) {
         case Code.GET:
           if (req.accept === LINK_FORMAT) {
             op = 'Discover';
-            return this.discover(path);
+            if (path.length >= 2) guard('read');
+            return this.discover(path, via);
           }
-          op = notification
-            ? 'Notify'
-            : req.observe === 0
-              ? 'Observe'
-              : req.observe === 1
-                ? 'Cancel Observe'
-                : 'Read';
-          return this.read(req, path, notification);
+          op = readOperation(notification, req.observe, '');
+          if (path.length >= 2) guard('read');
+          return this.read(req, path, notification, via);
         case Code.PUT:
           if (req.payload.length === 0 && req.query.length > 0) {
             op = 'Write-Attributes';
+            guard('read');
             return this.writeAttributes(req, path);
           }
           op = 'Write';
+          guard('write');
           return this.write(req, path, true);
         case Code.POST:
           if (path.length === 1) {
             op = 'Create';
-            return this.create(req, path);
+            guard('create');
+            const created = await this.create(req, path);
+            // the creating server owns the new instance's Access Control (Core §7.3.2)
+            if (acl && ssid !== undefined) aclAfterCreate(this.objects, ssid, path[0]!, createdId(created));
+            return created;
           }
           if (path.length === 3) {
             const def = this.model.getResource(path[0]!, path[2]!);
             if (def !== undefined && isExecutable(def)) {
               op = 'Execute';
-              return this.execute(req, path, def);
+              guard('execute');
+              return this.execute(req, path, def, conn);
             }
           }
           op = 'Write';
+          guard('write');
           return this.write(req, path, false);
         case Code.DELETE:
           op = 'Delete';
+          guard('delete');
           return this.delete(path);
         case Code.FETCH:
-          op = 'Read-Composite';
-          return this.readComposite(req);
+          op = readOperation(notification, req.observe, '-Composite');
+          return this.readComposite(req, via, notification);
         case Code.iPATCH:
           op = 'Write-Composite';
-          return this.writeComposite(req);
+          return this.writeComposite(req, via);
       }
       return fail('not-allowed', '4.05', 'method not allowed');
     };
@@ -708,18 +1059,29 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     );
   }
 
-  /** Format for a response: the Accept option, else TLV for 1.0 and SenML CBOR from 1.1 (Core §7.4). */
-  private responseFormat(req: CoapRequest): number {
-    return req.accept ?? (this.version === '1.0' ? TLV : SENML_CBOR);
+  /**
+   * Format for a response: the Accept option, else TLV for 1.0 and SenML CBOR from 1.1 (Core §7.4), by the
+   * version registered with the requesting server.
+   */
+  private responseFormat(req: CoapRequest, via: Via): number {
+    if (req.accept !== undefined) return req.accept;
+    let version = this.version;
+    for (const c of this.connections) if (c.shortServerId === via.shortServerId) version = c.version;
+    return version === '1.0' ? TLV : SENML_CBOR;
   }
 
-  private async read(req: CoapRequest, path: Lwm2mPath, notification: boolean): Promise<ResponseInit> {
+  private async read(
+    req: CoapRequest,
+    path: Lwm2mPath,
+    notification: boolean,
+    via: Via,
+  ): Promise<ResponseInit> {
     if (path.length === 0) fail('not-allowed', '4.05', 'Read on / is not an LwM2M operation');
-    const node = await this.readNode(path);
-    const format = this.responseFormat(req);
+    const node = await this.readNode(path, via.mayRead);
+    const format = this.responseFormat(req, via);
     const payload = encodeNode(format, path, node, this.model);
     if (!notification) {
-      if (req.observe === 0) this.addObservation(req, path, node);
+      if (req.observe === 0) this.addObservation(req, path, node, via);
       else if (req.observe === 1) this.removeObservation(observationKey(req, path));
     } else {
       const o = this.findObservation(observationKey(req, path));
@@ -733,14 +1095,21 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     return { code: Code.Content, contentFormat: format, payload };
   }
 
-  /** Reads the node at a path (1–4 ids), calling read callbacks. Unreadable resources are left out. */
-  async readNode(path: Lwm2mPath): Promise<Lwm2mNode> {
+  /**
+   * Reads the node at a path (1–4 ids), calling read callbacks. Unreadable resources are left out; so are
+   * instances `mayRead` refuses in an object-level read (Access Control, Core §7.3.2).
+   */
+  async readNode(
+    path: Lwm2mPath,
+    mayRead?: (objectId: number, instanceId: number) => boolean,
+  ): Promise<Lwm2mNode> {
     const oid = path[0]!;
     if (path.length === 1) {
       if (!this.objects.hasObject(oid)) fail('not-found', '4.04', `object ${oid} not found`);
       const instances: ObjectInstanceNode[] = [];
       for (const iid of this.objects.instanceIds(oid))
-        instances.push(await this.readInstance(oid, this.objects.get(oid, iid)!));
+        if (mayRead === undefined || mayRead(oid, iid))
+          instances.push(await this.readInstance(oid, this.objects.get(oid, iid)!));
       return { kind: 'object', id: oid, instances };
     }
     const entry = this.instanceOrFail(path);
@@ -811,6 +1180,9 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private async write(req: CoapRequest, path: Lwm2mPath, replace: boolean): Promise<ResponseInit> {
     if (path.length < 2) fail('not-allowed', '4.05', `Write on ${pathText(path)} is not allowed`);
     const entry = this.instanceOrFail(path);
+    // the blocks of a streamed write went to the resource's stream: the last one arrived and was taken
+    if (req.message.hasOption(OptionNumber.Block1) && this.streams[path.join('/')] !== undefined)
+      return { code: Code.Changed };
     const format = req.contentFormat;
     if (format === undefined) fail('bad-request', '4.00', 'Write without Content-Format');
     if (req.payload.length === 0) fail('bad-request', '4.00', 'Write without payload');
@@ -891,12 +1263,17 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.emit('changed', path);
     this.valueChanged(path, typeof value === 'number' ? value : undefined);
     // a new lifetime or binding goes to the server in an Update (Core §6.2.2)
-    if (path[0] === 1 && (def.id === 1 || def.id === 7) && this.state === 'registered')
-      void this.triggerUpdate();
+    if (path[0] === 1 && (def.id === 1 || def.id === 7))
+      for (const c of this.connections) if (c.account.serverInstanceId === path[1]) void c.triggerUpdate();
   }
 
   /** Execute (Core §6.3.5): POST on an Executable resource, the payload being the arguments text. */
-  private async execute(req: CoapRequest, path: Lwm2mPath, def: ResourceDefinition): Promise<ResponseInit> {
+  private async execute(
+    req: CoapRequest,
+    path: Lwm2mPath,
+    def: ResourceDefinition,
+    from?: ServerConnection,
+  ): Promise<ResponseInit> {
     const entry = this.instanceOrFail(path);
     const args = req.text();
     const slot = entry.slots[def.id];
@@ -904,7 +1281,15 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (exec === undefined) {
       // Registration Update Trigger (/1/x/8) is the client's own business
       if (path[0] === 1 && def.id === 8) {
-        void this.triggerUpdate();
+        // the Update goes to the server whose Server instance this is (else the requester)
+        let target = from;
+        for (const c of this.connections) if (c.account.serverInstanceId === path[1]) target = c;
+        if (target !== undefined) void target.triggerUpdate();
+        return { code: Code.Changed };
+      }
+      // Bootstrap-Request Trigger (/1/x/9): answer first, then bootstrap
+      if (path[0] === 1 && def.id === 9 && this.bootstrapper.possible()) {
+        this.clock.setTimeout(() => void this.bootstrap().catch((e: Error) => this.emit('error', e)), 0);
         return { code: Code.Changed };
       }
       fail('not-found', '4.04', `${pathText(path)} is not implemented`);
@@ -981,6 +1366,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (path[0] === 1 || path[0] === 3) fail('not-allowed', '4.05', `${pathText(path)} cannot be deleted`);
     this.instanceOrFail(path);
     this.objects.remove(path[0]!, path[1]!);
+    aclAfterDelete(this.objects, path[0]!, path[1]!);
     this.afterDelete(path);
     return { code: Code.Deleted };
   }
@@ -998,13 +1384,13 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.observations = kept;
     // observers of the deleted instance and of anything in it learn it from a 4.04 notification, which
     // also ends their observation at the endpoint (RFC 7641 §4.2)
-    for (const key of gone) this.endpoint.notify(key);
+    for (const key of gone) for (const ep of this.routed) ep.notify(key);
     this.valueChanged([path[0]!], undefined);
     this.objectsDidChange();
   }
 
   /** Discover (Core §6.3.4): GET with Accept link-format; attributes as written, `dim`, object `ver`. */
-  private discover(path: Lwm2mPath): ResponseInit {
+  private discover(path: Lwm2mPath, via: Via): ResponseInit {
     if (path.length === 0 || path.length > 3)
       fail('not-allowed', '4.05', `Discover on ${pathText(path)} is not allowed`);
     const oid = path[0]!;
@@ -1025,6 +1411,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       const ver = this.objectVersion(oid);
       links.push({ path: [oid], attributes: ver !== '1.0' ? { ver, ...attrs([oid]) } : attrs([oid]) });
       for (const iid of this.objects.instanceIds(oid)) {
+        if (via.mayRead !== undefined && !via.mayRead(oid, iid)) continue;
         const entry = this.objects.get(oid, iid)!;
         links.push({ path: [oid, iid], attributes: attrs([oid, iid]) });
         addResources(entry);
@@ -1054,15 +1441,18 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.attributes.set(path, applyAttributeQuery(this.attributes.get(path), req.query, path.length));
     // timers of affected observations follow the new attributes
     for (const o of this.observations) {
-      if (!isPathPrefix(path, o.path)) continue;
+      if (!this.observed(o).some((m) => isPathPrefix(path, m.path))) continue;
       this.armPmax(o);
       this.armEpmax(o);
     }
     return { code: Code.Changed };
   }
 
-  /** Read-Composite (Core §6.3.2, Transport §6.3): FETCH / with a SenML path list. */
-  private async readComposite(req: CoapRequest): Promise<ResponseInit> {
+  /**
+   * Read-Composite (Core §6.3.2, Transport §6.3): FETCH / with a SenML path list; with Observe it is
+   * Observe-Composite (Core §6.4.3) or its cancellation, and a notification is this read again.
+   */
+  private async readComposite(req: CoapRequest, via: Via, notification: boolean): Promise<ResponseInit> {
     if (req.path.length !== 0) fail('not-allowed', '4.05', 'Read-Composite goes to /');
     const format = req.contentFormat;
     if (format === undefined) fail('bad-request', '4.00', 'Read-Composite without Content-Format');
@@ -1070,23 +1460,27 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const entries: Lwm2mCompositeEntry[] = [];
     for (const p of paths) {
       if (p.length > 0 && (p[0] === 0 || p[0] === 21)) continue;
+      // paths the server may not read are left out like missing ones (Access Control, Core §7.3.2)
+      if (p.length >= 2 && via.mayRead !== undefined && !via.mayRead(p[0]!, p[1]!)) continue;
       try {
-        entries.push({ path: p, node: await this.readNode(p) } as Lwm2mCompositeEntry);
+        entries.push({ path: p, node: await this.readNode(p, via.mayRead) } as Lwm2mCompositeEntry);
       } catch (e) {
         // Core §6.3.2: paths that do not exist are left out of the response
         if (!(e instanceof Lwm2mClientError) || e.code !== '4.04') throw e;
       }
     }
     const accept = req.accept ?? format;
-    return {
-      code: Code.Content,
-      contentFormat: accept,
-      payload: encodeComposite(accept, entries, this.model),
-    };
+    const payload = encodeComposite(accept, entries, this.model);
+    if (notification) {
+      const o = this.findObservation(compositeKey(req));
+      if (o?.members !== undefined) notified(o.members, entries);
+    } else if (req.observe === 0) this.addCompositeObservation(req, paths, entries, via);
+    else if (req.observe === 1) this.removeObservation(compositeKey(req));
+    return { code: Code.Content, contentFormat: accept, payload };
   }
 
   /** Write-Composite (Core §6.3.3, Transport §6.3): iPATCH / with a SenML payload of resources. */
-  private async writeComposite(req: CoapRequest): Promise<ResponseInit> {
+  private async writeComposite(req: CoapRequest, via: Via): Promise<ResponseInit> {
     if (req.path.length !== 0) fail('not-allowed', '4.05', 'Write-Composite goes to /');
     const format = req.contentFormat;
     if (format === undefined) fail('bad-request', '4.00', 'Write-Composite without Content-Format');
@@ -1102,6 +1496,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       if (p.length < 3) fail('bad-request', '4.00', 'Write-Composite writes resources');
       if (p[0] === 0 || p[0] === 21) fail('not-allowed', '4.01', 'Security objects are not accessible');
       const entry = this.instanceOrFail(p);
+      via.mayWrite?.(p[0]!, p[1]!);
       const def = this.model.getResource(p[0]!, p[2]!);
       if (def === undefined) fail('not-found', '4.04', `${pathText(p)} not found`);
       if (!isWritable(def)) fail('not-allowed', '4.05', `${pathText(p)} is not writable`);
@@ -1117,7 +1512,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   // ================================================================ observe / notify (Core §6.4)
 
   private isNotification(req: CoapRequest): boolean {
-    if (req.method !== Code.GET) return false;
+    if (req.method !== Code.GET && req.method !== Code.FETCH) return false;
     for (const o of this.observations) if (o.request === req) return true;
     return false;
   }
@@ -1127,25 +1522,52 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     return undefined;
   }
 
-  private addObservation(req: CoapRequest, path: Lwm2mPath, node: Lwm2mNode): void {
-    const key = observationKey(req, path);
+  private addObservation(req: CoapRequest, path: Lwm2mPath, node: Lwm2mNode, via: Via): void {
+    this.startObservation(
+      observationKey(req, path),
+      req,
+      observedPath(path, node, this.clock.now()),
+      undefined,
+      via,
+    );
+  }
+
+  /** Observe-Composite (Core §6.4.3): one observation of several paths, keyed by server and path list. */
+  private addCompositeObservation(
+    req: CoapRequest,
+    paths: readonly Lwm2mPath[],
+    entries: readonly Lwm2mCompositeEntry[],
+    via: Via,
+  ): void {
+    const now = this.clock.now();
+    const members: ObservedPath[] = [];
+    for (const p of paths) members.push(observedPath(p, entryAt(entries, p)?.node, now));
+    this.startObservation(compositeKey(req), req, observedPath([], undefined, now), members, via);
+  }
+
+  private startObservation(
+    key: string,
+    req: CoapRequest,
+    self: ObservedPath,
+    members: ObservedPath[] | undefined,
+    via: Via,
+  ): void {
     this.removeObservation(key);
     if (this.observations.length >= this.maxObservations) return;
     const o: Observation = {
+      ...self,
       key,
-      path,
-      pathKey: path.join('/'),
+      pathKey: self.path.join('/'),
       request: req,
+      endpoint: via.endpoint,
+      shortServerId: via.shortServerId,
+      members,
       lastSent: this.clock.now(),
-      lastValue:
-        (node.kind === 'resource' || node.kind === 'resourceInstance') && typeof node.value === 'number'
-          ? node.value
-          : undefined,
+      held: false,
       pminTimer: undefined,
       pmaxTimer: undefined,
-      held: false,
-      lastEvaluated: node.kind === 'resource' || node.kind === 'resourceInstance' ? node.value : undefined,
       epmaxTimer: undefined,
+      epminTimer: undefined,
     };
     this.observations.push(o);
     this.armPmax(o);
@@ -1167,22 +1589,35 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (o.pminTimer !== undefined) this.clock.clearTimeout(o.pminTimer);
     if (o.pmaxTimer !== undefined) this.clock.clearTimeout(o.pmaxTimer);
     if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
+    if (o.epminTimer !== undefined) this.clock.clearTimeout(o.epminTimer);
     o.pminTimer = undefined;
     o.pmaxTimer = undefined;
     o.epmaxTimer = undefined;
+    o.epminTimer = undefined;
   }
 
   /** Observation state lives while the endpoint still has the observer (it drops it on RST / timeout). */
   private alive(o: Observation): boolean {
-    if (this.endpoint.observerTotal(o.pathKey) > 0) return true;
+    if (o.endpoint.observerTotal(o.pathKey, this.observerFilter(o)) > 0) return true;
     this.removeObservation(o.key);
     return false;
   }
 
-  private defaults(): NotificationAttributes {
-    // Default Minimum / Maximum Period of the Server object (/1/x/2, /1/x/3)
-    const pmin = this.serverResource(2);
-    const pmax = this.serverResource(3);
+  /** A composite observation is one of several FETCH observers of `/`: it is told apart by its request. */
+  private observerFilter(o: Observation): ((r: CoapRequest) => boolean) | undefined {
+    return o.members === undefined ? undefined : (r) => r === o.request;
+  }
+
+  /** The paths an observation evaluates: its members, or itself. */
+  private observed(o: Observation): readonly ObservedPath[] {
+    return o.members ?? [o];
+  }
+
+  private defaults(o: Observation): NotificationAttributes {
+    // Default Minimum / Maximum Period of the observing server's Server instance (/1/x/2, /1/x/3)
+    const server = this.serverInstanceOf(o.shortServerId);
+    const pmin = server?.slots[2]?.value;
+    const pmax = server?.slots[3]?.value;
     return {
       pmin: typeof pmin === 'number' ? pmin : undefined,
       pmax: typeof pmax === 'number' && pmax > 0 ? pmax : undefined,
@@ -1192,9 +1627,15 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private armPmax(o: Observation): void {
     if (o.pmaxTimer !== undefined) this.clock.clearTimeout(o.pmaxTimer);
     o.pmaxTimer = undefined;
-    const a = this.attributes.effective(o.path, this.defaults());
-    if (a.pmax === undefined || a.pmax <= 0 || (a.pmin !== undefined && a.pmax < a.pmin)) return;
-    const due = o.lastSent + a.pmax * 1000 - this.clock.now();
+    // the smallest pmax of the observed paths (a composite notification carries them all)
+    let pmax: number | undefined;
+    for (const m of this.observed(o)) {
+      const a = this.attributes.effective(m.path, this.defaults(o));
+      if (a.pmax === undefined || a.pmax <= 0 || (a.pmin !== undefined && a.pmax < a.pmin)) continue;
+      if (pmax === undefined || a.pmax < pmax) pmax = a.pmax;
+    }
+    if (pmax === undefined) return;
+    const due = o.lastSent + pmax * 1000 - this.clock.now();
     o.pmaxTimer = this.clock.setTimeout(
       () => {
         o.pmaxTimer = undefined;
@@ -1206,62 +1647,118 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 
   /**
    * epmax (Core 1.1 §5.1.2, "Maximum Evaluation Period"): a resource whose value comes from a read callback
-   * is read at least every epmax seconds, and a change found notifies like `changed()` would. Values the
-   * application pushes with `set` are evaluated when pushed, so epmin adds nothing there (not enforced).
+   * is read at least every epmax seconds (the smallest of the observed resources'), and a change found is
+   * evaluated like a pushed one. Values the application pushes with `set` are evaluated when pushed.
    */
   private armEpmax(o: Observation): void {
     if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
     o.epmaxTimer = undefined;
-    if (o.path.length < 3) return;
-    const a = this.attributes.effective(o.path, {});
-    if (a.epmax === undefined || a.epmax <= 0) return;
+    let epmax: number | undefined;
+    for (const m of this.observed(o)) {
+      if (m.path.length < 3) continue;
+      const a = this.attributes.effective(m.path, {});
+      if (a.epmax !== undefined && a.epmax > 0 && (epmax === undefined || a.epmax < epmax)) epmax = a.epmax;
+    }
+    if (epmax === undefined) return;
     o.epmaxTimer = this.clock.setTimeout(() => {
       o.epmaxTimer = undefined;
       if (!this.alive(o)) return;
-      this.readNode(o.path).then(
-        (node) => {
-          const v = node.kind === 'resource' || node.kind === 'resourceInstance' ? node.value : undefined;
-          if (v !== undefined && !sameValue(v, o.lastEvaluated)) {
-            o.lastEvaluated = v;
-            this.valueChanged(o.path, typeof v === 'number' ? v : undefined);
-          }
-          if (this.findObservation(o.key) === o) this.armEpmax(o);
-        },
+      this.reevaluate(o, false).then(
         () => {
           if (this.findObservation(o.key) === o) this.armEpmax(o);
         },
+        () => undefined,
       );
-    }, a.epmax * 1000);
+    }, epmax * 1000);
   }
 
-  /** A value at `path` changed: notify the observations on it, its ancestors and descendants. */
-  private valueChanged(path: Lwm2mPath, value: number | undefined): void {
-    for (const o of this.observations.slice()) {
-      if (!isPathPrefix(o.path, path) && !isPathPrefix(path, o.path)) continue;
-      if (!this.alive(o)) continue;
-      const a = this.attributes.effective(o.path, this.defaults());
-      // gt / lt / st on a numeric resource (Core §5.1.2): notify on crossing a threshold or a big enough step
-      if (
-        o.path.length >= 3 &&
-        value !== undefined &&
-        o.lastValue !== undefined &&
-        (a.gt !== undefined || a.lt !== undefined || a.st !== undefined)
-      ) {
-        const last = o.lastValue;
-        const crossed = (t: number | undefined) =>
-          t !== undefined && (last - t) * (value - t) <= 0 && last !== value && (last > t || value > t);
-        const stepped = a.st !== undefined && Math.abs(value - last) >= a.st;
-        if (!crossed(a.gt) && !crossed(a.lt) && !stepped) continue;
+  /**
+   * Reads the observed resources of `o` again and evaluates those whose value changed since their last
+   * evaluation (all of them, or only those a too early change left `deferred` by epmin).
+   */
+  private async reevaluate(o: Observation, deferredOnly: boolean): Promise<void> {
+    for (const m of this.observed(o)) {
+      if (m.path.length < 3 || (deferredOnly && !m.deferred)) continue;
+      m.deferred = false;
+      let v: Lwm2mValue | undefined;
+      try {
+        v = nodeValue(await this.readNode(m.path));
+      } catch {
+        continue; // gone or unreadable now: nothing to evaluate
       }
-      const wait = a.pmin !== undefined ? o.lastSent + a.pmin * 1000 - this.clock.now() : 0;
-      if (wait <= 0) this.sendNotification(o, value);
-      else if (o.pminTimer === undefined) {
-        o.pminTimer = this.clock.setTimeout(() => {
-          o.pminTimer = undefined;
-          if (this.alive(o)) this.sendNotification(o, undefined);
-        }, wait);
-      }
+      if (v !== undefined && !sameValue(v, m.lastEvaluated) && this.findObservation(o.key) === o)
+        this.evaluate(o, m.path, v);
     }
+  }
+
+  /** A value at `path` changed: evaluate the observations on it, its ancestors and descendants. */
+  private valueChanged(path: Lwm2mPath, value: Lwm2mValue | undefined): void {
+    for (const o of this.observations.slice()) this.evaluate(o, path, value);
+  }
+
+  /**
+   * Evaluates the notification conditions of `o` for a change at `path` (Core §5.1.2 with 1.2's edge):
+   * every observed path the change concerns is checked with its own attributes; one that passes makes a
+   * notification due once its pmin allows. epmin: a change within epmin of the path's last evaluation is
+   * evaluated when epmin has passed, with the value then current.
+   */
+  private evaluate(o: Observation, path: Lwm2mPath, value: Lwm2mValue | undefined): void {
+    const now = this.clock.now();
+    /** ms until a notification may go (pmin), -1 while no observed path asks for one */
+    let wait = -1;
+    let checked = false;
+    for (const m of this.observed(o)) {
+      if (!isPathPrefix(m.path, path) && !isPathPrefix(path, m.path)) continue;
+      if (!checked) {
+        if (!this.alive(o)) return;
+        checked = true;
+      }
+      const a = this.attributes.effective(m.path, this.defaults(o));
+      if (m.path.length >= 3 && a.epmin !== undefined && now < m.evaluatedAt + a.epmin * 1000) {
+        m.deferred = true;
+        this.armEpmin(o, m.evaluatedAt + a.epmin * 1000 - now);
+        continue;
+      }
+      const previous = m.lastEvaluated;
+      m.evaluatedAt = now;
+      // the value belongs to the observed resource when the change is at that resource
+      const own = m.path.length === 3 && path.length === 3 && isPathPrefix(m.path, path) ? value : undefined;
+      if (own !== undefined) m.lastEvaluated = own;
+      if (!conditionsMet(a, m.path.length, m.lastValue, previous, own)) continue;
+      const w = a.pmin !== undefined ? Math.max(0, o.lastSent + a.pmin * 1000 - now) : 0;
+      if (wait < 0 || w < wait) wait = w;
+    }
+    if (wait < 0) return;
+    const numeric = o.members === undefined && typeof value === 'number' ? value : undefined;
+    if (wait === 0) this.sendNotification(o, numeric);
+    else if (o.pminTimer === undefined) {
+      o.pminTimer = this.clock.setTimeout(() => {
+        o.pminTimer = undefined;
+        if (this.alive(o)) this.sendNotification(o, undefined);
+      }, wait);
+    }
+  }
+
+  private armEpmin(o: Observation, delay: number): void {
+    if (o.epminTimer !== undefined) return;
+    o.epminTimer = this.clock.setTimeout(
+      () => {
+        o.epminTimer = undefined;
+        if (this.alive(o)) this.reevaluate(o, true).catch(() => undefined);
+      },
+      Math.max(0, delay),
+    );
+  }
+
+  /** con (1.2, Core §5.1.2): Confirmable when an observed path asks for 1, Non-confirmable when all ask for 0. */
+  private confirmable(o: Observation): boolean | undefined {
+    let all0 = true;
+    for (const m of this.observed(o)) {
+      const c = this.attributes.effective(m.path, {}).con;
+      if (c === 1) return true;
+      if (c !== 0) all0 = false;
+    }
+    return all0 ? false : undefined;
   }
 
   private sendNotification(o: Observation, value: number | undefined): void {
@@ -1277,7 +1774,12 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     o.held = false;
     o.lastSent = this.clock.now();
     if (value !== undefined) o.lastValue = value;
-    this.endpoint.notify(o.pathKey);
+    const filter = this.observerFilter(o);
+    const confirmable = this.confirmable(o);
+    o.endpoint.notify(o.pathKey, {
+      ...(filter === undefined ? {} : { filter }),
+      ...(confirmable === undefined ? {} : { confirmable }),
+    });
     this.armPmax(o);
   }
 
@@ -1290,7 +1792,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 
   /** An exchange with the server happened: a queue-mode client stays awake `queueTimeout` more. */
   private activity(): void {
-    if (!this.options.queueMode || this.state !== 'registered') return;
+    if (!this.options.queueMode || this.registrationState !== 'registered') return;
     if (this.asleep) {
       this.asleep = false;
       this.emit('awake');
@@ -1300,7 +1802,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
     this.sleepTimer = this.clock.setTimeout(() => {
       this.sleepTimer = undefined;
-      if (this.state !== 'registered') return;
+      if (this.registrationState !== 'registered') return;
       this.asleep = true;
       this.emit('sleeping');
     }, this.options.queueTimeout ?? 93_000);
@@ -1308,6 +1810,22 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 }
 
 // ================================================================ helpers
+
+/** How a device-management request reached the client: endpoint, server, and its Access Control. */
+interface Via {
+  readonly endpoint: CoapEndpoint;
+  readonly shortServerId: number | undefined;
+  /** Access Control: may the server read this instance (undefined: not enforced). */
+  readonly mayRead: ((objectId: number, instanceId: number) => boolean) | undefined;
+  /** Access Control: throws 4.01 unless the server may write this instance. */
+  readonly mayWrite: ((objectId: number, instanceId: number) => void) | undefined;
+}
+
+/** The instance id of a Create response's Location-Path (`/o/i`). */
+function createdId(r: ResponseInit): number {
+  const loc = (r.options ?? []).filter((o) => o.number === OptionNumber.LocationPath);
+  return Number(loc[loc.length - 1]?.value);
+}
 
 function sameValue(a: Lwm2mValue, b: Lwm2mValue | undefined): boolean {
   if (a === b) return true;
@@ -1325,6 +1843,14 @@ function sameValue(a: Lwm2mValue, b: Lwm2mValue | undefined): boolean {
     return a.objectId === b.objectId && a.instanceId === b.instanceId;
   }
   return false;
+}
+
+/** The operation a GET (or FETCH, `-Composite`) is, for the `operation` event. */
+function readOperation(notification: boolean, observe: number | undefined, kind: '' | '-Composite'): string {
+  if (notification) return 'Notify';
+  if (observe === 0) return `Observe${kind}`;
+  if (observe === 1) return `Cancel Observe${kind}`;
+  return `Read${kind}`;
 }
 
 function observationKey(req: CoapRequest, path: Lwm2mPath): string {

@@ -1,10 +1,20 @@
 /**
  * Errors of the LwM2M client. A device-management request that fails answers with the CoAP response
  * code the error carries (LwM2M TS Transport 1.1 §6.3 / TS Core 1.1 §6.3: 4.00 Bad Request, 4.04 Not
- * Found, 4.05 Method Not Allowed, 4.06 Not Acceptable, 4.15 Unsupported Content-Format, 5.00).
+ * Found, 4.05 Method Not Allowed, 4.06 Not Acceptable, 4.15 Unsupported Content-Format, 5.00; 4.08 and 4.13
+ * for streamed Block1 writes, RFC 7959 §2.9).
  */
 
-export type Lwm2mClientErrorCode = '4.00' | '4.01' | '4.04' | '4.05' | '4.06' | '4.15' | '5.00';
+export type Lwm2mClientErrorCode =
+  | '4.00'
+  | '4.01'
+  | '4.04'
+  | '4.05'
+  | '4.06'
+  | '4.08'
+  | '4.13'
+  | '4.15'
+  | '5.00';
 
 export type Lwm2mClientErrorReason =
   | 'not-found'
@@ -17,7 +27,9 @@ export type Lwm2mClientErrorReason =
   | 'invalid-value'
   | 'application'
   | 'not-registered'
-  | 'registration-failed';
+  | 'registration-failed'
+  /** A DTLS handshake or OSCORE verification failed, or a security mode is not supported. */
+  | 'security';
 
 export class Lwm2mClientError extends Error {
   override readonly name = 'Lwm2mClientError';

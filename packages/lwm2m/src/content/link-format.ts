@@ -38,6 +38,10 @@ export interface Lwm2mAttributes {
   /** Minimum / maximum evaluation period, seconds. */
   readonly epmin?: number;
   readonly epmax?: number;
+  /** LwM2M 1.2: edge of a boolean resource that notifies (1 rising, 0 falling). */
+  readonly edge?: number;
+  /** LwM2M 1.2: notifications Confirmable (1) or Non-confirmable (0). */
+  readonly con?: number;
   /** Short Server ID and server URI of a Bootstrap-Discover response (TS Core 1.1, Bootstrap-Discover operation). */
   readonly ssid?: number;
   readonly uri?: string;
@@ -48,9 +52,23 @@ export interface Lwm2mLink {
   readonly attributes: Lwm2mAttributes;
 }
 
-const INTEGER_ATTRS = ['dim', 'pmin', 'pmax', 'epmin', 'epmax', 'ssid'] as const;
+const INTEGER_ATTRS = ['dim', 'pmin', 'pmax', 'epmin', 'epmax', 'edge', 'con', 'ssid'] as const;
 const FLOAT_ATTRS = ['gt', 'lt', 'st'] as const;
-const ATTR_ORDER = ['ver', 'dim', 'ssid', 'uri', 'pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
+const ATTR_ORDER = [
+  'ver',
+  'dim',
+  'ssid',
+  'uri',
+  'pmin',
+  'pmax',
+  'gt',
+  'lt',
+  'st',
+  'epmin',
+  'epmax',
+  'edge',
+  'con',
+] as const;
 
 const malformed = (msg: string): never => {
   throw new Lwm2mContentError('malformed', `link-format: ${msg}`, { format: FORMAT });

@@ -16,6 +16,8 @@ export type Lwm2mServerErrorReason =
   | 'bad-request'
   /** The request failed without a response (reset, transport, closed endpoint). */
   | 'request-failed'
+  /** A credential is already bound to another endpoint (security store). */
+  | 'conflict'
   /** A bound was reached (observations, pending requests). */
   | 'limit'
   /** The server was closed. */

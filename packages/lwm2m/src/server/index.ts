@@ -1,6 +1,29 @@
+export {
+  BootstrapConfigError,
+  SECURITY_MODE_CODES,
+  serverUriProblem,
+  validateBootstrapConfig,
+} from './bootstrap/config.js';
+export {
+  type BootstrapOperationEvent,
+  type BootstrapResult,
+  type BootstrapSessionInfo,
+  Lwm2mBootstrapServer,
+  type Lwm2mBootstrapServerEvents,
+  type Lwm2mBootstrapServerLimits,
+  type Lwm2mBootstrapServerOptions,
+} from './bootstrap/server.js';
+export { MemoryBootstrapConfigStore } from './bootstrap/store.js';
 export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
+export { FirmwareCampaigns, type FirmwareCampaignsOptions } from './firmware/campaign.js';
 export type * from './firmware/types.js';
+export {
+  MemoryObservationStore,
+  type ObservationStore,
+  type StoredObservation,
+} from './observation-store.js';
+export type { ServerOscoreOptions } from './oscore-contexts.js';
 export {
   DEFAULT_LIFETIME,
   parseLinksPayload,
@@ -11,8 +34,10 @@ export {
   type RegistrationLimits,
   type UpdateParams,
 } from './registration.js';
+export { MemorySecurityStore, validateCredentials } from './security-store.js';
 export type * from './security-types.js';
 export {
+  type CompositeNotificationEvent,
   Lwm2mServer,
   type Lwm2mServerEvents,
   type Lwm2mServerLimits,
@@ -21,6 +46,7 @@ export {
   type ReadOptions,
   type RequestOptionsBase,
   type SendEvent,
+  ServerCompositeObservation,
   ServerObservation,
   type WriteAttributesInput,
   type WriteOptions,

@@ -27,6 +27,16 @@ export interface EndpointCredentials {
   readonly oscore?: OscoreCredential;
 }
 
+/**
+ * The reservation of the server's OSCORE Sender Sequence Numbers for one endpoint (RFC 8613 §7.2.1,
+ * Appendix B.1.1), the shape of `SequenceNumberStore` from @thimble/oscore: `load` gives the first number
+ * certainly unused, `reserve(limit)` records durably that numbers below `limit` may be used.
+ */
+export interface OscoreSequenceRecord {
+  load(): number;
+  reserve(limit: number): void;
+}
+
 export interface SecurityStore {
   get(endpoint: string): EndpointCredentials | undefined;
   getByPskIdentity(identity: string): EndpointCredentials | undefined;
@@ -36,4 +46,11 @@ export interface SecurityStore {
   put(credentials: EndpointCredentials): void;
   remove(endpoint: string): boolean;
   list(): EndpointCredentials[];
+  /**
+   * Where the server's sender sequence numbers for this endpoint's OSCORE context are reserved. A
+   * persistent store keeps them across restarts, so a restarted server never reuses a nonce; it keeps
+   * them after `remove` too (the same secret may come back). Optional: without it the server keeps them
+   * in memory, which is safe only while the process lives.
+   */
+  oscoreSequence?(endpoint: string): OscoreSequenceRecord;
 }

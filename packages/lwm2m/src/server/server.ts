@@ -4,6 +4,8 @@
  * §6.4) and Send (`/dp`, Core §6.4.6), on a `CoapEndpoint`.
  */
 import {
+  type BlockProgress,
+  type ClientSecurity,
   type Clock,
   type CoapEndpoint,
   type CoapRequest,
@@ -11,12 +13,14 @@ import {
   type CoapResponse,
   Code,
   cryptoRandom,
+  fromHex,
   type Observation,
   OptionNumber,
   type Peer,
   type Random,
   type ResponseInit,
   systemClock,
+  toHex,
 } from '@thimble/coap-core';
 import { Emitter } from '../client/events.js';
 import {
@@ -41,12 +45,19 @@ import {
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
 import { Lwm2mServerError } from './errors.js';
 import {
+  MemoryObservationStore,
+  type ObservationStore,
+  type StoredObservation,
+} from './observation-store.js';
+import { OscoreContexts, type ServerOscoreOptions } from './oscore-contexts.js';
+import {
   parseLinksPayload,
   parseRegisterQuery,
   parseUpdateQuery,
   RegistrationError,
   type RegistrationLimits,
 } from './registration.js';
+import type { SecurityStore } from './security-types.js';
 import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './store.js';
 
 const LINK_FORMAT = 40;
@@ -87,12 +98,33 @@ export interface Lwm2mServerOptions {
   /** Randomness for registration ids (default: `cryptoRandom()`; seeded in tests). */
   readonly random?: Random;
   readonly store?: RegistrationStore;
+  /**
+   * Where observations are kept (default: in memory). With a persistent store a restarted server takes
+   * up the observations of the registrations it still has (notifications keep their tokens).
+   */
+  readonly observationStore?: ObservationStore;
+  /**
+   * Per-endpoint credentials (LwM2M TS Core 1.1 §7.1, §6.2.1): a device authenticated by a credential may
+   * only register (update, de-register, send) under the endpoint name it is bound to, and an endpoint with
+   * credentials may not register without security; both are refused with 4.03 Forbidden. The credential is
+   * an OSCORE context (see `oscore`) or the identity a secure transport authenticated (`Peer.identity`, the
+   * DTLS PSK identity).
+   */
+  readonly security?: SecurityStore;
+  /**
+   * OSCORE for the endpoints with OSCORE credentials in `security`: the server installs an OSCORE layer on
+   * its endpoint (contexts built from the store by 'kid') and protects device-management requests to
+   * devices that registered with OSCORE. Needs a crypto provider (e.g. `nodeCrypto`).
+   */
+  readonly oscore?: ServerOscoreOptions;
   readonly limits?: Lwm2mServerLimits;
 }
 
 export interface RequestOptionsBase {
   /** Milliseconds to wait for the device (default: `limits.requestTimeout`). */
   readonly timeout?: number;
+  /** Abandons the request (each block of a Block-wise one) when aborted. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ReadOptions extends RequestOptionsBase {
@@ -104,6 +136,13 @@ export interface WriteOptions extends RequestOptionsBase {
   /** Replace (PUT, default) or partial update (POST) (Core §6.3.3). */
   readonly replace?: boolean;
   readonly format?: number;
+  /**
+   * Called as the device acknowledges each block of a Block1 write (RFC 7959 §2.5), with the bytes
+   * acknowledged so far and the payload size (e.g. a firmware push's progress).
+   */
+  readonly onProgress?: (sent: number, total: number) => void;
+  /** Block size of a Block1 write, 16–1024 (default: the endpoint's). */
+  readonly blockSize?: number;
 }
 
 /** Notification attributes for Write-Attributes (Core §5.1.2); `null` removes an attribute. */
@@ -115,6 +154,10 @@ export interface WriteAttributesInput {
   readonly st?: number | null;
   readonly epmin?: number | null;
   readonly epmax?: number | null;
+  /** LwM2M 1.2: notify on the rising (1) or falling (0) edge of a boolean resource. */
+  readonly edge?: 0 | 1 | null;
+  /** LwM2M 1.2: notifications Confirmable (1) or Non-confirmable (0). */
+  readonly con?: 0 | 1 | null;
 }
 
 export interface SendEvent {
@@ -131,6 +174,14 @@ export interface NotificationEvent {
   readonly node: Lwm2mNode;
 }
 
+/** A notification of an Observe-Composite (Core §6.4.3): the values of every observed path. */
+export interface CompositeNotificationEvent {
+  readonly registration: Registration;
+  readonly endpoint: string;
+  readonly paths: readonly Lwm2mPath[];
+  readonly entries: readonly Lwm2mCompositeEntry[];
+}
+
 export type Lwm2mServerEvents = {
   /** A new registration; `replaced` is the endpoint's previous registration, if there was one. */
   registered: (registration: Registration, replaced: Registration | undefined) => void;
@@ -138,33 +189,41 @@ export type Lwm2mServerEvents = {
   deregistered: (registration: Registration) => void;
   expired: (registration: Registration) => void;
   notification: (event: NotificationEvent) => void;
+  compositeNotification: (event: CompositeNotificationEvent) => void;
   send: (event: SendEvent) => void;
 };
 
-type ServerObservationEvents = {
-  notification: (node: Lwm2mNode) => void;
+type ObservationEvents<T> = {
+  notification: (value: T) => void;
   error: (error: Error) => void;
   end: () => void;
 };
 
-/** An observation of one path on one device, delivering decoded nodes (Core §6.4.1, §6.4.2). */
-export class ServerObservation extends Emitter<ServerObservationEvents> {
-  /** The newest value (the first one is the Observe response). */
-  latest: Lwm2mNode;
+/** What the observations of one path and of several paths share. */
+abstract class ObservationBase<T> extends Emitter<ObservationEvents<T>> {
+  /**
+   * The newest value (the first one is the Observe response). Undefined for an observation taken up from
+   * the store after a restart until its first notification arrives.
+   */
+  latest: T | undefined;
   private ended = false;
 
   constructor(
     readonly endpoint: string,
     readonly registrationId: string,
-    readonly path: Lwm2mPath,
-    first: Lwm2mNode,
+    first: T | undefined,
     private readonly coap: Observation,
     /** Drops the CoAP observation without a message (its token is forgotten; RFC 7641 §3.6 lets late notifications get RST). */
     private readonly abort: () => void,
-    private readonly onEnd: (o: ServerObservation) => void,
+    private readonly onEnd: () => void,
   ) {
     super();
     this.latest = first;
+  }
+
+  /** The CoAP token (hex): the key of the observation in the `ObservationStore`. */
+  get token(): string {
+    return toHex(this.coap.token ?? new Uint8Array(0));
   }
 
   get done(): boolean {
@@ -172,10 +231,10 @@ export class ServerObservation extends Emitter<ServerObservationEvents> {
   }
 
   /** @internal */
-  deliver(node: Lwm2mNode): void {
+  deliver(value: T): void {
     if (this.ended) return;
-    this.latest = node;
-    this.emit('notification', node);
+    this.latest = value;
+    this.emit('notification', value);
   }
 
   /** @internal a notification that could not be decoded: reported, the observation goes on */
@@ -206,10 +265,45 @@ export class ServerObservation extends Emitter<ServerObservationEvents> {
 
   private end(): void {
     this.ended = true;
-    this.onEnd(this);
+    this.onEnd();
     this.emit('end');
   }
 }
+
+/** An observation of one path on one device, delivering decoded nodes (Core §6.4.1, §6.4.2). */
+export class ServerObservation extends ObservationBase<Lwm2mNode> {
+  constructor(
+    endpoint: string,
+    registrationId: string,
+    readonly path: Lwm2mPath,
+    first: Lwm2mNode | undefined,
+    coap: Observation,
+    abort: () => void,
+    onEnd: () => void,
+  ) {
+    super(endpoint, registrationId, first, coap, abort, onEnd);
+  }
+}
+
+/**
+ * An Observe-Composite of several paths on one device (Core §6.4.3, Transport §6.4: FETCH with Observe
+ * and a SenML path list); each notification carries the values of every path that has one.
+ */
+export class ServerCompositeObservation extends ObservationBase<Lwm2mCompositeEntry[]> {
+  constructor(
+    endpoint: string,
+    registrationId: string,
+    readonly paths: readonly Lwm2mPath[],
+    first: Lwm2mCompositeEntry[] | undefined,
+    coap: Observation,
+    abort: () => void,
+    onEnd: () => void,
+  ) {
+    super(endpoint, registrationId, first, coap, abort, onEnd);
+  }
+}
+
+type AnyObservation = ServerObservation | ServerCompositeObservation;
 
 interface Waiter {
   resolve(r: Registration): void;
@@ -219,6 +313,30 @@ interface Waiter {
 
 const codeText = (code: number): string => `${code >> 5}.${String(code & 0x1f).padStart(2, '0')}`;
 const peerKey = (p: Peer): string => `${p.address}|${p.port}`;
+
+/** The peer a request came from, as plain data (with the identity a secure transport authenticated). */
+function peerOf(req: CoapRequest): Peer {
+  const p = req.peer;
+  return p.identity === undefined
+    ? { address: p.address, port: p.port }
+    : { address: p.address, port: p.port, identity: p.identity };
+}
+
+/**
+ * The FETCH of Read- and Observe-Composite (Transport §6.3, §6.4): the path list in SenML JSON when the
+ * answer is asked in SenML JSON, else in SenML CBOR.
+ */
+function compositeRequest(
+  accept: number,
+  paths: readonly Lwm2mPath[],
+): { accept: number; contentFormat: number; payload: Uint8Array } {
+  const contentFormat = accept === SENML_JSON ? SENML_JSON : SENML_CBOR;
+  try {
+    return { accept, contentFormat, payload: encodeCompositePaths(contentFormat, paths) };
+  } catch (e) {
+    throw new Lwm2mServerError('bad-request', (e as Error)?.message ?? String(e), { cause: e });
+  }
+}
 
 function toPath(path: string | Lwm2mPath): Lwm2mPath {
   try {
@@ -235,12 +353,15 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   readonly endpoint: CoapEndpoint;
   readonly model: Lwm2mModel;
   readonly store: RegistrationStore;
+  readonly observationStore: ObservationStore;
+  readonly security: SecurityStore | undefined;
+  private readonly oscore: OscoreContexts | undefined;
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly limits: Required<Lwm2mServerLimits>;
   /** Peer address → registration id, for Send (which names no registration). */
   private readonly byPeer = new Map<string, string>();
-  private readonly observations = new Set<ServerObservation>();
+  private readonly observations = new Set<AnyObservation>();
   private sweepTimer: ReturnType<Clock['setTimeout']> | undefined;
   /** Queue mode: registration id → clock time until which the device is taken to be awake. */
   private readonly awakeUntil = new Map<string, number>();
@@ -254,8 +375,16 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     this.endpoint = options.endpoint;
     this.model = options.model ?? new ObjectRegistry(BUILTIN_OBJECTS);
     this.store = options.store ?? new MemoryRegistrationStore();
+    this.observationStore = options.observationStore ?? new MemoryObservationStore();
+    this.security = options.security;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
+    if (options.oscore !== undefined) {
+      if (this.security === undefined)
+        throw new Lwm2mServerError('bad-request', 'oscore needs a security store');
+      this.oscore = new OscoreContexts(this.security, options.oscore, this.random);
+      this.endpoint.setServerSecurity(this.oscore.layer);
+    }
     const l = options.limits ?? {};
     this.limits = {
       maxEndpointLength: l.maxEndpointLength ?? 128,
@@ -272,6 +401,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     // a persistent store may come back with registrations: index them and let expiry run
     for (const r of this.store.list()) this.byPeer.set(peerKey(r.peer), r.id);
     this.installRoutes();
+    this.resumeObservations();
     this.armSweep();
   }
 
@@ -284,7 +414,10 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     return this.store.list();
   }
 
-  /** Stops expiry and ends observations (passively). The CoAP endpoint stays the caller's to close. */
+  /**
+   * Stops expiry and ends observations (passively: they stay in the `observationStore`, for a server that
+   * starts again on it). The CoAP endpoint stays the caller's to close.
+   */
   close(): void {
     this.closed = true;
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
@@ -331,9 +464,43 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     return now + (lifetime + this.limits.expiryGrace) * 1000;
   }
 
+  /**
+   * Checks the credential a request came with against the endpoint it acts for (Core §6.2.1, §7.1): a
+   * credential (OSCORE context, secure transport identity) bound to another endpoint, or none at all for an
+   * endpoint that has credentials, is answered 4.03 Forbidden ("registration not allowed"). Returns the
+   * refusal, or how the request was authenticated (undefined for NoSec).
+   */
+  private authenticate(
+    req: CoapRequest,
+    endpoint: string,
+  ):
+    | { readonly refused: ResponseInit }
+    | { readonly refused?: undefined; readonly by: 'oscore' | 'psk' | undefined } {
+    const store = this.security;
+    if (store === undefined) return { by: undefined };
+    const forbidden = (payload: string) => ({ refused: { code: Code.Forbidden, payload } });
+    let by: 'oscore' | 'psk' | undefined;
+    if (req.security !== undefined) {
+      const bound = req.security.kind === 'oscore' ? store.getByOscoreKid(req.security.peerId) : undefined;
+      if (bound?.endpoint !== endpoint) return forbidden('credentials not bound to this endpoint');
+      by = 'oscore';
+    }
+    const identity = req.peer.identity;
+    if (identity !== undefined) {
+      if (store.getByPskIdentity(identity)?.endpoint !== endpoint)
+        return forbidden('credentials not bound to this endpoint');
+      by ??= 'psk';
+    }
+    if (by === undefined && store.get(endpoint) !== undefined)
+      return forbidden('this endpoint must use its credentials');
+    return { by };
+  }
+
   /** Register (Core §6.2.1): 2.01 Created with Location-Path `rd/<id>`. */
   private onRegister(req: CoapRequest): ResponseInit {
     const params = parseRegisterQuery(req.query, this.limits);
+    const auth = this.authenticate(req, params.endpoint);
+    if (auth.refused !== undefined) return auth.refused;
     if (req.payload.length === 0) throw new RegistrationError('Register needs the object links');
     const links = parseLinksPayload(req.payload, req.contentFormat, this.limits);
     const now = this.clock.now();
@@ -345,7 +512,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       binding: params.binding,
       queueMode: params.queueMode,
       ...(params.sms === undefined ? {} : { sms: params.sms }),
-      peer: { address: req.peer.address, port: req.peer.port },
+      peer: peerOf(req),
+      ...(auth.by === undefined ? {} : { authentication: auth.by }),
       rootPath: links.rootPath,
       contentFormats: links.contentFormats,
       objects: links.objects,
@@ -374,16 +542,19 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const id = req.params.id ?? '';
     const previous = this.store.get(id);
     if (previous === undefined) return { code: Code.NotFound, payload: 'no such registration' };
+    const auth = this.authenticate(req, previous.endpoint);
+    if (auth.refused !== undefined) return auth.refused;
     const params = parseUpdateQuery(req.query);
     const links =
       req.payload.length > 0 ? parseLinksPayload(req.payload, req.contentFormat, this.limits) : undefined;
     const now = this.clock.now();
     const lifetime = params.lifetime ?? previous.lifetime;
     const sms = params.sms ?? previous.sms;
-    const { sms: _drop, ...rest } = previous;
+    const { sms: _drop, authentication: _was, ...rest } = previous;
     const registration: Registration = {
       ...rest,
       ...(sms === undefined ? {} : { sms }),
+      ...(auth.by === undefined ? {} : { authentication: auth.by }),
       lifetime,
       binding: params.binding ?? previous.binding,
       // 1.0 says queue mode in the binding (UQ); 1.1+ with Q (Core 1.1 §6.2.1.1)
@@ -391,7 +562,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
         previous.version === '1.0' && params.binding !== undefined
           ? params.binding.includes('Q')
           : (params.queueMode ?? previous.queueMode),
-      peer: { address: req.peer.address, port: req.peer.port },
+      peer: peerOf(req),
       ...(links === undefined
         ? {}
         : { rootPath: links.rootPath, contentFormats: links.contentFormats, objects: links.objects }),
@@ -410,8 +581,12 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
 
   /** De-register (Core §6.2.3): 2.02 Deleted. */
   private onDeregister(req: CoapRequest): ResponseInit {
-    const removed = this.store.remove(req.params.id ?? '');
-    if (removed === undefined) return { code: Code.NotFound, payload: 'no such registration' };
+    const id = req.params.id ?? '';
+    const existing = this.store.get(id);
+    if (existing === undefined) return { code: Code.NotFound, payload: 'no such registration' };
+    const auth = this.authenticate(req, existing.endpoint);
+    if (auth.refused !== undefined) return auth.refused;
+    const removed = this.store.remove(id) ?? existing;
     this.forget(removed);
     this.emit('deregistered', removed);
     this.wake(
@@ -463,6 +638,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const id = this.byPeer.get(peerKey(req.peer));
     const registration = id === undefined ? undefined : this.store.get(id);
     if (registration === undefined) return { code: Code.NotFound, payload: 'not registered' };
+    const auth = this.authenticate(req, registration.endpoint);
+    if (auth.refused !== undefined) return auth.refused;
     if (req.payload.length > this.limits.maxSendSize)
       return { code: Code.RequestEntityTooLarge, payload: 'Send payload too large' };
     const format = req.contentFormat;
@@ -566,19 +743,33 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       payload?: Uint8Array | string;
       query?: readonly string[];
       timeout?: number;
+      onProgress?: (sent: number, total: number) => void;
+      blockSize?: number;
+      signal?: AbortSignal;
     },
   ): Promise<CoapResponse> {
     const r = await this.reachable(registration, init.timeout ?? this.limits.requestTimeout);
+    const security = this.securityFor(r, operation, path);
     let res: CoapResponse;
     try {
       res = await this.endpoint.request({
         method: init.method,
         peer: r.peer,
+        ...(security === undefined ? {} : { security }),
         path: this.segments(r, path),
         ...(init.query === undefined ? {} : { query: init.query }),
         ...(init.accept === undefined ? {} : { accept: init.accept }),
         ...(init.contentFormat === undefined ? {} : { contentFormat: init.contentFormat }),
         ...(init.payload === undefined ? {} : { payload: init.payload }),
+        ...(init.blockSize === undefined ? {} : { blockSize: init.blockSize }),
+        ...(init.signal === undefined ? {} : { signal: init.signal }),
+        ...(init.onProgress === undefined
+          ? {}
+          : {
+              onBlock: (b: BlockProgress) => {
+                if (b.direction === 'upload') init.onProgress!(b.offset + b.data.length, b.total ?? 0);
+              },
+            }),
         timeout: init.timeout ?? this.limits.requestTimeout,
       });
     } catch (e) {
@@ -587,6 +778,20 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     this.heard(r);
     if (!res.ok) throw this.deviceError(r, operation, path, res);
     return res;
+  }
+
+  /**
+   * Device-management requests go out through the security the device registered with: its OSCORE context
+   * when it registered with OSCORE (a secure transport protects its own session; nothing to add here).
+   */
+  private securityFor(r: Registration, operation: string, path: Lwm2mPath): ClientSecurity | undefined {
+    if (r.authentication !== 'oscore') return undefined;
+    if (this.oscore === undefined)
+      throw new Lwm2mServerError(
+        'request-failed',
+        `${operation} ${formatLwm2mPath(path)} on "${r.endpoint}": the device uses OSCORE and the server has no OSCORE options`,
+      );
+    return this.oscore.clientSecurity(r.endpoint);
   }
 
   private requestError(r: Registration, operation: string, path: Lwm2mPath, e: unknown): Error {
@@ -651,7 +856,12 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const p = toPath(path);
     if (p.length === 0) throw new Lwm2mServerError('bad-request', 'Read needs an object path');
     const format = this.formatFor(r, options.format);
-    const res = await this.call(r, 'Read', p, { method: 'GET', accept: format, timeout: options.timeout });
+    const res = await this.call(r, 'Read', p, {
+      method: 'GET',
+      accept: format,
+      timeout: options.timeout,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
     return this.decode(r, 'Read', p, res, format);
   }
 
@@ -676,6 +886,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       contentFormat: format,
       payload,
       timeout: options.timeout,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
     });
   }
 
@@ -694,6 +907,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       // Core §5.4.2: the arguments are text (sent as text/plain, as other servers do)
       ...(args === undefined || args === '' ? {} : { payload: args, contentFormat: 0 }),
       timeout: options.timeout,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   }
 
@@ -765,7 +979,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const p = toPath(path);
     if (p.length === 0) throw new Lwm2mServerError('bad-request', 'Write-Attributes needs an object path');
     const query: string[] = [];
-    for (const k of ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const) {
+    for (const k of ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax', 'edge', 'con'] as const) {
       const v = attributes[k];
       if (v === undefined) continue;
       if (v === null) query.push(k);
@@ -786,22 +1000,10 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   ): Promise<Lwm2mCompositeEntry[]> {
     const r = this.registrationOrFail(endpoint);
     const ps = paths.map(toPath);
-    const format =
-      options.format ??
-      (r.contentFormats.includes(SENML_JSON) && !r.contentFormats.includes(SENML_CBOR)
-        ? SENML_JSON
-        : SENML_CBOR);
-    let payload: Uint8Array;
-    try {
-      payload = encodeCompositePaths(format === SENML_JSON ? SENML_JSON : SENML_CBOR, ps);
-    } catch (e) {
-      throw new Lwm2mServerError('bad-request', (e as Error)?.message ?? String(e), { cause: e });
-    }
+    const format = this.compositeFormat(r, options.format);
     const res = await this.call(r, 'Read-Composite', [], {
       method: 'FETCH',
-      accept: format,
-      contentFormat: format === SENML_JSON ? SENML_JSON : SENML_CBOR,
-      payload,
+      ...compositeRequest(format, ps),
       timeout: options.timeout,
     });
     try {
@@ -841,78 +1043,273 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     path: string | Lwm2mPath,
     options: ReadOptions = {},
   ): Promise<ServerObservation> {
-    const r = await this.reachable(
-      this.registrationOrFail(endpoint),
-      options.timeout ?? this.limits.requestTimeout,
-    );
     const p = toPath(path);
     if (p.length === 0) throw new Lwm2mServerError('bad-request', 'Observe needs an object path');
+    const r = this.registrationOrFail(endpoint);
+    return this.establish(
+      r,
+      [p],
+      false,
+      this.formatFor(r, options.format),
+      options.timeout,
+    ) as Promise<ServerObservation>;
+  }
+
+  /**
+   * Observe-Composite (Core §6.4.3, 1.1+; Transport §6.4): FETCH on / with Observe and the SenML path list.
+   * Resolves once the device sent the current values; every notification carries the values of all the
+   * paths (as `readComposite` returns them), as `notification` events of the observation and
+   * `compositeNotification` events of the server.
+   */
+  async observeComposite(
+    endpoint: string,
+    paths: readonly (string | Lwm2mPath)[],
+    options: ReadOptions = {},
+  ): Promise<ServerCompositeObservation> {
+    const ps = paths.map(toPath);
+    if (ps.length === 0) throw new Lwm2mServerError('bad-request', 'Observe-Composite needs paths');
+    const r = this.registrationOrFail(endpoint);
+    return this.establish(
+      r,
+      ps,
+      true,
+      this.compositeFormat(r, options.format),
+      options.timeout,
+    ) as Promise<ServerCompositeObservation>;
+  }
+
+  /** The format of a composite answer: the caller's, else SenML CBOR unless the device only announced SenML JSON. */
+  private compositeFormat(r: Registration, requested: number | undefined): number {
+    if (requested !== undefined) return requested;
+    return r.contentFormats.includes(SENML_JSON) && !r.contentFormats.includes(SENML_CBOR)
+      ? SENML_JSON
+      : SENML_CBOR;
+  }
+
+  /** The CoAP request of an observation: GET on the path, or FETCH on / with the path list (composite). */
+  private observeRequest(
+    r: Registration,
+    paths: readonly Lwm2mPath[],
+    composite: boolean,
+    format: number,
+  ): {
+    method: 'GET' | 'FETCH';
+    path: string[];
+    accept: number;
+    contentFormat?: number;
+    payload?: Uint8Array;
+  } {
+    if (!composite) return { method: 'GET', path: this.segments(r, paths[0]!), accept: format };
+    return { method: 'FETCH', path: this.segments(r, []), ...compositeRequest(format, paths) };
+  }
+
+  private async establish(
+    registration: Registration,
+    paths: readonly Lwm2mPath[],
+    composite: boolean,
+    format: number,
+    timeout: number | undefined,
+  ): Promise<AnyObservation> {
+    const operation = composite ? 'Observe-Composite' : 'Observe';
+    const where = composite ? [] : paths[0]!;
+    const r = await this.reachable(registration, timeout ?? this.limits.requestTimeout);
     if (this.observations.size >= this.limits.maxObservations)
       throw new Lwm2mServerError('limit', `at most ${this.limits.maxObservations} observations`);
-    const format = this.formatFor(r, options.format);
+    const security = this.securityFor(r, operation, where);
     let coap: Observation;
     const controller = new AbortController();
     try {
       coap = await this.endpoint.observe({
+        ...this.observeRequest(r, paths, composite, format),
         signal: controller.signal,
         peer: r.peer,
-        path: this.segments(r, p),
-        accept: format,
-        timeout: options.timeout ?? this.limits.requestTimeout,
+        timeout: timeout ?? this.limits.requestTimeout,
+        ...(security === undefined ? {} : { security }),
       });
     } catch (e) {
-      throw this.requestError(r, 'Observe', p, e);
+      throw this.requestError(r, operation, where, e);
     }
     const first = coap.peek();
     if (first === undefined) {
       controller.abort();
       throw new Lwm2mServerError(
         'request-failed',
-        `Observe ${formatLwm2mPath(p)} on "${r.endpoint}": no response`,
+        `${operation} ${formatLwm2mPath(where)} on "${r.endpoint}": no response`,
       );
     }
-    if (!first.ok) throw this.deviceError(r, 'Observe', p, first);
-    const node = this.decode(r, 'Observe', p, first, format);
+    if (!first.ok) throw this.deviceError(r, operation, where, first);
+    const value = this.decodeObserved(r, operation, paths, composite, first, format);
     // the registration may have gone while we waited
     if (this.store.get(r.id) === undefined) {
       controller.abort();
-      throw new Lwm2mServerError('unknown-endpoint', `endpoint "${endpoint}" is no longer registered`);
+      throw new Lwm2mServerError('unknown-endpoint', `endpoint "${r.endpoint}" is no longer registered`);
     }
-    const observation = new ServerObservation(
-      r.endpoint,
-      r.id,
-      p,
-      node,
-      coap,
-      () => controller.abort(),
-      (o) => this.observations.delete(o),
-    );
-    this.observations.add(observation);
-    coap.on('notification', (res) => {
-      if (res === first) return;
-      if (!res.ok) {
-        observation.fail(this.deviceError(r, 'Notify', p, res));
-        return;
-      }
-      let n: Lwm2mNode;
-      try {
-        n = decodeNode(res.contentFormat ?? format, p, res.payload, this.model);
-      } catch (e) {
-        observation.report(e as Error);
-        return;
-      }
-      observation.deliver(n);
-      const current = this.store.get(r.id) ?? r;
-      this.emit('notification', { registration: current, endpoint: r.endpoint, path: p, node: n });
-    });
-    coap.on('error', (e) => observation.fail(e));
-    coap.on('end', () => observation.finish());
-    return observation;
+    // others may have been established while this one waited for its first response
+    if (this.observations.size >= this.limits.maxObservations) {
+      controller.abort();
+      throw new Lwm2mServerError('limit', `at most ${this.limits.maxObservations} observations`);
+    }
+    const o = this.attach(r, paths, composite, format, value, coap, () => controller.abort());
+    try {
+      this.observationStore.put({
+        token: o.token,
+        registrationId: r.id,
+        endpoint: r.endpoint,
+        paths: paths.map(formatLwm2mPath),
+        composite,
+        format,
+        createdAt: this.clock.now(),
+      });
+    } catch (e) {
+      // not kept, not held: an observation a restart would silently lose is refused now
+      o.finish();
+      if (e instanceof Lwm2mServerError) throw e;
+      throw new Lwm2mServerError('request-failed', `${operation}: the observation store failed`, {
+        cause: e,
+      });
+    }
+    return o;
   }
 
-  /** Observations currently held for an endpoint (all of them without an endpoint). */
+  private decodeObserved(
+    r: Registration,
+    operation: string,
+    paths: readonly Lwm2mPath[],
+    composite: boolean,
+    res: CoapResponse,
+    format: number,
+  ): Lwm2mNode | Lwm2mCompositeEntry[] {
+    if (!composite) return this.decode(r, operation, paths[0]!, res, format);
+    try {
+      return decodeComposite(res.contentFormat ?? format, res.payload, this.model, paths);
+    } catch (e) {
+      throw new Lwm2mServerError(
+        'bad-response',
+        `${operation} on "${r.endpoint}": ${(e as Error)?.message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  /** Wraps a CoAP observation: decodes its notifications, emits them, ends with it. */
+  private attach(
+    r: Registration,
+    paths: readonly Lwm2mPath[],
+    composite: boolean,
+    format: number,
+    first: Lwm2mNode | Lwm2mCompositeEntry[] | undefined,
+    coap: Observation,
+    abort: () => void,
+  ): AnyObservation {
+    const onEnd = () => {
+      this.observations.delete(o);
+      // a closing server keeps its observations in the store, for the next run
+      if (!this.closed) this.observationStore.remove(o.token);
+    };
+    const o: AnyObservation = composite
+      ? new ServerCompositeObservation(
+          r.endpoint,
+          r.id,
+          paths,
+          first as Lwm2mCompositeEntry[] | undefined,
+          coap,
+          abort,
+          onEnd,
+        )
+      : new ServerObservation(
+          r.endpoint,
+          r.id,
+          paths[0]!,
+          first as Lwm2mNode | undefined,
+          coap,
+          abort,
+          onEnd,
+        );
+    this.observations.add(o);
+    const operation = composite ? 'Notify (composite)' : 'Notify';
+    const where = composite ? [] : paths[0]!;
+    const firstResponse = coap.peek();
+    coap.on('notification', (res) => {
+      if (res === firstResponse) return;
+      const current = this.store.get(r.id) ?? r;
+      if (!res.ok) {
+        o.fail(this.deviceError(current, operation, where, res));
+        return;
+      }
+      let value: Lwm2mNode | Lwm2mCompositeEntry[];
+      try {
+        value = this.decodeObserved(current, operation, paths, composite, res, format);
+      } catch (e) {
+        o.report(e as Error);
+        return;
+      }
+      if (o instanceof ServerCompositeObservation) {
+        const entries = value as Lwm2mCompositeEntry[];
+        o.deliver(entries);
+        this.emit('compositeNotification', { registration: current, endpoint: r.endpoint, paths, entries });
+      } else {
+        const node = value as Lwm2mNode;
+        o.deliver(node);
+        this.emit('notification', { registration: current, endpoint: r.endpoint, path: o.path, node });
+      }
+    });
+    coap.on('error', (e) => o.fail(e));
+    coap.on('end', () => o.finish());
+    return o;
+  }
+
+  /**
+   * Takes up the stored observations of registrations still in the store (after a restart): their
+   * notifications arrive with the tokens the device was given. Observations of a registration that is
+   * gone, or protected with OSCORE (their responses verify against the lost request binding, RFC 8613
+   * §8.4), are dropped from the store; the device's next notification then gets a Reset (RFC 7641 §3.6).
+   */
+  private resumeObservations(): void {
+    for (const stored of this.observationStore.list()) {
+      const r = this.store.get(stored.registrationId);
+      if (r === undefined || r.authentication === 'oscore' || !this.resume(r, stored))
+        this.observationStore.remove(stored.token);
+    }
+  }
+
+  private resume(r: Registration, stored: StoredObservation): boolean {
+    if (this.observations.size >= this.limits.maxObservations) return false;
+    let paths: Lwm2mPath[];
+    let coap: Observation;
+    const controller = new AbortController();
+    try {
+      paths = stored.paths.map((p) => parseLwm2mPath(p));
+      if (paths.length === 0 || (!stored.composite && paths.length !== 1)) return false;
+      coap = this.endpoint.resumeObservation({
+        ...this.observeRequest(r, paths, stored.composite, stored.format),
+        peer: r.peer,
+        token: fromHex(stored.token),
+        signal: controller.signal,
+      });
+    } catch {
+      return false; // a record that does not make an observation any more
+    }
+    this.attach(r, paths, stored.composite, stored.format, undefined, coap, () => controller.abort());
+    return true;
+  }
+
+  /** Observations of one path currently held for an endpoint (all of them without an endpoint). */
   observationsOf(endpoint?: string): ServerObservation[] {
-    return [...this.observations].filter((o) => endpoint === undefined || o.endpoint === endpoint);
+    const out: ServerObservation[] = [];
+    for (const o of this.observations)
+      if (o instanceof ServerObservation && (endpoint === undefined || o.endpoint === endpoint)) out.push(o);
+    return out;
+  }
+
+  /** Observe-Composite observations currently held for an endpoint (all of them without an endpoint). */
+  compositeObservationsOf(endpoint?: string): ServerCompositeObservation[] {
+    const out: ServerCompositeObservation[] = [];
+    for (const o of this.observations)
+      if (o instanceof ServerCompositeObservation && (endpoint === undefined || o.endpoint === endpoint))
+        out.push(o);
+    return out;
   }
 
   /** Cancel Observation (Core §6.4.2): cancels every observation of `path` on the endpoint; returns how many. */
@@ -920,6 +1317,22 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const p = toPath(path);
     const key = formatLwm2mPath(p);
     const matching = this.observationsOf(endpoint).filter((o) => formatLwm2mPath(o.path) === key);
+    await Promise.all(matching.map((o) => o.cancel()));
+    return matching.length;
+  }
+
+  /**
+   * Cancel Observation-Composite (Core §6.4.4, Transport §6.4: FETCH with Observe=1 and the path list):
+   * cancels every composite observation of exactly these paths (in any order); returns how many.
+   */
+  async cancelObserveComposite(endpoint: string, paths: readonly (string | Lwm2mPath)[]): Promise<number> {
+    const key = paths
+      .map((p) => formatLwm2mPath(toPath(p)))
+      .sort()
+      .join(' ');
+    const matching = this.compositeObservationsOf(endpoint).filter(
+      (o) => o.paths.map(formatLwm2mPath).sort().join(' ') === key,
+    );
     await Promise.all(matching.map((o) => o.cancel()));
     return matching.length;
   }

@@ -26,6 +26,12 @@ export interface Registration {
   readonly sms?: string;
   /** Where the device's last Register / Update came from: device-management requests go here. */
   readonly peer: Peer;
+  /**
+   * How the device authenticated its last Register / Update when the server holds credentials for it
+   * (`SecurityStore`): `oscore` (device-management requests are then protected with its context) or `psk`
+   * (the secure transport's identity). Absent for NoSec.
+   */
+  readonly authentication?: 'oscore' | 'psk';
   /** Alternate path of the objects (`/` when none). */
   readonly rootPath: string;
   /** Content formats announced with `ct` on the root link. */

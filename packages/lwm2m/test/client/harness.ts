@@ -4,12 +4,14 @@
  */
 import {
   CoapEndpoint,
+  type CoapEndpointOptions,
   type CoapRequest,
   type CoapResponse,
   Code,
   FakeClock,
   MemoryNetwork,
   type RequestOptions,
+  type ResponseInit,
   seededRandom,
   utf8Decode,
 } from '@thimble/coap-core';
@@ -35,18 +37,23 @@ export class FakeServer {
   private next = 1;
   /** Answer Updates with this code (2.04 by default). */
   updateCode: number = Code.Changed;
+  /** Answers a Register instead of accepting it, when it returns a response (version fallback tests). */
+  registerHook: ((req: CoapRequest) => ResponseInit | undefined) | undefined;
 
   constructor(
     readonly network: MemoryNetwork,
     readonly clock: FakeClock,
+    readonly address = SERVER,
+    readonly options: Omit<CoapEndpointOptions, 'transport'> = {},
   ) {}
 
   /** Binds the server (it is "down" until then: datagrams to it are lost). */
   up(): this {
     const ep = new CoapEndpoint({
-      transport: this.network.bind(SERVER, 5683),
+      transport: this.network.bind(this.address, 5683),
       clock: this.clock,
       random: seededRandom(1),
+      ...this.options,
     });
     const record = (req: CoapRequest) =>
       this.requests.push({
@@ -60,6 +67,8 @@ export class FakeServer {
       });
     ep.route('POST', '/rd', (req) => {
       record(req);
+      const hooked = this.registerHook?.(req);
+      if (hooked !== undefined) return hooked;
       const id = `r${this.next++}`;
       return {
         code: Code.Created,
@@ -90,6 +99,12 @@ export class FakeServer {
   }
   deletes(): Recorded[] {
     return this.requests.filter((r) => r.method === Code.DELETE);
+  }
+
+  /** Takes the server down (datagrams to it are lost from now on). */
+  async down(): Promise<void> {
+    await this.endpoint?.close();
+    this.endpoint = undefined;
   }
 
   /** A request to the client (device management). */

@@ -187,7 +187,7 @@ describe.skipIf(!available)('Leshan client (leshan-client-cf 2.0.0-M4) against L
 
   it('observes /3303/0/5700 (a temperature changing every second) and receives notifications', async () => {
     const observation = await server.observe(EP, '/3303/0/5700', { format: SENML_CBOR });
-    expect(observation.latest.kind).toBe('resource');
+    expect(observation.latest?.kind).toBe('resource');
     const values: unknown[] = [];
     await waitFor<void>('two notifications', 10_000, (done) =>
       observation.on('notification', (n) => {

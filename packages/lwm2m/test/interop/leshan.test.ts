@@ -18,6 +18,7 @@ import {
   rest,
   startLeshan,
 } from './leshan.js';
+import { describeDtlsInterop } from './leshan-security.js';
 
 const available = requireLeshan();
 
@@ -388,4 +389,6 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
     };
     await eventually(async () => !(await listed()), 10_000, 'de-registered');
   }, 40_000);
+
+  describeDtlsInterop(() => leshan);
 });

@@ -60,6 +60,8 @@ function freeTcpPort(): Promise<number> {
 
 export interface Leshan {
   readonly coapPort: number;
+  /** CoAP over DTLS (PSK identities added through `PUT /api/security/clients`). */
+  readonly coapsPort: number;
   readonly api: string;
   readonly output: () => string;
 }
@@ -83,8 +85,24 @@ function startJava(args: readonly string[]): { process: ChildProcess; output: ()
   return { process: child, output: () => output };
 }
 
-/** Starts the demo server on loopback with free ports (CoAP, CoAPs, web) and waits for its REST API. */
+/**
+ * Starts the demo server on loopback with free ports (CoAP, CoAPs, web) and waits for its REST API. A port
+ * found free can be taken by another process before the JVM binds it: without a fixed `port`, a start that
+ * fails with a BindException is tried again on new ports.
+ */
 export async function startLeshan(timeoutMs = 60_000, port?: number): Promise<Leshan> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLeshanOnce(timeoutMs, port);
+    } catch (e) {
+      if (port !== undefined || attempt >= 3 || !(e instanceof PortTaken)) throw e;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startLeshanOnce(timeoutMs: number, port: number | undefined): Promise<Leshan> {
   const jar = findLeshanJar()!;
   const coapPort = port ?? (await freeUdpPort());
   const coapsPort = await freeUdpPort();
@@ -115,9 +133,13 @@ export async function startLeshan(timeoutMs = 60_000, port?: number): Promise<Le
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (peer.process.exitCode !== null) throw new Error(`Leshan exited:\n${peer.output()}`);
+    if (port === undefined && peer.output().includes('java.net.BindException')) {
+      peer.process.kill('SIGKILL');
+      throw new PortTaken(`Leshan could not bind its ports:\n${peer.output()}`);
+    }
     try {
       const r = await fetch(`${api}/clients`, { signal: AbortSignal.timeout(2000) });
-      if (r.ok) return { coapPort, api, output: peer.output };
+      if (r.ok) return { coapPort, coapsPort, api, output: peer.output };
     } catch {
       // not up yet
     }

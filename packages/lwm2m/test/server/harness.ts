@@ -3,6 +3,7 @@
  */
 import {
   CoapEndpoint,
+  type CoapEndpointOptions,
   type CoapResponse,
   FakeClock,
   MemoryNetwork,
@@ -14,9 +15,17 @@ import {
   type Lwm2mClientOptions,
   Lwm2mServer,
   type Lwm2mServerLimits,
+  type Lwm2mServerOptions,
   type Registration,
   type RegistrationStore,
 } from '@thimble/lwm2m';
+
+/** How a device's CoAP endpoint is set up: security layers, the identity a secure transport gives it. */
+export type DeviceEndpointOptions = Partial<
+  Pick<CoapEndpointOptions, 'clientSecurity' | 'serverSecurity' | 'trace'>
+> & {
+  readonly identity?: string;
+};
 
 export const SERVER = '10.0.0.1';
 
@@ -34,7 +43,7 @@ export interface ServerSetup {
   server: Lwm2mServer;
   events: EventLog;
   /** Starts a device at 10.0.1.<n> (Device object, Server object, a temperature sensor). */
-  device(n: number, options?: Partial<Lwm2mClientOptions>): Lwm2mClient;
+  device(n: number, options?: Partial<Lwm2mClientOptions>, endpoint?: DeviceEndpointOptions): Lwm2mClient;
   /** A raw CoAP endpoint (for malformed requests), at 10.0.2.1. */
   raw(): CoapEndpoint;
   /** Sends a raw request to the server. */
@@ -42,10 +51,19 @@ export interface ServerSetup {
 }
 
 export function serverSetup(
-  options: { limits?: Lwm2mServerLimits; store?: RegistrationStore; seed?: number } = {},
+  options: {
+    limits?: Lwm2mServerLimits;
+    store?: RegistrationStore;
+    seed?: number;
+    /** More server options (security, oscore, observationStore). */
+    server?: Partial<Omit<Lwm2mServerOptions, 'endpoint' | 'clock' | 'random'>>;
+    /** Run on this clock and network (a restarted server joins the network of the first). */
+    clock?: FakeClock;
+    network?: MemoryNetwork;
+  } = {},
 ): ServerSetup {
-  const clock = new FakeClock();
-  const network = new MemoryNetwork({ clock, seed: options.seed ?? 3 });
+  const clock = options.clock ?? new FakeClock();
+  const network = options.network ?? new MemoryNetwork({ clock, seed: options.seed ?? 3 });
   const serverEndpoint = new CoapEndpoint({
     transport: network.bind(SERVER, 5683),
     clock,
@@ -57,6 +75,7 @@ export function serverSetup(
     random: seededRandom(7),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.store === undefined ? {} : { store: options.store }),
+    ...options.server,
   });
   const events: EventLog = { registered: [], updated: [], deregistered: [], expired: [] };
   server.on('registered', (r) => events.registered.push(r));
@@ -78,11 +97,13 @@ export function serverSetup(
     serverEndpoint,
     server,
     events,
-    device(n, deviceOptions = {}) {
+    device(n, deviceOptions = {}, endpointOptions = {}) {
+      const { identity, ...layers } = endpointOptions;
       const endpoint = new CoapEndpoint({
-        transport: network.bind(`10.0.1.${n}`, 56830),
+        transport: network.bind(`10.0.1.${n}`, 56830, identity === undefined ? {} : { identity }),
         clock,
         random: seededRandom(100 + n),
+        ...layers,
       });
       const client = new Lwm2mClient({
         endpointName: `dev${n}`,

@@ -41,7 +41,7 @@ describe('Lwm2mServer information reporting (LwM2M TS Core 1.1 §6.4)', () => {
   it('Observe on an instance in TLV notifies with the whole instance', async () => {
     const s = await withDevice();
     const obs = await drive(s.clock, s.server.observe('dev1', '/3303/0', { format: 11542 }));
-    expect(obs.latest.kind).toBe('objectInstance');
+    expect(obs.latest?.kind).toBe('objectInstance');
     const seen: Lwm2mNode[] = [];
     obs.on('notification', (n) => seen.push(n));
     s.client.set('/3303/0/5700', 30);

@@ -39,7 +39,10 @@ export interface BootstrapServerConfig {
   readonly binding?: string;
 }
 
-/** One OSCORE object (21) instance to write (TS Core 1.1 Appendix E.11). */
+/**
+ * One OSCORE object (21) instance to write (TS Core 1.1 Appendix E.11), from the device's side: `senderId`
+ * goes to resource 1 (OSCORE Sender ID, the id the device sends with), `recipientId` to resource 2.
+ */
 export interface BootstrapOscoreConfig {
   readonly masterSecret: string;
   readonly senderId: string;
@@ -63,8 +66,14 @@ export interface BootstrapConfig {
   readonly oscore?: Readonly<Record<string, BootstrapOscoreConfig>>;
   /** Send Bootstrap-Discover on `/` before writing (LwM2M 1.1). */
   readonly discover?: boolean;
-  /** Paths to Bootstrap-Read before writing (LwM2M 1.1: `/1`, `/1/x` only). */
+  /** Paths to Bootstrap-Read before writing (LwM2M 1.1: `/1`, `/1/x`, `/2`, `/2/x` only). */
   readonly read?: readonly string[];
+  /**
+   * Content format of the Bootstrap-Writes (TLV 11542, SenML JSON 110 / CBOR 112, LwM2M JSON 11543 / CBOR
+   * 11544). Default: the `pct` of the Bootstrap-Request, else SenML CBOR when a Bootstrap-Discover showed
+   * LwM2M 1.1 or later, else TLV (every 1.0 client reads it).
+   */
+  readonly contentFormat?: number;
 }
 
 /** Where bootstrap configurations live: a memory store and a JSON-file store implement it. */

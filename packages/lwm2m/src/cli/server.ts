@@ -1,0 +1,189 @@
+/**
+ * `lwm2m server`: an `Lwm2mServer` on UDP plus its REST API, logging registrations, until SIGINT / SIGTERM
+ * (see README.md, "The lwm2m server command").
+ *
+ * The stores behind `--store` and the firmware campaign engine come through `ServerCommandDeps`, so a
+ * persistent store or a `FirmwareService` is wired in one place (`serverCommandDeps`).
+ */
+import { parseArgs } from 'node:util';
+import type { CoapEndpoint } from '@thimble/coap-core';
+import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { nodeCrypto } from '@thimble/oscore/node';
+import { createRestApi, startRestApi } from '../node/rest/app.js';
+import { openSqliteStores } from '../node/sqlite-store.js';
+import type { BootstrapConfigStore } from '../server/bootstrap/types.js';
+import { FirmwareCampaigns } from '../server/firmware/campaign.js';
+import type { FirmwareService } from '../server/firmware/types.js';
+import type { ObservationStore } from '../server/observation-store.js';
+import { MemorySecurityStore } from '../server/security-store.js';
+import type { SecurityStore } from '../server/security-types.js';
+import { Lwm2mServer } from '../server/server.js';
+import { MemoryRegistrationStore, type Registration, type RegistrationStore } from '../server/store.js';
+import type { CliIo } from './main.js';
+import { untilStopped } from './signals.js';
+
+/** What `--store` opens. */
+export interface ServerStores {
+  readonly registrations: RegistrationStore;
+  readonly security?: SecurityStore;
+  readonly observations?: ObservationStore;
+  readonly bootstrap?: BootstrapConfigStore;
+  close?(): void;
+}
+
+/** What the firmware engine gets to work with once the server runs. */
+export interface FirmwareContext {
+  readonly server: Lwm2mServer;
+  readonly endpoint: CoapEndpoint;
+  /** The CoAP server's address as devices would use it, e.g. `coap://127.0.0.1:5683` (for pull). */
+  readonly coapUri: string;
+}
+
+export interface ServerCommandDeps {
+  /** Opens the stores named by `--store` (`memory`, `sqlite:PATH`); throws an `Error` with a message. */
+  openStores(spec: string): ServerStores;
+  /** The firmware campaign engine; without one `/api/firmware` answers 501. */
+  createFirmware?: (context: FirmwareContext) => FirmwareService & { close?(): void };
+}
+
+export function openStores(spec: string): ServerStores {
+  if (spec === 'memory')
+    return { registrations: new MemoryRegistrationStore(), security: new MemorySecurityStore() };
+  if (spec.startsWith('sqlite:')) {
+    const path = spec.slice('sqlite:'.length);
+    if (path === '') throw new Error('--store sqlite:PATH needs a file path');
+    return openSqliteStores(path);
+  }
+  throw new Error(`--store must be memory or sqlite:PATH, not "${spec}"`);
+}
+
+export const serverCommandDeps: ServerCommandDeps = {
+  openStores,
+  createFirmware: ({ server, coapUri }) => new FirmwareCampaigns({ server, publicUri: coapUri }),
+};
+
+export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
+
+Server options:
+      --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
+      --coap-host ADDR    address the CoAP socket binds (default: every interface)
+      --http-port PORT    port of the REST API (default 8080, 0 = any free port)
+      --host ADDR         address the REST API listens on (default 127.0.0.1)
+      --store SPEC        memory (default) or sqlite:PATH
+      --token TOKEN       require "Authorization: Bearer TOKEN" on the API (or set LWM2M_API_TOKEN)
+`;
+
+function port(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || n > 65535) throw new Error(`"${text}" is not a port number`);
+  return n;
+}
+
+const hostPort = (host: string, port: number): string =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+
+const describe = (r: Registration): string =>
+  `"${r.endpoint}" (LwM2M ${r.version}, lifetime ${r.lifetime} s, ${r.binding}${r.queueMode ? ', queue mode' : ''}) from ${r.peer.address}:${r.peer.port}`;
+
+/** Runs `lwm2m server`; resolves with the exit code once stopped by a signal (or `signal`). */
+export async function runServer(
+  argv: readonly string[],
+  io: CliIo,
+  signal?: AbortSignal,
+  deps: ServerCommandDeps = serverCommandDeps,
+): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  let coapPort: number;
+  let httpPort: number;
+  try {
+    values = parse(argv).values;
+    coapPort = port(values['coap-port'], 5683);
+    httpPort = port(values['http-port'], 8080);
+  } catch (e) {
+    io.stderr.write(`lwm2m server: ${(e as Error).message}\nUsage:\n${SERVER_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(`Usage:\n${SERVER_USAGE}`);
+    return 0;
+  }
+  let stores: ServerStores;
+  try {
+    stores = deps.openStores(values.store ?? 'memory');
+  } catch (e) {
+    io.stderr.write(`lwm2m server: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const token = values.token ?? process.env.LWM2M_API_TOKEN;
+  const log = (line: string) => io.stdout.write(`${new Date().toISOString()} ${line}\n`);
+
+  const closers: (() => unknown)[] = [() => stores.close?.()];
+  const stop = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (e) {
+        io.stderr.write(`lwm2m server: while stopping: ${(e as Error).message}\n`);
+      }
+    }
+  };
+  try {
+    const endpoint = await createUdpEndpoint({ address: values['coap-host'], port: coapPort });
+    closers.push(() => endpoint.close());
+    const server = new Lwm2mServer({
+      endpoint,
+      store: stores.registrations,
+      ...(stores.observations === undefined ? {} : { observationStore: stores.observations }),
+      ...(stores.security === undefined ? {} : { security: stores.security, oscore: { crypto: nodeCrypto } }),
+    });
+    closers.push(() => server.close());
+    server.on('registered', (r, replaced) => log(`registered ${describe(r)}${replaced ? ' (again)' : ''}`));
+    server.on('updated', (r) => log(`updated "${r.endpoint}"`));
+    server.on('deregistered', (r) => log(`de-registered "${r.endpoint}"`));
+    server.on('expired', (r) => log(`expired "${r.endpoint}"`));
+    const local = endpoint.transport.local;
+    const firmware = deps.createFirmware?.({
+      server,
+      endpoint,
+      coapUri: `coap://${hostPort(values['coap-host'] ?? '127.0.0.1', local.port)}`,
+    });
+    if (firmware?.close !== undefined) closers.push(() => firmware.close?.());
+    const app = await createRestApi({
+      server,
+      ...(firmware === undefined ? {} : { firmware }),
+      ...(stores.security === undefined ? {} : { security: stores.security }),
+      ...(stores.bootstrap === undefined ? {} : { bootstrap: stores.bootstrap }),
+      ...(token === undefined || token === '' ? {} : { token }),
+    });
+    closers.push(() => app.close());
+    const url = await startRestApi(app, { host: values.host ?? '127.0.0.1', port: httpPort });
+    log(
+      `LwM2M server on udp ${hostPort(local.address, local.port)}, REST API on ${url}/api${token ? ' (bearer token)' : ''}`,
+    );
+  } catch (e) {
+    io.stderr.write(`lwm2m server: ${(e as Error).message}\n`);
+    await stop();
+    return 1;
+  }
+  await untilStopped(signal);
+  log('stopping');
+  await stop();
+  return 0;
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: false,
+    options: {
+      'coap-port': { type: 'string' },
+      'coap-host': { type: 'string' },
+      'http-port': { type: 'string' },
+      host: { type: 'string' },
+      store: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
