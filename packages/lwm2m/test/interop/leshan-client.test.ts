@@ -8,7 +8,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CoapEndpoint } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
-import { type Lwm2mNode, Lwm2mServer, type Registration } from '@thimble/lwm2m';
+import {
+  Lwm2mBootstrapServer,
+  type Lwm2mNode,
+  Lwm2mServer,
+  MemoryBootstrapConfigStore,
+  type Registration,
+} from '@thimble/lwm2m';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IN_CI } from '../../../coap-core/test/interop/peers.js';
 
@@ -50,8 +56,10 @@ class LeshanClientPeer {
   private output = '';
   readonly process: ChildProcess;
 
-  constructor(endpoint: string, serverUri: string) {
-    this.process = spawn('java', ['-Xmx128m', '-jar', JAR, '-n', endpoint, '-u', serverUri, '-l', '60'], {
+  constructor(endpoint: string, serverUri: string, bootstrap = false) {
+    const args = ['-Xmx128m', '-jar', JAR, '-n', endpoint, '-u', serverUri, '-l', '60'];
+    if (bootstrap) args.push('-b');
+    this.process = spawn('java', args, {
       cwd: DIR,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -229,3 +237,87 @@ describe.skipIf(!available)('Leshan client (leshan-client-cf 2.0.0-M4) against L
     expect(peer.has('deregistered')).toBe(true);
   }, 30_000);
 });
+
+describe.skipIf(!available)(
+  'Leshan client (-b) bootstraps from our Lwm2mBootstrapServer, then registers with Lwm2mServer',
+  () => {
+    const EP = `leshan-client-bs-${process.pid}`;
+    let serverEndpoint: CoapEndpoint;
+    let bsEndpoint: CoapEndpoint;
+    let server: Lwm2mServer;
+    let bs: Lwm2mBootstrapServer;
+    let peer: LeshanClientPeer | undefined;
+
+    beforeAll(async () => {
+      serverEndpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+      bsEndpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+      server = new Lwm2mServer({ endpoint: serverEndpoint });
+      const store = new MemoryBootstrapConfigStore();
+      store.set(EP, {
+        discover: true,
+        security: {
+          1: {
+            uri: `coap://127.0.0.1:${serverEndpoint.transport.local.port}`,
+            bootstrapServer: false,
+            securityMode: 'nosec',
+            shortServerId: 321,
+          },
+        },
+        servers: { 0: { shortServerId: 321, lifetime: 45 } },
+      });
+      bs = new Lwm2mBootstrapServer({ endpoint: bsEndpoint, store });
+    });
+
+    afterAll(async () => {
+      if (peer !== undefined && peer.process.exitCode === null) peer.process.kill('SIGKILL');
+      bs?.close();
+      server?.close();
+      await bsEndpoint?.close();
+      await serverEndpoint?.close();
+    });
+
+    it('is bootstrapped (Discover, Delete, Writes, Finish), registers with the server it was given and de-registers', async () => {
+      const operations: string[] = [];
+      bs.on('operation', (session, e) => {
+        if (session.endpoint === EP) operations.push(`${e.operation} ${e.path}`);
+      });
+      const succeeded = waitFor<void>('bootstrap session success', 45_000, (done, fail) => {
+        bs.on('sessionSucceeded', (session) => {
+          if (session.endpoint === EP) done();
+        });
+        bs.on('sessionFailed', (session, reason) => {
+          if (session.endpoint === EP) fail(new Error(`bootstrap failed: ${reason}`));
+        });
+      });
+      const registered = waitFor<Registration>('registration after bootstrap', 45_000, (done) =>
+        server.on('registered', (r) => {
+          if (r.endpoint === EP) done(r);
+        }),
+      );
+      peer = new LeshanClientPeer(EP, `coap://127.0.0.1:${bsEndpoint.transport.local.port}`, true);
+      try {
+        await succeeded;
+        const r = await registered;
+        // the lifetime written in the Server object is the one it registers with
+        expect(r.lifetime).toBe(45);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${peer.log()}`);
+      }
+      expect(operations[0]).toMatch(/^Bootstrap-Discover/);
+      expect(operations.some((o) => o.startsWith('Bootstrap-Write /0/1'))).toBe(true);
+      expect(operations.some((o) => o.startsWith('Bootstrap-Write /1/0'))).toBe(true);
+      expect(operations[operations.length - 1]).toMatch(/^Bootstrap-Finish/);
+      expect(peer.has('bootstrapped')).toBe(true);
+      expect(leafValue(await server.read(EP, '/3/0/0', { format: TLV, timeout: 5000 }))).toBe(
+        'Leshan Demo Device',
+      );
+      const gone = waitFor<Registration>('de-registration', 15_000, (done) =>
+        server.on('deregistered', (reg) => {
+          if (reg.endpoint === EP) done(reg);
+        }),
+      );
+      peer.process.kill('SIGTERM');
+      await gone;
+    }, 60_000);
+  },
+);
