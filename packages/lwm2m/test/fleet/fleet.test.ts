@@ -279,6 +279,39 @@ describe('lwm2m fleet command', () => {
     expect(err).toContain('open-file limit');
   });
 
+  it('--json reports progress as JSON lines', async () => {
+    const endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    const server = new Lwm2mServer({ endpoint });
+    let out = '';
+    const io = { stdout: { write: (d: string) => (out += d) }, stderr: { write: (d: string) => (out += d) } };
+    const controller = new AbortController();
+    const port = endpoint.transport.local.port;
+    const run = main(
+      ['fleet', '-n', '4', '-s', `coap://127.0.0.1:${port}`, '--json', '--progress', '0.1'],
+      io,
+      controller.signal,
+    );
+    try {
+      const end = Date.now() + 10_000;
+      while (!out.includes('"phase":"registered"') && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 20));
+      controller.abort();
+      expect(await run).toBe(0);
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { phase: string; registered: number; rss: number; count: number });
+      const done = lines.find((l) => l.phase === 'registered')!;
+      expect(done).toMatchObject({ registered: 4, count: 4 });
+      expect(done.rss).toBeGreaterThan(0);
+      expect(lines[lines.length - 1]!.phase).toBe('stopped');
+    } finally {
+      controller.abort();
+      server.close();
+      await endpoint.close();
+    }
+  });
+
   it('registers N devices, logs progress and de-registers them all when stopped', async () => {
     const endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
     const server = new Lwm2mServer({ endpoint });

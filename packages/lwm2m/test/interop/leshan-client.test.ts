@@ -276,7 +276,7 @@ describe.skipIf(!available)(
       await serverEndpoint?.close();
     });
 
-    it('is bootstrapped (Discover, Delete, Writes, Finish), registers with the server it was given and de-registers', async () => {
+    it('is bootstrapped (Discover, Delete, Writes, Finish), registers with the server it was given and de-registers when its stdin closes', async () => {
       const operations: string[] = [];
       bs.on('operation', (session, e) => {
         if (session.endpoint === EP) operations.push(`${e.operation} ${e.path}`);
@@ -316,7 +316,8 @@ describe.skipIf(!available)(
           if (reg.endpoint === EP) done(reg);
         }),
       );
-      peer.process.kill('SIGTERM');
+      // the other way to stop it: its standard input closes (as when the parent goes away)
+      peer.process.stdin!.end();
       await gone;
     }, 60_000);
   },
