@@ -122,6 +122,14 @@ export {
   TlvType,
   tlvValueBytes,
 } from './content/tlv.js';
+export {
+  Fleet,
+  type FleetDevice,
+  type FleetEvents,
+  type FleetOptions,
+  type FleetStats,
+  installFleetObjects,
+} from './fleet/index.js';
 export { BUILTIN_OBJECTS, CORE_OBJECT_IDS } from './model/builtin.js';
 export { DdfError, type DdfErrorReason, parseObjectDefinitionXml } from './model/ddf.js';
 export {

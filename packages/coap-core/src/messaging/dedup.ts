@@ -15,8 +15,12 @@
  * Sequence numbers only grow, so a stale one can never name a newer entry.
  */
 
-/** Initial ring capacity per peer (a power of two; rings double as needed). */
-const INITIAL_CAPACITY = 8;
+/**
+ * Initial ring capacity per peer (a power of two; rings double as needed). Small: a server keeps a ring
+ * for every device that spoke within EXCHANGE_LIFETIME, and most devices send a request or two in that
+ * time (a Register, an Update); a busy peer's ring grows in a few doublings.
+ */
+const INITIAL_CAPACITY = 2;
 /**
  * Replies up to this many bytes are copied into the ring itself; longer ones into an array of their own.
  * Keeping the sender's bytes instead would keep alive the 32 KB encoder slab they are a view of (see

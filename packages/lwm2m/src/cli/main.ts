@@ -15,6 +15,7 @@ import { FileClientStateStore, nodeServerTransports } from '../node/client.js';
 import { BOOTSTRAP_SERVER_USAGE, bootstrapServerMain } from './bootstrap-server.js';
 import { EXAMPLE_OBJECT_VERSIONS, type ExampleSecurity, installExampleDevice } from './device.js';
 import { FIRMWARE_USAGE, runFirmware } from './firmware.js';
+import { fleetMain } from './fleet.js';
 import { runServer, SERVER_USAGE } from './server.js';
 import { untilStopped } from './signals.js';
 
@@ -28,6 +29,7 @@ const USAGE = `Usage:
   lwm2m client --endpoint NAME --server coaps://HOST:PORT --psk-identity ID --psk-key HEX [options]
 ${SERVER_USAGE.split('\n')[0]}
 ${FIRMWARE_USAGE.split('\n')[0]}
+  lwm2m fleet --count N --server coap://HOST:PORT [options]   (lwm2m fleet --help)
 
 Client options:
   -e, --endpoint NAME     endpoint client name (ep)
@@ -58,6 +60,7 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   if (argv[0] === 'bootstrap-server') return bootstrapServerMain(argv.slice(1), io, signal);
   if (argv[0] === 'server') return runServer(argv.slice(1), io, signal);
   if (argv[0] === 'firmware') return runFirmware(argv.slice(1), io, signal);
+  if (argv[0] === 'fleet') return fleetMain(argv.slice(1), io, signal);
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);

@@ -1,4 +1,4 @@
-/** Node-only entry point: DDF files from disk, the SQLite stores, the REST API, the example device. */
+/** Node-only entry point: DDF files from disk, the SQLite stores, the REST API, the example device, fleet mode on UDP. */
 export {
   EXAMPLE_OBJECT_VERSIONS,
   type ExampleDevice,
@@ -10,6 +10,12 @@ export { JsonFileBootstrapConfigStore } from './bootstrap-store.js';
 export { FileClientStateStore, type NodeServerTransportOptions, nodeServerTransports } from './client.js';
 export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
 export { type HttpFetcherOptions, httpPackageFetcher } from './firmware-http.js';
+export {
+  createUdpFleet,
+  DEVICE_ENDPOINT_LIMITS,
+  fileDescriptorLimit,
+  type UdpFleetOptions,
+} from './fleet.js';
 export * from './rest/index.js';
 export {
   openSqliteStores,

@@ -135,6 +135,31 @@ export function parseUpdateQuery(query: readonly string[]): UpdateParams {
   };
 }
 
+/**
+ * Parsed link sets by payload text. Devices of one model register the same links, so their registrations
+ * share one frozen, compact result (and skip the parse): with thousands of registrations the per-device
+ * copies of the object list were most of a registration's memory. Bounded: the oldest entry goes first.
+ */
+const LINKS_CACHE_MAX = 256;
+/** One decoder for every payload (making one costs more than decoding a registration payload). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** Longer payloads are parsed every time and not kept (the cache stays well under a megabyte). */
+const LINKS_CACHE_TEXT_MAX = 2048;
+const linksCache = new Map<string, RegistrationLinks>();
+
+/** A frozen copy with arrays of exactly their length (parsers grow arrays with spare capacity). */
+function compactLinks(links: RegistrationLinks): RegistrationLinks {
+  const objects = links.objects.map((o) => {
+    const path = Object.freeze(o.path.slice());
+    return Object.freeze(o.version === undefined ? { path } : { path, version: o.version });
+  });
+  return Object.freeze({
+    rootPath: links.rootPath,
+    contentFormats: Object.freeze(links.contentFormats.slice()),
+    objects: Object.freeze(objects),
+  });
+}
+
 /** Parses the link-format payload of a Register / Update, bounded in size and number of links. */
 export function parseLinksPayload(
   payload: Uint8Array,
@@ -147,9 +172,15 @@ export function parseLinksPayload(
     bad(`payload must be link-format (40), not ${contentFormat}`);
   let textPayload: string;
   try {
-    textPayload = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    textPayload = UTF8.decode(payload);
   } catch {
     return bad('payload is not UTF-8');
+  }
+  const maxLinks = limits.maxObjectLinks ?? 1024;
+  const cached = linksCache.get(textPayload);
+  if (cached !== undefined) {
+    if (cached.objects.length > maxLinks) bad(`more than ${maxLinks} object links`);
+    return cached;
   }
   let links: RegistrationLinks;
   try {
@@ -158,7 +189,10 @@ export function parseLinksPayload(
     if (e instanceof Lwm2mContentError) return bad(`bad object links: ${e.message}`);
     throw e;
   }
-  const maxLinks = limits.maxObjectLinks ?? 1024;
   if (links.objects.length > maxLinks) bad(`more than ${maxLinks} object links`);
+  if (textPayload.length > LINKS_CACHE_TEXT_MAX) return compactLinks(links);
+  links = compactLinks(links);
+  if (linksCache.size >= LINKS_CACHE_MAX) linksCache.delete(linksCache.keys().next().value!);
+  linksCache.set(textPayload, links);
   return links;
 }

@@ -1,0 +1,8 @@
+export {
+  Fleet,
+  type FleetDevice,
+  type FleetEvents,
+  type FleetOptions,
+  type FleetStats,
+  installFleetObjects,
+} from './fleet.js';
