@@ -26,6 +26,7 @@ describe('a firmware campaign by push and by pull to a fleet of 20 devices on UD
   let server: Lwm2mServer;
   let campaigns: FirmwareCampaigns;
   let fleet: Fleet;
+  let uri: string;
   const sinks: HashingSink[] = [];
   const updates: FirmwareUpdate[] = [];
   /** The package digests each device installed, in order. */
@@ -34,7 +35,7 @@ describe('a firmware campaign by push and by pull to a fleet of 20 devices on UD
   beforeAll(async () => {
     endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
     server = new Lwm2mServer({ endpoint });
-    const uri = `coap://127.0.0.1:${endpoint.transport.local.port}`;
+    uri = `coap://127.0.0.1:${endpoint.transport.local.port}`;
     campaigns = new FirmwareCampaigns({ server, publicUri: uri, pollInterval: 500, retryDelay: 200 });
     fleet = createUdpFleet({
       count: COUNT,
@@ -93,6 +94,10 @@ describe('a firmware campaign by push and by pull to a fleet of 20 devices on UD
         const name = fleet.name(i);
         expect(sinks[i]!.finished, name).toBe(sha);
         expect(sinks[i]!.received, name).toBe(size);
+        // the device got it the way the campaign said: a Block1 push, or a pull of the server's image route
+        const begun = sinks[i]!.begun.at(-1)!;
+        expect(begun.method, name).toBe(method);
+        if (method === 'pull') expect(begun.uri, name).toBe(`${uri}/fw/${info.id}`);
         expect(installed[i], name).toEqual(round === 1 ? [sha] : [expect.any(String), sha]);
         expect(updates[i]!.result, name).toBe(1);
         expect(fleet.device(i)!.client.get('/3/0/3'), name).toBe(`2.0.${round}`);
