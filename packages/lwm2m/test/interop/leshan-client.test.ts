@@ -1,7 +1,8 @@
 /**
  * Interop with a Leshan client (Eclipse Leshan's client library 2.0.0-M4, LwM2M 1.1): the small Java peer
  * in ./leshan-client/ (built by `.ci/run` into .interop/leshan-client/) registers with our Lwm2mServer on
- * UDP loopback; we read, write, observe through the Lwm2mServer API and see it de-register.
+ * UDP loopback; we read, write, observe through the Lwm2mServer API and see it de-register; and the same
+ * through the REST API (`createRestApi`) on a real HTTP listener, with notifications on its event stream.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,8 +16,11 @@ import {
   MemoryBootstrapConfigStore,
   type Registration,
 } from '@thimble/lwm2m';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IN_CI } from '../../../coap-core/test/interop/peers.js';
+import { readServerSentEvents } from '../../src/cli/firmware.js';
+import { createRestApi, startRestApi } from '../../src/node/index.js';
 
 const DIR = fileURLToPath(new URL('../../../../.interop/leshan-client/', import.meta.url));
 const JAR = `${DIR}thimble-leshan-client.jar`;
@@ -320,5 +324,149 @@ describe.skipIf(!available)(
       peer.process.stdin!.end();
       await gone;
     }, 60_000);
+  },
+);
+
+describe.skipIf(!available)(
+  'Leshan client (leshan-client-cf 2.0.0-M4) through the REST API (issue #8)',
+  () => {
+    const EP = `leshan-client-rest-${process.pid}`;
+    let endpoint: CoapEndpoint;
+    let server: Lwm2mServer;
+    let app: FastifyInstance;
+    let base: string;
+    let peer: LeshanClientPeer;
+    const abort = new AbortController();
+    /** Every event of one `GET /api/events` stream, opened before the peer started. */
+    const events: { name: string; data: { [key: string]: unknown } }[] = [];
+    let stream: Promise<void>;
+
+    const api = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${base}${path}`, init);
+      const text = await res.text();
+      return {
+        status: res.status,
+        body: (text === '' ? undefined : JSON.parse(text)) as { [key: string]: unknown },
+      };
+    };
+
+    beforeAll(async () => {
+      endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+      server = new Lwm2mServer({ endpoint });
+      app = await createRestApi({ server });
+      base = await startRestApi(app, { port: 0 });
+      const res = await fetch(`${base}/api/events`, { signal: abort.signal });
+      expect(res.status).toBe(200);
+      stream = readServerSentEvents(res.body!, (name, data) =>
+        events.push({ name, data: JSON.parse(data) }),
+      ).catch(() => undefined);
+      peer = new LeshanClientPeer(EP, `coap://127.0.0.1:${endpoint.transport.local.port}`);
+      try {
+        await waitFor<void>(
+          'registration of the Leshan client (seen on /api/events)',
+          45_000,
+          (done, fail) => {
+            const timer = setInterval(() => {
+              if (events.some((e) => e.name === 'registered' && e.data.endpoint === EP)) {
+                clearInterval(timer);
+                done();
+              }
+            }, 50);
+            peer.process.once('exit', (code) => {
+              clearInterval(timer);
+              fail(new Error(`the Leshan client exited (${code})`));
+            });
+          },
+        );
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${peer.log()}`);
+      }
+    }, 60_000);
+
+    afterAll(async () => {
+      if (peer !== undefined && peer.process.exitCode === null) peer.process.kill('SIGKILL');
+      abort.abort();
+      await app?.close();
+      await stream;
+      server?.close();
+      await endpoint?.close();
+    });
+
+    it('GET /api/clients lists the Leshan endpoint (LwM2M 1.1)', async () => {
+      const res = await fetch(`${base}/api/clients`);
+      expect(res.status).toBe(200);
+      const list = (await res.json()) as { endpoint: string; version: string }[];
+      expect(list).toEqual([expect.objectContaining({ endpoint: EP, version: '1.1' })]);
+    });
+
+    it.each(['tlv', 'senml-json', 'senml-cbor', 'text'])(
+      'GET /api/clients/:ep/3/0/0?format=%s reads "Leshan Demo Device"',
+      async (format) => {
+        const { status, body } = await api(`/api/clients/${EP}/3/0/0?format=${format}&timeout=5`);
+        expect(status).toBe(200);
+        expect(body).toEqual({ kind: 'resource', id: 0, type: 'String', value: 'Leshan Demo Device' });
+      },
+    );
+
+    it('PUT /api/clients/:ep/3/0/15 writes the Timezone (TLV), GET reads it back (SenML JSON)', async () => {
+      const put = await api(`/api/clients/${EP}/3/0/15?format=tlv`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ value: 'Asia/Tokyo' }),
+      });
+      expect(put.status).toBe(204);
+      const read = await api(`/api/clients/${EP}/3/0/15?format=senml-json`);
+      expect(read).toEqual({
+        status: 200,
+        body: { kind: 'resource', id: 15, type: 'String', value: 'Asia/Tokyo' },
+      });
+      expect(peer.events).toContainEqual(
+        expect.objectContaining({ event: 'write', path: '/3/0/15', value: 'Asia/Tokyo' }),
+      );
+    });
+
+    it('POST /api/clients/:ep/3303/0/5700/observe, then notifications arrive on GET /api/events', async () => {
+      const before = events.length;
+      const observe = await api(`/api/clients/${EP}/3303/0/5700/observe?format=senml-cbor`, {
+        method: 'POST',
+      });
+      expect(observe.status).toBe(200);
+      expect(observe.body).toMatchObject({
+        endpoint: EP,
+        path: '/3303/0/5700',
+        node: { kind: 'resource', id: 5700 },
+      });
+      const notifications = () =>
+        events.slice(before).filter((e) => e.name === 'notification' && e.data.endpoint === EP);
+      await waitFor<void>('two notifications on /api/events', 10_000, (done) => {
+        const timer = setInterval(() => {
+          if (notifications().length >= 2) {
+            clearInterval(timer);
+            done();
+          }
+        }, 50);
+      });
+      for (const n of notifications()) {
+        expect(n.data.path).toBe('/3303/0/5700');
+        expect(n.data.node).toMatchObject({ kind: 'resource', id: 5700, type: 'Float' });
+        expect(typeof (n.data.node as { value: unknown }).value).toBe('number');
+      }
+      const cancel = await api(`/api/clients/${EP}/3303/0/5700/observe`, { method: 'DELETE' });
+      expect(cancel).toEqual({ status: 200, body: { cancelled: 1 } });
+    }, 15_000);
+
+    it('a deregistered event on GET /api/events when the peer stops (SIGTERM); the list is empty', async () => {
+      peer.process.kill('SIGTERM');
+      await waitFor<void>('deregistered on /api/events', 15_000, (done) => {
+        const timer = setInterval(() => {
+          if (events.some((e) => e.name === 'deregistered' && e.data.endpoint === EP)) {
+            clearInterval(timer);
+            done();
+          }
+        }, 50);
+      });
+      expect(await (await fetch(`${base}/api/clients`)).json()).toEqual([]);
+      expect((await api(`/api/clients/${EP}/3/0/0`)).status).toBe(404);
+    }, 30_000);
   },
 );
