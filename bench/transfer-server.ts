@@ -22,6 +22,11 @@ if (which === 'thimble') {
     return { code: Code.Changed };
   });
   server.route('GET', '/file', () => ({ code: Code.Content, payload: stored, contentFormat: 42 }));
+  // the server's own CPU time so far (user + system, µs), for the CPU-per-block figure
+  server.route('GET', '/cpu', () => {
+    const u = process.cpuUsage();
+    return { code: Code.Content, payload: String(u.user + u.system) };
+  });
   console.log(`ready ${server.local.port}`);
 } else if (which === 'node-coap') {
   const require = createRequire(import.meta.url);

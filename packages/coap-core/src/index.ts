@@ -16,6 +16,7 @@ export {
   type RouteOptions,
 } from './endpoint/endpoint.js';
 export { CoapRequestError, type CoapRequestErrorReason } from './endpoint/errors.js';
+export { DEFAULT_MAX_UNFRAGMENTED_SIZE, type OuterBlockwiseOptions } from './endpoint/outer-blockwise.js';
 export { METHOD_CODES, type Method } from './endpoint/router.js';
 export type {
   ClientSecurity,

@@ -203,6 +203,8 @@ export {
   type BootstrapSessionInfo,
   type CompositeNotificationEvent,
   DEFAULT_LIFETIME,
+  type EventStreamOptions,
+  eventStream,
   FirmwareCampaigns,
   type FirmwareCampaignsOptions,
   Lwm2mBootstrapServer,

@@ -3,7 +3,9 @@
  * and `ServerSecurity` hooks on top of the protection functions. The endpoint calls them between its
  * exchange layers (token matching, Block-wise, Observe) and the message layer, so every block and every
  * notification is an OSCORE message of its own ("inner" Block-wise, §4.1.3.4.1), and handlers see the
- * decrypted request with the authenticated context.
+ * decrypted request with the authenticated context. Below the layer, the endpoint's Outer Block-wise
+ * (§4.1.3.4.2, option `outerBlockwise`) splits and reassembles whole OSCORE messages hop by hop, so each
+ * is protected and verified exactly once.
  *
  * ```ts
  * const client = new CoapEndpoint({ transport, clientSecurity: oscoreClient(ctx) });
@@ -69,6 +71,7 @@ function view(m: CoapMessageInit): CoapMessage {
  */
 export function oscoreClient(ctx: SecurityContext, options?: ProtectRequestOptions): ClientSecurity {
   return {
+    outerBlockwise: true, // §4.1.3.4: Block options are Inner; any on the wire are Outer (§4.1.3.4.2)
     protectRequest(request: OutgoingMessage, confirmable: boolean): SecuredRequest {
       const { message, binding } = protectRequest(
         ctx,
@@ -100,6 +103,8 @@ function hasOscoreOption(message: CoapMessage): boolean {
 export function oscoreServer(contexts: readonly SecurityContext[] | ContextLookup): ServerSecurity {
   const lookup = typeof contexts === 'function' ? contexts : contextLookup(contexts);
   return {
+    // RFC 8613 §4.1.3.4.2: Block options on an OSCORE message are Outer ones (the endpoint reassembles)
+    isProtected: hasOscoreOption,
     unprotectRequest(request: CoapMessage): UnprotectResult | undefined {
       if (!hasOscoreOption(request)) return undefined;
       let verified: ReturnType<typeof unprotectRequest>;

@@ -76,6 +76,28 @@ describe('coap --oscore (RFC 8613)', () => {
     expect([get.code, get.stdout.length]).toEqual([0, 5000]);
   });
 
+  it('--outer-block-size: the protected request goes in Outer Block1 blocks (RFC 8613 §4.1.3.4.2)', async () => {
+    const body = 'o'.repeat(900);
+    const put = await coap(
+      'put',
+      `${base}/outer.txt`,
+      '-p',
+      body,
+      '--outer-block-size',
+      '128',
+      '--oscore',
+      dirs.client,
+      '-v',
+    );
+    expect(put.code).toBe(0);
+    expect(readFileSync(join(files, 'outer.txt'), 'utf8')).toBe(body);
+    const sent = put.stderr.split('\n').filter((l) => l.startsWith('→'));
+    expect(sent.length).toBeGreaterThanOrEqual(8); // 900 bytes + OSCORE overhead in 128-byte Outer blocks
+    const usage = await coap('get', `${base}/outer.txt`, '--outer-block-size', '128');
+    expect(usage.code).toBe(64);
+    expect(usage.stderr).toContain('--outer-block-size needs --oscore');
+  });
+
   it('observe --oscore gets the first notification', async () => {
     const r = await coap('observe', `${base}/hello.txt`, '--count', '1', '--oscore', dirs.client);
     expect([r.code, r.stdout]).toEqual([0, 'hello through OSCORE\n']);

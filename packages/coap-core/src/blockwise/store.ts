@@ -1,7 +1,9 @@
 /**
  * Server-side Block-wise state (RFC 7959): Block1 bodies being reassembled and Block2 representations
- * being served block by block. Both are bounded in entries and bytes and expire when idle.
+ * being served block by block, for application bodies and for Outer Block-wise on protected messages
+ * (RFC 8613 §4.1.3.4.2). All are bounded in entries and bytes together and expire when idle.
  */
+import type { CoapOptionInit } from '../message/types.js';
 
 /** FNV-1a 32-bit over the bytes: a cheap ETag for a representation snapshot. */
 export function etagOf(bytes: Uint8Array): Uint8Array {
@@ -53,7 +55,17 @@ export interface Block2Snapshot {
   expires: number;
 }
 
-type Entry = Block1Transfer | Block2Snapshot;
+/** A whole protected (outer) response served in Outer Block2 blocks (RFC 8613 §4.1.3.4.2). */
+export interface OuterSnapshot {
+  kind: 3;
+  code: number;
+  /** The outer options of the protected message (no Block or Size options). */
+  options: readonly CoapOptionInit[];
+  payload: Uint8Array;
+  expires: number;
+}
+
+type Entry = Block1Transfer | Block2Snapshot | OuterSnapshot;
 
 function size(e: Entry): number {
   return e.kind === 1 ? e.held : e.payload.length;

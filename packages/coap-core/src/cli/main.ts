@@ -10,6 +10,7 @@ import {
   type RequestOptions,
 } from '../endpoint/endpoint.js';
 import { CoapRequestError } from '../endpoint/errors.js';
+import type { OuterBlockwiseOptions } from '../endpoint/outer-blockwise.js';
 import type { Method } from '../endpoint/router.js';
 import type { ServerSecurity } from '../endpoint/security.js';
 import { parseLinkFormat } from '../link-format/index.js';
@@ -37,7 +38,7 @@ const USAGE = `Usage:
   coap observe URI [--count N] [--duration SECONDS] [options]
   coap discover URI [options]
   coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
-  coap serve DIR [--host H] [--port P] [--oscore CONTEXT_DIR] [--group ADDR [--interface IF] [--leisure SECONDS]]
+  coap serve DIR [--host H] [--port P] [--oscore CONTEXT_DIR [--outer-block-size N]] [--group ADDR [--interface IF] [--leisure SECONDS]]
 
 Request options:
   -p, --payload TEXT          request payload
@@ -51,6 +52,8 @@ Request options:
       --psk-key HEX           DTLS pre-shared key, hex
       --oscore CONTEXT_DIR    protect the request with OSCORE (RFC 8613); the directory holds an
                               aiocoap-style settings.json and the sequence number state
+      --outer-block-size N    with --oscore: send a protected request larger than N bytes in Outer
+                              Block1 blocks of N (16-1024; RFC 8613 §4.1.3.4.2, e.g. for a small-MTU proxy)
   -b, --block-size N          Block-wise block size, 16-1024 (default 1024)
   -v, --verbose               print the messages exchanged on stderr
       --count N               observe: stop after N notifications
@@ -63,6 +66,8 @@ Serve options:
       --group ADDR            also answer group requests sent to this multicast address (RFC 7252 §8)
       --leisure SECONDS       longest random delay before answering a group request (default 5)
       --oscore CONTEXT_DIR    also accept OSCORE-protected requests with this security context
+      --outer-block-size N    with --oscore: send protected responses larger than N bytes in Outer
+                              Block2 blocks of N (16-1024; RFC 8613 §4.1.3.4.2)
 `;
 
 const METHODS: Record<string, Method> = {
@@ -76,6 +81,15 @@ const METHODS: Record<string, Method> = {
 };
 
 class UsageError extends Error {}
+
+function blockSizeArg(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const size = Number(value);
+  if (![16, 32, 64, 128, 256, 512, 1024].includes(size)) {
+    throw new UsageError(`${flag} must be a power of two from 16 to 1024`);
+  }
+  return size;
+}
 
 function contentFormatArg(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -110,6 +124,8 @@ export interface FileServerStartOptions {
   readonly leisure?: number;
   /** Unprotects OSCORE requests (unicast only; see `coap serve --oscore`). */
   readonly serverSecurity?: ServerSecurity;
+  /** Outer Block-wise on protected messages (RFC 8613 §4.1.3.4.2; see `coap serve --outer-block-size`). */
+  readonly outerBlockwise?: OuterBlockwiseOptions;
 }
 
 /** Starts the file server of `coap serve`. */
@@ -125,7 +141,12 @@ export async function startFileServer(
     port,
     reuseAddress: options.group !== undefined,
   });
-  const endpoint = new CoapEndpoint({ transport, parameters, serverSecurity: options.serverSecurity });
+  const endpoint = new CoapEndpoint({
+    transport,
+    parameters,
+    serverSecurity: options.serverSecurity,
+    outerBlockwise: options.outerBlockwise,
+  });
   const files = await serveDirectory(endpoint, dir);
   let groupEndpoint: CoapEndpoint | undefined;
   let groupFiles: { close(): void } | undefined;
@@ -193,6 +214,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     host: { type: 'string' },
     port: { type: 'string' },
     oscore: { type: 'string' },
+    'outer-block-size': { type: 'string' },
   } as const;
   try {
     parsed = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
@@ -200,6 +222,11 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     throw new UsageError((e as Error).message);
   }
   const { values, positionals } = parsed;
+  const outerBlockSize = blockSizeArg(values['outer-block-size'], '--outer-block-size');
+  if (outerBlockSize !== undefined && values.oscore === undefined) {
+    throw new UsageError('--outer-block-size needs --oscore (Outer Block-wise splits protected messages)');
+  }
+  const outerBlockwise = outerBlockSize === undefined ? undefined : { blockSize: outerBlockSize };
 
   if (command === 'serve') {
     const dir = positionals[0];
@@ -216,6 +243,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
       multicastInterface: values.interface,
       leisure,
       serverSecurity: oscore?.server,
+      outerBlockwise,
     });
     const secured =
       oscore === undefined
@@ -256,10 +284,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   }
   const timeoutSeconds = values.timeout === undefined ? 30 : Number(values.timeout);
   if (!(timeoutSeconds > 0)) throw new UsageError(`invalid timeout ${values.timeout}`);
-  const blockSize = values['block-size'] === undefined ? undefined : Number(values['block-size']);
-  if (blockSize !== undefined && ![16, 32, 64, 128, 256, 512, 1024].includes(blockSize)) {
-    throw new UsageError('--block-size must be a power of two from 16 to 1024');
-  }
+  const blockSize = blockSizeArg(values['block-size'], '--block-size');
   const count = values.count === undefined ? undefined : Number(values.count);
   if (count !== undefined && !(Number.isInteger(count) && count > 0))
     throw new UsageError('--count must be a positive integer');
@@ -298,7 +323,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     ? (direction, bytes, peer) =>
         io.stderr.write(`${direction === 'out' ? '→' : '←'} ${formatPeer(peer)} ${describeMessage(bytes)}\n`)
     : undefined;
-  const endpoint = new CoapEndpoint({ transport, trace, clientSecurity: oscore?.client });
+  const endpoint = new CoapEndpoint({ transport, trace, clientSecurity: oscore?.client, outerBlockwise });
   const request = {
     method,
     uri,

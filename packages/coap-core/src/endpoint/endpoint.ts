@@ -27,6 +27,7 @@ import {
   type MessageLayerOptions,
   type OutgoingMessage,
   type Transmission,
+  type TransmissionCallbacks,
   type UpperLayer,
 } from '../messaging/message-layer.js';
 import { exchangeLifetime, maxTransmitWait, nonLifetime } from '../messaging/parameters.js';
@@ -37,6 +38,14 @@ import { type Peer, peerKey, type Transport } from '../transport/types.js';
 import { bytesEqual, toHex, utf8Decode, utf8Encode, writeUtf8 } from '../util/bytes.js';
 import { commit, MAX_POOLED, reserve, slabBytes } from '../util/pool.js';
 import { CoapRequestError } from './errors.js';
+import {
+  assembled,
+  concatChunks,
+  DEFAULT_MAX_UNFRAGMENTED_SIZE,
+  OuterBlockServer,
+  type OuterBlockwiseOptions,
+  withoutBlockOptions,
+} from './outer-blockwise.js';
 import { CoapResponse } from './response.js';
 import { type CompiledRoute, METHOD_CODES, type Method, Router } from './router.js';
 import type {
@@ -78,6 +87,11 @@ export interface CoapEndpointOptions extends MessageLayerOptions {
    * (e.g. `oscoreServer` in @thimble/oscore, RFC 8613 §8.2 / §8.3).
    */
   readonly serverSecurity?: ServerSecurity;
+  /**
+   * Outer Block-wise on protected messages (RFC 8613 §4.1.3.4.2), below the security layers: the block
+   * size for sending protected messages in Outer blocks and the largest one reassembled.
+   */
+  readonly outerBlockwise?: OuterBlockwiseOptions;
 }
 
 export interface RequestOptions {
@@ -220,23 +234,58 @@ interface RouteEntry {
   readonly options: RouteOptions;
 }
 
-interface PendingRequest {
-  readonly key: string;
-  readonly peerKey: string;
-  resolve(r: CoapResponse): void;
-  reject(e: Error): void;
-  timer: TimerHandle | undefined;
-  tx: Transmission | undefined;
-  abort: (() => void) | undefined;
-  signal: AbortSignal | undefined;
-  /** Set for observations: every response with this token goes here and the entry stays. */
-  observe: ((message: CoapMessage, peer: Peer) => void) | undefined;
-  /** Set for group requests: responses from any peer are collected. */
-  group: ((message: CoapMessage, peer: Peer) => void) | undefined;
+/**
+ * A request waiting for its response. It is also the message layer's callbacks for its transmission:
+ * one object per request instead of a callbacks object and two closures.
+ */
+class PendingRequest implements TransmissionCallbacks {
+  timer: TimerHandle | undefined = undefined;
+  tx: Transmission | undefined = undefined;
+  abort: (() => void) | undefined = undefined;
   /** The protected request whose responses must verify (object security), if any. */
-  secured: SecuredRequest | undefined;
+  secured: SecuredRequest | undefined = undefined;
   /** Responses accepted so far (an observation ignores unverifiable ones once it is established). */
-  received: number;
+  received = 0;
+  /** The protected request as sent, to ask for the rest of an Outer Block2 response (RFC 8613 §4.1.3.4.2). */
+  outer: OuterRequest | undefined = undefined;
+  /** When the response timer is armed only on an empty ACK: when it runs out (clock ms), and the timeout. */
+  deadline: number | undefined = undefined;
+  timeout = 0;
+  constructor(
+    readonly key: string,
+    readonly peerKey: string,
+    readonly resolve: (r: CoapResponse) => void,
+    readonly reject: (e: Error) => void,
+    readonly signal: AbortSignal | undefined,
+    /** Set for observations: every response with this token goes here and the entry stays. */
+    readonly observe: ((message: CoapMessage, peer: Peer) => void) | undefined,
+    /** Set for group requests: responses from any peer are collected. */
+    readonly group: ((message: CoapMessage, peer: Peer) => void) | undefined,
+    private readonly failure: (entry: PendingRequest, error: Error) => void,
+    private readonly maxRetransmit: number,
+    private readonly armLate: (entry: PendingRequest) => void,
+  ) {}
+  onAck(piggybacked: boolean): void {
+    // an empty ACK: the response comes separately, within the request's timeout (see `dispatch`)
+    if (!piggybacked && this.deadline !== undefined && this.timer === undefined) this.armLate(this);
+  }
+  onReset(): void {
+    this.failure(this, new CoapRequestError('reset', 'the peer rejected the request (RST)'));
+  }
+  onTimeout(): void {
+    this.failure(
+      this,
+      new CoapRequestError('timeout', `no acknowledgement after ${this.maxRetransmit} retransmissions`),
+    );
+  }
+}
+
+interface OuterRequest {
+  readonly message: OutgoingMessage;
+  readonly peer: Peer;
+  readonly confirmable: boolean;
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
 }
 
 interface Prepared {
@@ -316,6 +365,14 @@ function observerKey(peer: Peer, request: CoapRequest): string {
 function tokenKey(token: Uint8Array): string {
   let s = '';
   for (let i = 0; i < token.length; i++) s += String.fromCharCode(token[i]!);
+  return s;
+}
+
+/** `tokenKey` of a received message, read from its bytes (the token follows the 4-byte header). */
+function messageTokenKey(message: CoapMessage): string {
+  const bytes = message.bytes;
+  let s = '';
+  for (let i = 4, end = 4 + message.tokenLength; i < end; i++) s += String.fromCharCode(bytes[i]!);
   return s;
 }
 
@@ -457,6 +514,11 @@ export class CoapEndpoint implements UpperLayer {
   private readonly observeOptions: Required<ObserveServerOptions>;
   private readonly clientSecurity: ClientSecurity | undefined;
   private security: ServerSecurity | undefined;
+  private readonly outerBlockSize: number | undefined;
+  private readonly outerMaxMessageSize: number;
+  private outerServer: OuterBlockServer | undefined;
+  /** MAX_TRANSMIT_WAIT: request timeouts from this long on arm their response timer late (see `dispatch`). */
+  private readonly lateArmingFrom: number;
   private closed = false;
 
   constructor(options: CoapEndpointOptions) {
@@ -476,6 +538,7 @@ export class CoapEndpoint implements UpperLayer {
       clock: this.clock,
       random: this.random,
     });
+    this.lateArmingFrom = maxTransmitWait(this.messaging.parameters);
     // A transfer must outlive the slowest block exchange: EXCHANGE_LIFETIME unless configured.
     this.transfers = new TransferStore({
       ...DEFAULT_BLOCKWISE_LIMITS,
@@ -488,6 +551,9 @@ export class CoapEndpoint implements UpperLayer {
       confirmable: options.observe?.confirmable ?? false,
     };
     this.clientSecurity = options.clientSecurity;
+    this.outerBlockSize = options.outerBlockwise?.blockSize;
+    if (this.outerBlockSize !== undefined) sizeToSzx(this.outerBlockSize); // validates
+    this.outerMaxMessageSize = options.outerBlockwise?.maxMessageSize ?? DEFAULT_MAX_UNFRAGMENTED_SIZE;
     if (options.serverSecurity !== undefined) this.setServerSecurity(options.serverSecurity);
     this.messaging.setUpperLayer(this);
     options.transport.onError((error, peer) => this.failPeer(error, peer));
@@ -511,6 +577,11 @@ export class CoapEndpoint implements UpperLayer {
   setServerSecurity(security: ServerSecurity): void {
     if (this.security !== undefined) throw new Error('a server security layer is installed already');
     this.security = security;
+    // RFC 8613 §4.1.3.4.2: Outer Block-wise needs to tell protected messages apart
+    this.outerServer =
+      security.isProtected === undefined
+        ? undefined
+        : new OuterBlockServer(this.transfers, this.clock, this.outerBlockSize, this.outerMaxMessageSize);
     // RFC 8613 §2: the OSCORE option is critical; a server without a security layer answers 4.02
     this.understood.add(OptionNumber.OSCORE);
   }
@@ -645,30 +716,46 @@ export class CoapEndpoint implements UpperLayer {
     extra: readonly CoapOptionInit[],
     payload: Uint8Array | undefined,
   ): Promise<CoapResponse> {
-    if (this.pending.size >= this.maxPending) {
-      return Promise.reject(
-        new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`),
-      );
-    }
+    if (this.pending.size >= this.maxPending) return Promise.reject(this.queueFull());
     const options = extra.length === 0 ? p.options : [...p.options, ...extra];
-    const send = (opts: readonly CoapOptionInit[]) =>
-      this.exchange(
-        { code: p.code, token: this.newToken(), options: opts, payload },
-        p.peer,
-        p.confirmable,
-        p.timeout,
-        p.signal,
-        undefined,
-        undefined,
-        p.security,
-      );
-    return send(options).then((r) => {
-      // RFC 9175 §2.4 / RFC 8613 Appendix B.1.2: a 4.01 with Echo is answered once by repeating the
-      // request (protected anew) with the Echo value, e.g. after an OSCORE server lost its replay window.
-      const echo = echoChallenge(r.message);
-      if (echo === undefined || hasEcho(options)) return r;
-      return send([...options, { number: OptionNumber.Echo, value: echo.slice() }]);
-    });
+    return this.send(p, options, payload).then((r) => this.echoRetry(p, options, payload, r) ?? r);
+  }
+
+  private queueFull(): CoapRequestError {
+    return new CoapRequestError('queue-full', `more than ${this.maxPending} requests pending`);
+  }
+
+  private send(
+    p: Prepared,
+    options: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+  ): Promise<CoapResponse> {
+    return this.exchange(
+      { code: p.code, token: this.newToken(), options, payload },
+      p.peer,
+      p.confirmable,
+      p.timeout,
+      p.signal,
+      undefined,
+      undefined,
+      p.security,
+    );
+  }
+
+  /**
+   * RFC 9175 §2.4 / RFC 8613 Appendix B.1.2: a 4.01 with Echo is answered once by repeating the request
+   * (protected anew) with the Echo value, e.g. after an OSCORE server lost its replay window. Returns the
+   * repeated exchange, or undefined when `r` is the answer.
+   */
+  private echoRetry(
+    p: Prepared,
+    options: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+    r: CoapResponse,
+  ): Promise<CoapResponse> | undefined {
+    const echo = echoChallenge(r.message);
+    if (echo === undefined || hasEcho(options)) return undefined;
+    return this.send(p, [...options, { number: OptionNumber.Echo, value: echo.slice() }], payload);
   }
 
   /** RFC 7959 §2.5: a body larger than the block size goes as Block1 blocks. */
@@ -689,7 +776,12 @@ export class CoapEndpoint implements UpperLayer {
         { number: OptionNumber.RequestTag, value: tag },
       ];
       if (num === 0) extra.push({ number: OptionNumber.Size1, value: body.length });
-      const r = await this.single(p, extra, chunk);
+      // `single` inlined: the block loop awaits the exchange itself (one promise and microtask less)
+      if (this.pending.size >= this.maxPending) throw this.queueFull();
+      const options = [...p.options, ...extra];
+      let r = await this.send(p, options, chunk);
+      const retry = this.echoRetry(p, options, chunk, r);
+      if (retry !== undefined) r = await retry;
       const ack = r.message.getUint(OptionNumber.Block1);
       const acked = ack === undefined ? undefined : decodeBlock(ack);
       if (r.code === Code.RequestEntityTooLarge && acked !== undefined && acked.szx < szx && restarts < 3) {
@@ -757,11 +849,15 @@ export class CoapEndpoint implements UpperLayer {
       if (received % size !== 0)
         throw new CoapRequestError('invalid-request', 'Block2 blocks do not line up');
       const num = received / size;
-      const r = await this.single(
-        p,
-        [{ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
-        p.payload,
-      );
+      // `single` inlined: the block loop awaits the exchange itself (one promise and microtask less)
+      if (this.pending.size >= this.maxPending) throw this.queueFull();
+      const options = [
+        ...p.options,
+        { number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) },
+      ];
+      let r = await this.send(p, options, p.payload);
+      const retry = this.echoRetry(p, options, p.payload, r);
+      if (retry !== undefined) r = await retry;
       if (r.code !== first.code) return r; // an error in the middle of the transfer is the answer
       const v = r.message.getUint(OptionNumber.Block2);
       if (v === undefined) return r; // the server sent the whole (new) representation
@@ -805,20 +901,18 @@ export class CoapEndpoint implements UpperLayer {
         return;
       }
       const key = tokenKey(message.token!);
-      const entry: PendingRequest = {
+      const entry = new PendingRequest(
         key,
-        peerKey: peerKey(peer),
+        peerKey(peer),
         resolve,
         reject,
-        timer: undefined,
-        tx: undefined,
-        abort: undefined,
         signal,
         observe,
         group,
-        secured: undefined,
-        received: 0,
-      };
+        this.failEntry,
+        this.messaging.parameters.maxRetransmit,
+        this.armLate,
+      );
       let outgoing = message;
       if (security !== undefined) {
         try {
@@ -832,8 +926,49 @@ export class CoapEndpoint implements UpperLayer {
           return;
         }
         outgoing = entry.secured.message;
+        if (observe === undefined && group === undefined && security.outerBlockwise === true) {
+          entry.outer = { message: outgoing, peer, confirmable, timeout, signal };
+          const limit = this.outerBlockSize;
+          if (limit !== undefined && (outgoing.payload?.length ?? 0) > limit) {
+            // RFC 8613 §4.1.3.4.2: the protected request goes in Outer Block1 blocks; the last one
+            // is sent under this entry and gets the (protected) response
+            this.sendOuterBlock1(entry, outgoing, limit).catch((e: unknown) => reject(e));
+            return;
+          }
+        }
       }
-      this.pending.set(key, entry);
+      this.dispatch(entry, outgoing, peer, confirmable, timeout);
+    });
+  }
+
+  /** Registers a pending request and sends its message (the last Outer block of it, if split). */
+  private dispatch(
+    entry: PendingRequest,
+    outgoing: OutgoingMessage,
+    peer: Peer,
+    confirmable: boolean,
+    timeout: number,
+  ): void {
+    const { key, group, signal, resolve } = entry;
+    this.pending.set(key, entry);
+    // Sent first, timers after: the peer can start on the request meanwhile (lock-step Block-wise), and
+    // no response can arrive before this returns (transports deliver asynchronously).
+    const tx = this.messaging.send(outgoing, peer, confirmable, entry);
+    entry.tx = tx;
+    if (
+      confirmable &&
+      group === undefined &&
+      entry.observe === undefined &&
+      tx.messageId >= 0 &&
+      timeout >= this.lateArmingFrom
+    ) {
+      // A Confirmable request on its way (not queued behind NSTART) whose timeout is at least
+      // MAX_TRANSMIT_WAIT: until it is acknowledged, the message layer gives up first (RFC 7252 §4.2,
+      // at most MAX_TRANSMIT_WAIT after sending), and a piggybacked response ends it. So the response
+      // timer is armed only on an empty ACK, for the same deadline: one timer less per request.
+      entry.deadline = this.clock.now() + timeout;
+      entry.timeout = timeout;
+    } else {
       entry.timer = this.clock.setTimeout(
         () =>
           group !== undefined
@@ -841,23 +976,134 @@ export class CoapEndpoint implements UpperLayer {
             : this.fail(entry, new CoapRequestError('timeout', `no response within ${timeout} ms`)),
         timeout,
       );
-      if (signal !== undefined) {
-        entry.abort = () =>
-          this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
-        signal.addEventListener('abort', entry.abort, { once: true });
+    }
+    if (signal !== undefined) {
+      entry.abort = () =>
+        this.fail(entry, new CoapRequestError('aborted', 'request aborted', { cause: signal.reason }));
+      signal.addEventListener('abort', entry.abort, { once: true });
+    }
+  }
+
+  /**
+   * RFC 8613 §4.1.3.4.2 with RFC 7959 §2.5: sends the protected request (protected once, by the caller)
+   * in Outer Block1 blocks of `blockSize`, each a plain exchange answered 2.31 Continue by the next hop;
+   * the last block goes under `entry`, whose response is the protected answer.
+   */
+  private async sendOuterBlock1(
+    entry: PendingRequest,
+    outgoing: OutgoingMessage,
+    blockSize: number,
+  ): Promise<void> {
+    const { peer, confirmable, timeout, signal } = entry.outer!;
+    const body = outgoing.payload!;
+    const base = withoutBlockOptions(outgoing.options);
+    let size = blockSize;
+    let offset = 0;
+    let restarts = 0;
+    for (;;) {
+      const szx = sizeToSzx(size);
+      const chunk = body.subarray(offset, offset + size);
+      const more = offset + chunk.length < body.length;
+      const num = offset / size;
+      const options = [...base, { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) }];
+      if (num === 0) options.push({ number: OptionNumber.Size1, value: body.length });
+      if (!more) {
+        if (this.closed) throw new CoapRequestError('closed', 'endpoint is closed');
+        if (signal?.aborted)
+          throw new CoapRequestError('aborted', 'request aborted', { cause: signal.reason });
+        this.dispatch(
+          entry,
+          { code: outgoing.code, token: outgoing.token, options, payload: chunk },
+          peer,
+          confirmable,
+          timeout,
+        );
+        return;
       }
-      entry.tx = this.messaging.send(outgoing, peer, confirmable, {
-        onReset: () => this.fail(entry, new CoapRequestError('reset', 'the peer rejected the request (RST)')),
-        onTimeout: () =>
-          this.fail(
-            entry,
-            new CoapRequestError(
-              'timeout',
-              `no acknowledgement after ${this.messaging.parameters.maxRetransmit} retransmissions`,
-            ),
-          ),
-      });
-    });
+      // every block a fresh token; the blocks are matched by the OSCORE option (one Partial IV)
+      const r = await this.exchange(
+        { code: outgoing.code, token: this.newToken(), options, payload: chunk },
+        peer,
+        confirmable,
+        timeout,
+        signal,
+      );
+      const ack = r.message.getUint(OptionNumber.Block1);
+      const acked = ack === undefined ? undefined : decodeBlock(ack);
+      if (r.code === Code.RequestEntityTooLarge && acked !== undefined && acked.szx < szx && restarts < 3) {
+        // RFC 7959 §2.9.3: the hop wants smaller blocks: start over with its size
+        size = acked.size;
+        offset = 0;
+        restarts++;
+        continue;
+      }
+      if (r.code !== Code.Continue || acked === undefined) {
+        throw new CoapRequestError(
+          'security',
+          `the Outer Block1 transfer of the protected request was refused${unprotectedDiagnostic(r.message)}`,
+        );
+      }
+      offset += chunk.length;
+      // §2.3: late negotiation, smaller blocks from now on (sizes are powers of two: offsets stay aligned)
+      if (acked.szx < szx) size = acked.size;
+    }
+  }
+
+  /**
+   * RFC 8613 §4.1.3.4.2 with RFC 7959 §2.4: the protected response came in Outer Block2 blocks. Fetches
+   * the rest by repeating the protected request's outer options (same OSCORE option, so the server
+   * serves its stored response and never unprotects the request again) with Outer Block2 and no payload
+   * (RFC 7959 §3.2), and returns the whole protected response, to be unprotected once.
+   */
+  private async receiveOuterBlock2(entry: PendingRequest, first: CoapMessage): Promise<CoapMessage> {
+    const o = entry.outer!;
+    let block = decodeBlock(first.getUint(OptionNumber.Block2)!);
+    if (block.num !== 0) {
+      throw new CoapRequestError('security', 'the Outer Block2 transfer did not start at block 0');
+    }
+    const limit = this.outerMaxMessageSize;
+    const total = first.getUint(OptionNumber.Size2);
+    const tooLarge = () =>
+      new CoapRequestError('security', `protected response exceeds the outer maximum message size ${limit}`);
+    if ((total !== undefined && total > limit) || first.payloadLength > limit) throw tooLarge();
+    // The received datagram buffers are fresh per message (transports never reuse them): keep views.
+    const chunks: Uint8Array[] = [first.payload];
+    let received = first.payloadLength;
+    let szx = Math.min(block.szx, 6);
+    const base = withoutBlockOptions(o.message.options);
+    while (block.more) {
+      const size = szxToSize(szx);
+      if (received % size !== 0) throw new CoapRequestError('security', 'Outer Block2 blocks do not line up');
+      const r = await this.exchange(
+        {
+          code: o.message.code,
+          token: this.newToken(),
+          options: [
+            ...base,
+            { number: OptionNumber.Block2, value: encodeBlock({ num: received / size, more: false, szx }) },
+          ],
+        },
+        o.peer,
+        o.confirmable,
+        o.timeout,
+        o.signal,
+      );
+      const v = r.message.getUint(OptionNumber.Block2);
+      if (v === undefined) {
+        throw new CoapRequestError(
+          'security',
+          `the Outer Block2 transfer of the protected response broke off${unprotectedDiagnostic(r.message)}`,
+        );
+      }
+      block = decodeBlock(v);
+      if (block.offset !== received)
+        throw new CoapRequestError('security', 'unexpected Outer Block2 block number');
+      if (received + r.payload.length > limit) throw tooLarge();
+      chunks.push(r.payload);
+      received += r.payload.length;
+      szx = Math.min(block.szx, 6);
+    }
+    return assembled(first, concatChunks(chunks, received));
   }
 
   private settle(entry: PendingRequest): boolean {
@@ -873,6 +1119,17 @@ export class CoapEndpoint implements UpperLayer {
     if (this.settle(entry)) entry.reject(error);
   }
 
+  private readonly failEntry = (entry: PendingRequest, error: Error): void => this.fail(entry, error);
+
+  /** Arms the response timer of a request acknowledged with an empty ACK (see `dispatch`). */
+  private readonly armLate = (entry: PendingRequest): void => {
+    if (this.pending.get(entry.key) !== entry) return;
+    entry.timer = this.clock.setTimeout(
+      () => this.fail(entry, new CoapRequestError('timeout', `no response within ${entry.timeout} ms`)),
+      Math.max(0, entry.deadline! - this.clock.now()),
+    );
+  };
+
   private failPeer(error: Error, peer: Peer | undefined): void {
     if (peer === undefined) return;
     const key = peerKey(peer);
@@ -885,7 +1142,7 @@ export class CoapEndpoint implements UpperLayer {
 
   /** @internal message layer → exchange layer */
   onResponse(message: CoapMessage, peer: Peer): boolean {
-    const entry = this.pending.get(tokenKey(message.token));
+    const entry = this.pending.get(messageTokenKey(message));
     if (entry === undefined) return false;
     if (entry.group !== undefined) {
       entry.group(message, peer);
@@ -894,6 +1151,34 @@ export class CoapEndpoint implements UpperLayer {
     if (entry.peerKey !== peerKey(peer)) return false;
     let inner = message;
     if (entry.secured !== undefined) {
+      if (entry.outer !== undefined && message.hasOption(OptionNumber.Block2)) {
+        // RFC 8613 §4.1.3.4.2: a protected response in Outer Block2 blocks; unprotect it once it is whole
+        const secured = entry.secured;
+        this.settle(entry);
+        this.receiveOuterBlock2(entry, message).then(
+          (whole) => {
+            let verified: CoapMessage;
+            try {
+              verified = secured.unprotectResponse(whole);
+            } catch (e) {
+              entry.reject(
+                new CoapRequestError(
+                  'security',
+                  `response rejected by the security layer: ${(e as Error).message}`,
+                  {
+                    cause: e,
+                  },
+                ),
+              );
+              return;
+            }
+            entry.received++;
+            entry.resolve(new CoapResponse(verified, peer));
+          },
+          (e: unknown) => entry.reject(e as Error),
+        );
+        return true;
+      }
       try {
         inner = entry.secured.unprotectResponse(message);
       } catch (e) {
@@ -1004,20 +1289,19 @@ export class CoapEndpoint implements UpperLayer {
     if (p.signal?.aborted)
       throw new CoapRequestError('aborted', 'request aborted', { cause: p.signal.reason });
     const { observation, onMessage } = this.observationOf(p, token.slice(), undefined);
-    const entry: PendingRequest = {
+    const entry = new PendingRequest(
       key,
-      peerKey: peerKey(p.peer),
-      resolve: () => undefined,
-      reject: (e) => observation.fail(e),
-      timer: undefined,
-      tx: undefined,
-      abort: undefined,
-      signal: p.signal,
-      observe: onMessage,
-      group: undefined,
-      secured: undefined,
-      received: 1,
-    };
+      peerKey(p.peer),
+      () => undefined,
+      (e) => observation.fail(e),
+      p.signal,
+      onMessage,
+      undefined,
+      this.failEntry,
+      this.messaging.parameters.maxRetransmit,
+      this.armLate,
+    );
+    entry.received = 1;
     if (p.signal !== undefined) {
       const signal = p.signal;
       entry.abort = () =>
@@ -1308,15 +1592,23 @@ export class CoapEndpoint implements UpperLayer {
   /** @internal message layer → exchange layer */
   onRequest(inbound: InboundExchange): void {
     let ex = inbound;
-    if (this.security !== undefined) {
+    const security = this.security;
+    if (security !== undefined) {
+      let outer = inbound;
+      if (this.outerServer !== undefined && security.isProtected!(inbound.message)) {
+        // RFC 8613 §4.1.3.4.2: Outer Block options first, until the whole protected message is here
+        const whole = this.outerServer.receive(inbound);
+        if (whole === undefined) return;
+        outer = whole;
+      }
       // RFC 8613 §8.2: verify and decrypt before anything looks at the request
-      const result = this.security.unprotectRequest(inbound.message, inbound.peer);
+      const result = security.unprotectRequest(outer.message, outer.peer);
       if (result !== undefined) {
         if (!result.ok) {
-          if (!inbound.multicast) inbound.respond(result.response);
+          if (!outer.multicast) outer.respond(result.response);
           return;
         }
-        ex = new SecuredExchange(inbound, result);
+        ex = new SecuredExchange(outer, result);
       }
     }
     const message = ex.message;
@@ -1358,7 +1650,7 @@ export class CoapEndpoint implements UpperLayer {
       return;
     }
     const block2 = message.getUint(OptionNumber.Block2);
-    if (block2 !== undefined && decodeBlock(block2).num > 0 && this.serveSnapshot(ex, block2)) return;
+    if (block2 !== undefined && decodeBlock(block2).num > 0 && this.serveSnapshot(ex, block2, path)) return;
     this.invoke(
       ex,
       new CoapRequest(message, ex.peer, path, match.params, undefined, identityOf(ex)),
@@ -1406,12 +1698,21 @@ export class CoapEndpoint implements UpperLayer {
 
   // ------------------------------------------------------------------ Block1 (server)
 
-  private transferKey(ex: InboundExchange, kind: string): string {
+  /**
+   * The request's transfer: peer, method, path, query, Accept and Request-Tag (RFC 9175 §3). `path` is
+   * passed where the caller decoded it already; the usually absent options are only read when present.
+   */
+  private transferKey(
+    ex: InboundExchange,
+    kind: string,
+    path: readonly string[] = ex.message.getStrings(OptionNumber.UriPath),
+  ): string {
     const m = ex.message;
-    const tag = m.getOptions(OptionNumber.RequestTag).map(toHex).join(',');
-    return `${kind}|${peerKey(ex.peer)}|${m.code}|${m.getStrings(OptionNumber.UriPath).join('/')}|${m
-      .getStrings(OptionNumber.UriQuery)
-      .join('&')}|${m.getUint(OptionNumber.Accept) ?? ''}|${tag}`;
+    const tag = m.hasOption(OptionNumber.RequestTag)
+      ? m.getOptions(OptionNumber.RequestTag).map(toHex).join(',')
+      : '';
+    const query = m.hasOption(OptionNumber.UriQuery) ? m.getStrings(OptionNumber.UriQuery).join('&') : '';
+    return `${kind}|${peerKey(ex.peer)}|${m.code}|${path.join('/')}|${query}|${m.getUint(OptionNumber.Accept) ?? ''}|${tag}`;
   }
 
   /** RFC 7959 §2.5: reassembles (or streams) a Block1 body, answering 2.31 / 4.08 / 4.13 on the way. */
@@ -1435,7 +1736,7 @@ export class CoapEndpoint implements UpperLayer {
       });
       return;
     }
-    const key = this.transferKey(ex, 'b1');
+    const key = this.transferKey(ex, 'b1', path);
     let transfer = this.transfers.get<Block1Transfer>(key, 1, now);
     if (block.num === 0) {
       transfer = {
@@ -1471,14 +1772,6 @@ export class CoapEndpoint implements UpperLayer {
     const offset = transfer.received;
     transfer.received += chunk.length;
     const sink = entry.options.blockSink;
-    const request = new CoapRequest(
-      message,
-      ex.peer,
-      path,
-      params,
-      sink !== undefined ? new Uint8Array(0) : undefined,
-      identityOf(ex),
-    );
     const continueOrFinish = () => {
       if (block.more) {
         // 2.31 Continue, possibly asking for smaller blocks from now on (§2.3)
@@ -1499,6 +1792,7 @@ export class CoapEndpoint implements UpperLayer {
     };
     if (sink !== undefined) {
       transfer.streamed = true;
+      const request = new CoapRequest(message, ex.peer, path, params, new Uint8Array(0), identityOf(ex));
       let r: void | Promise<void>;
       try {
         r = sink(request, chunk, offset, block.more);
@@ -1515,8 +1809,10 @@ export class CoapEndpoint implements UpperLayer {
       } else continueOrFinish();
       return;
     }
-    // The datagram buffer belongs to the transport: copy the chunk we keep beyond this call.
-    transfer.chunks.push(chunk.slice());
+    // Kept as a view, not copied: a received datagram's buffer is the receiver's to keep (every transport
+    // hands out a fresh buffer per datagram, see `DatagramHandler`; a decrypted OSCORE request is a fresh
+    // encoding too), so the only copy of the body is the one into the reassembled payload at the end.
+    transfer.chunks.push(chunk);
     this.transfers.grew(key, chunk.length);
     continueOrFinish();
   }
@@ -1524,8 +1820,8 @@ export class CoapEndpoint implements UpperLayer {
   // ------------------------------------------------------------------ Block2 (server)
 
   /** Serves block NUM > 0 from the snapshot taken at block 0 (consistent representation, §2.4). */
-  private serveSnapshot(ex: InboundExchange, value: number): boolean {
-    const key = this.transferKey(ex, 'b2');
+  private serveSnapshot(ex: InboundExchange, value: number, path: readonly string[]): boolean {
+    const key = this.transferKey(ex, 'b2', path);
     const snap = this.transfers.get<Block2Snapshot>(key, 2, this.clock.now());
     if (snap === undefined) return false;
     this.sendBlock(ex, key, snap, value, []);

@@ -5,7 +5,9 @@
  * dependency on any security package.
  *
  * Block-wise and Observe run above the layer: every block request/response and every notification is a
- * protected message of its own ("inner" Block-wise, RFC 8613 §4.1.3.4.1).
+ * protected message of its own ("inner" Block-wise, RFC 8613 §4.1.3.4.1). Below it, the endpoint can also
+ * split and reassemble the protected messages themselves ("outer" Block-wise, §4.1.3.4.2, see
+ * `outer-blockwise.ts`), so the layer always protects and unprotects whole messages, once each.
  */
 import type { CoapMessage } from '../message/decode.js';
 import type { OutgoingMessage } from '../messaging/message-layer.js';
@@ -25,6 +27,12 @@ export interface SecurityIdentity {
 export interface ClientSecurity {
   /** Protects one request (a new one for every block and every retry); the result verifies its responses. */
   protectRequest(request: OutgoingMessage, confirmable: boolean): SecuredRequest;
+  /**
+   * True when the layer hides the application's Block options inside the protected message (OSCORE,
+   * RFC 8613 §4.1.3.4.1), so Block options on the wire are Outer ones: the endpoint then runs Outer
+   * Block-wise on the protected messages (§4.1.3.4.2).
+   */
+  readonly outerBlockwise?: boolean;
 }
 
 /** One protected request and the state needed to verify its response(s) (e.g. the OSCORE binding). */
@@ -47,6 +55,13 @@ export interface ServerSecurity {
    * otherwise the verified inner request, or the error answer to send instead (RFC 8613 §8.2).
    */
   unprotectRequest(request: CoapMessage, peer: Peer): UnprotectResult | undefined;
+  /**
+   * Whether `request` is one of this layer's protected messages (e.g. it has an OSCORE option). The
+   * endpoint then treats Block1 / Block2 / Size1 / Size2 on it as Outer options and reassembles the
+   * protected message before `unprotectRequest` (Outer Block-wise, RFC 8613 §4.1.3.4.2). Without this
+   * method Outer Block-wise is off on the server side.
+   */
+  isProtected?(request: CoapMessage): boolean;
 }
 
 export type UnprotectResult =

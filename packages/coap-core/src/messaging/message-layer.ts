@@ -368,6 +368,10 @@ export class MessageLayer {
     tx.messageId = id;
     tx.bytes[2] = id >>> 8;
     tx.bytes[3] = id & 0xff;
+    // The datagram leaves first, the bookkeeping follows: in a lock-step exchange (Block-wise) the peer
+    // starts on it while this side arms its timer. Nothing can arrive in between (one thread), so the
+    // order is not observable.
+    this.emit(tx.bytes, s.peer);
     if (tx.confirmable) {
       s.inflight.set(id, tx);
       const p = this.parameters;
@@ -377,7 +381,6 @@ export class MessageLayer {
     } else if (watchReset) {
       s.watched.set(id, { expires: this.clock.now() + this.nonLifetime, tx });
     }
-    this.emit(tx.bytes, s.peer);
   }
 
   private retransmit(tx: Transmission): void {
@@ -434,8 +437,9 @@ export class MessageLayer {
         options: response.options,
         payload: response.payload,
       });
-      if (ex.entry >= 0) ex.state.dedup.setReply(ex.entry, bytes);
+      // sent before it is kept for duplicates (a copy for a long reply): off the round trip's path
       this.emit(bytes, ex.state.peer);
+      if (ex.entry >= 0) ex.state.dedup.setReply(ex.entry, bytes);
       return;
     }
     // Separate response (§5.2.2): CON after an empty ACK; a NON request gets a NON response (§5.2.3).

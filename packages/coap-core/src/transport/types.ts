@@ -18,6 +18,11 @@ export interface DatagramInfo {
   readonly multicast: boolean;
 }
 
+/**
+ * Receives one datagram. `data` is the receiver's to keep: a transport hands out a buffer of its own per
+ * datagram and never writes to it again (the stack keeps views into it, e.g. Block1 chunks until the
+ * body is reassembled, instead of copying).
+ */
 export type DatagramHandler = (data: Uint8Array, peer: Peer, info?: DatagramInfo) => void;
 export type TransportErrorHandler = (error: Error, peer: Peer | undefined) => void;
 

@@ -35,6 +35,9 @@ export interface UdpTransportOptions {
 
 const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/;
 
+let lastLiteral = '';
+let lastFamily = 0;
+
 /**
  * Address lookup for `socket.send`. Node's default (`dns.lookup`) answers even an IP literal one tick
  * later, so every datagram sent would cost a `process.nextTick` and a closure; peers here are IP
@@ -45,9 +48,18 @@ function lookupLiteral(
   options: LookupOptions | number,
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
+  // the last literal is remembered: a transfer sends to the same address datagram after datagram, and
+  // `isIP` runs a regular expression
+  if (address === lastLiteral) {
+    callback(null, address, lastFamily);
+    return;
+  }
   const family = isIP(address);
-  if (family !== 0) callback(null, address, family);
-  else
+  if (family !== 0) {
+    lastLiteral = address;
+    lastFamily = family;
+    callback(null, address, family);
+  } else
     dnsLookup(
       address,
       typeof options === 'number' ? { family: options } : { ...options, all: false },

@@ -170,6 +170,27 @@ describe('requests and responses (RFC 7252 §5)', () => {
     expect(h.server.messaging.stats().inflight).toBe(0);
   });
 
+  it('after an empty ACK the request still times out at its deadline, counted from sending (§5.2.2)', async () => {
+    const h = harness();
+    h.server.route('GET', '/never', () => new Promise(() => {})); // acknowledged, never answered
+    for (const timeout of [undefined, 120_000, 3_000]) {
+      const started = h.clock.now();
+      const err = await drive(
+        h.clock,
+        h.client
+          .get(`${h.serverUri}/never`, timeout === undefined ? {} : { timeout })
+          .catch((e: unknown) => e),
+        600_000,
+      );
+      expect(err).toBeInstanceOf(CoapRequestError);
+      expect((err as CoapRequestError).reason).toBe('timeout');
+      const expected = timeout ?? 95_000; // MAX_TRANSMIT_WAIT + PROCESSING_DELAY
+      expect((err as CoapRequestError).message).toBe(`no response within ${expected} ms`);
+      expect(h.clock.now() - started).toBe(expected);
+      expect(h.client.pendingRequests).toBe(0);
+    }
+  });
+
   it('rejects with a timeout when the server never answers, after MAX_RETRANSMIT retransmissions (§4.2)', async () => {
     const h = harness();
     await h.server.close();

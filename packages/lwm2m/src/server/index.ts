@@ -57,3 +57,4 @@ export {
   type Registration,
   type RegistrationStore,
 } from './store.js';
+export { type EventStreamOptions, eventStream } from './streams.js';

@@ -59,6 +59,7 @@ import {
 } from './registration.js';
 import type { SecurityStore } from './security-types.js';
 import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './store.js';
+import { type EventStreamOptions, eventStream } from './streams.js';
 
 const LINK_FORMAT = 40;
 const SENML_JSON = 110;
@@ -354,6 +355,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   readonly model: Lwm2mModel;
   readonly store: RegistrationStore;
   readonly observationStore: ObservationStore;
+  /** Ends of the open `notifications` / `sends` streams (ended when the server closes). */
+  private readonly streamEnds: ((error?: Error) => void)[] = [];
   readonly security: SecurityStore | undefined;
   private readonly oscore: OscoreContexts | undefined;
   private readonly clock: Clock;
@@ -418,8 +421,63 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
    * Stops expiry and ends observations (passively: they stay in the `observationStore`, for a server that
    * starts again on it). The CoAP endpoint stays the caller's to close.
    */
+  /**
+   * Notifications (single-path and Observe-Composite) as an async iterable: of one device, or of every
+   * device when `endpoint` is undefined. A device's stream ends when it de-registers or expires; every
+   * stream ends when `signal` aborts or the server closes. A consumer more than `maxQueued` events behind
+   * gets an `Lwm2mServerError('limit')` (see `eventStream`).
+   */
+  notifications(
+    endpoint?: string,
+    options: EventStreamOptions = {},
+  ): AsyncIterableIterator<NotificationEvent | CompositeNotificationEvent> {
+    return this.stream<NotificationEvent | CompositeNotificationEvent>(
+      endpoint,
+      ['notification', 'compositeNotification'],
+      options,
+    );
+  }
+
+  /** Send (`/dp`, Core §6.4.6) operations as an async iterable, like `notifications`. */
+  sends(endpoint?: string, options: EventStreamOptions = {}): AsyncIterableIterator<SendEvent> {
+    return this.stream<SendEvent>(endpoint, ['send'], options);
+  }
+
+  private stream<T extends { readonly endpoint: string }>(
+    endpoint: string | undefined,
+    events: readonly ('notification' | 'compositeNotification' | 'send')[],
+    options: EventStreamOptions,
+  ): AsyncIterableIterator<T> {
+    return eventStream<T>((push, end) => {
+      if (this.closed) {
+        end();
+        return () => {};
+      }
+      const onEvent = (e: T) => {
+        if (endpoint === undefined || e.endpoint === endpoint) push(e);
+      };
+      const onGone = (r: Registration) => {
+        if (endpoint !== undefined && r.endpoint === endpoint) end();
+      };
+      // biome-ignore lint/suspicious/noExplicitAny: one listener for several events of the same shape
+      const listener = onEvent as any;
+      for (const name of events) this.on(name, listener);
+      this.on('deregistered', onGone);
+      this.on('expired', onGone);
+      this.streamEnds.push(end);
+      return () => {
+        for (const name of events) this.off(name, listener);
+        this.off('deregistered', onGone);
+        this.off('expired', onGone);
+        const i = this.streamEnds.indexOf(end);
+        if (i >= 0) this.streamEnds.splice(i, 1);
+      };
+    }, options);
+  }
+
   close(): void {
     this.closed = true;
+    for (const end of this.streamEnds.slice()) end();
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const o of [...this.observations]) o.finish();

@@ -4,14 +4,28 @@
  * - our client GETs and Observes resources of an aiocoap OSCORE server (aiocoap_server.py);
  * - aiocoap-client GETs from our `coap serve --oscore`;
  * - after our server restarts with the same directory (replay window lost) aiocoap-client still gets its
- *   answer, through the Echo challenge of Appendix B.1.2 / RFC 9175.
+ *   answer, through the Echo challenge of Appendix B.1.2 / RFC 9175;
+ * - Outer Block-wise (RFC 8613 §4.1.3.4.2): aiocoap's client sends an OSCORE message larger than its
+ *   1024-byte payload limit in Outer Block1 blocks, and reassembles a protected response our server sends
+ *   in Outer Block2 blocks before unprotecting it. (aiocoap's server, `OscoreSiteWrapper`, does no Outer
+ *   Block-wise: it unprotects each datagram as it comes, so our client's Outer Block1 is tested against our
+ *   own server only, in outer-blockwise.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OptionNumber, type ServerSecurity } from '@thimble/coap-core';
+import {
+  type CoapEndpoint,
+  Code,
+  decodeBlock,
+  decodeMessage,
+  OptionNumber,
+  type ServerSecurity,
+  toHex,
+} from '@thimble/coap-core';
+import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, runCli, startFileServer } from '../../../coap-core/src/cli/main.js';
 import { captureIo, freeUdpPort, IN_CI, runPeer, startPeer } from '../../../coap-core/test/interop/peers.js';
@@ -233,3 +247,126 @@ describe.skipIf(!available)('aiocoap-client against our coap serve --oscore', { 
     expect(outcomes).toEqual(['refused 4.01']);
   });
 });
+
+describe.skipIf(!available)(
+  'aiocoap-client and our server: Outer Block-wise on OSCORE messages (RFC 8613 §4.1.3.4.2)',
+  {
+    timeout: 30_000,
+  },
+  () => {
+    interface Seen {
+      direction: 'in' | 'out';
+      code: number;
+      block1: number | undefined;
+      block2: number | undefined;
+      oscore: string | undefined;
+      payload: number;
+    }
+    let server: CoapEndpoint | undefined;
+    let port = 0;
+    let creds = '';
+    let seen: Seen[] = [];
+    let outcomes: string[] = [];
+    let uploaded: string[] = [];
+    const big = (n: number) =>
+      Array.from({ length: n }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');
+    const download = big(3000);
+
+    beforeAll(async () => {
+      const dirs = writeC1Dirs(join(root, 'outer'));
+      const loaded = loadContextDirectory(dirs.server);
+      const inner = oscoreServer([loaded.context]);
+      const serverSecurity: ServerSecurity = {
+        isProtected: inner.isProtected,
+        unprotectRequest(request, peer) {
+          const result = inner.unprotectRequest(request, peer);
+          outcomes.push(describeOutcome(result));
+          return result;
+        },
+      };
+      port = await freeUdpPort();
+      server = await createUdpEndpoint({
+        address: '127.0.0.1',
+        port,
+        serverSecurity,
+        // Protected responses larger than 256 bytes go in Outer Block2 blocks of 256
+        outerBlockwise: { blockSize: 256 },
+        trace: (direction, bytes) => {
+          const m = decodeMessage(bytes.slice());
+          const o = m.getOption(OptionNumber.OSCORE);
+          seen.push({
+            direction,
+            code: m.code,
+            block1: m.getUint(OptionNumber.Block1),
+            block2: m.getUint(OptionNumber.Block2),
+            oscore: o === undefined ? undefined : toHex(o),
+            payload: m.payloadLength,
+          });
+        },
+      });
+      server.route('PUT', '/upload', (req) => {
+        uploaded.push(req.text());
+        return { code: Code.Changed };
+      });
+      server.route('GET', '/download', () => ({ code: Code.Content, payload: download }));
+      creds = join(root, 'outer-credentials.json');
+      writeFileSync(
+        creds,
+        JSON.stringify({ [`coap://127.0.0.1:${port}/*`]: { oscore: { contextfile: dirs.client } } }),
+      );
+    }, 30_000);
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    it('aiocoap-client PUTs 3000 bytes with a long query: each protected inner block comes in Outer Block1 blocks', async () => {
+      // aiocoap sends inner blocks of 1024 bytes and splits an OSCORE message whose payload exceeds 1124
+      // bytes (its UDP payload limit) with Outer Block1: a 200-byte Uri-Query (Class E, inside the
+      // ciphertext of every inner block) pushes each protected block past that.
+      seen = [];
+      outcomes = [];
+      uploaded = [];
+      const file = join(root, 'upload.txt');
+      const body = big(3000);
+      writeFileSync(file, body);
+      const r = await runPeer(AIOCOAP_CLIENT, [
+        `coap://127.0.0.1:${port}/upload?pad=${'q'.repeat(200)}`,
+        '-m',
+        'PUT',
+        '--payload',
+        `@${file}`,
+        '--credentials',
+        creds,
+      ]);
+      expect(r.code).toBe(0);
+      expect(uploaded).toEqual([body]);
+      // aiocoap split the protected inner blocks (1024 bytes + OSCORE overhead > 1024) with Outer Block1
+      const outerBlocks = seen.filter((d) => d.direction === 'in' && d.block1 !== undefined);
+      expect(outerBlocks.length).toBeGreaterThanOrEqual(2);
+      expect(outerBlocks.every((d) => d.oscore !== undefined && d.code === Code.POST)).toBe(true);
+      expect(
+        seen.some((d) => d.direction === 'out' && d.code === Code.Continue && d.oscore === undefined),
+      ).toBe(true);
+      // each whole protected message unprotected exactly once: three inner blocks, three verifications
+      expect(outcomes).toEqual(['verified', 'verified', 'verified']);
+    });
+
+    it('aiocoap-client GETs 3000 bytes: it reassembles our Outer Block2 blocks, then unprotects', async () => {
+      seen = [];
+      outcomes = [];
+      const r = await runPeer(AIOCOAP_CLIENT, [`coap://127.0.0.1:${port}/download`, '--credentials', creds]);
+      expect([r.code, r.stdout]).toEqual([0, download]);
+      const out = seen.filter((d) => d.direction === 'out');
+      expect(out.every((d) => d.payload <= 256)).toBe(true);
+      expect(out.some((d) => d.block2 !== undefined && decodeBlock(d.block2).num > 0)).toBe(true);
+      // its block requests repeat the OSCORE option; we serve them from the snapshot without unprotecting
+      const repeats = seen.filter(
+        (d) => d.direction === 'in' && d.block2 !== undefined && decodeBlock(d.block2).num > 0,
+      );
+      expect(repeats.length).toBeGreaterThan(0);
+      expect(repeats.every((d) => d.oscore !== undefined)).toBe(true);
+      expect(outcomes.every((o) => o === 'verified')).toBe(true);
+      expect(outcomes.length).toBe(3); // one per inner Block2 block (1024 bytes each)
+    });
+  },
+);
