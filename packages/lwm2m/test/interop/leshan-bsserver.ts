@@ -1,10 +1,16 @@
 /**
- * Helpers for the Leshan bootstrap-server peer (test/interop/leshan-bsserver/, built by `.ci/run` into
- * `.interop/leshan-bsserver/`): Leshan 2.0.0-M4's bootstrap server with the configurations given on its
- * command line, printing one line per session event. With CI=true a missing jar or Java fails the suite;
- * elsewhere the suite is skipped with a message naming the missing peer.
+ * Helpers for the two peers of the Maven project test/interop/leshan-bsserver/ (built by `.ci/run` into
+ * `.interop/leshan-bsserver/`, one jar): Leshan 2.0.0-M4's bootstrap server with the configurations given on
+ * its command line, printing one line per session event; and a Leshan 2.0.0-M4 LwM2M server (the library,
+ * not the demo) that runs Read-Composite / Write-Composite / Read commands read from its stdin. With CI=true
+ * a missing jar or Java fails the suite; elsewhere the suite is skipped with a message naming the missing peer.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+  execFileSync,
+  spawn,
+} from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
@@ -23,17 +29,21 @@ function javaVersion(): number | undefined {
   }
 }
 
-/** True when the peer can run; throws in CI when it cannot, warns (and the suite is skipped) otherwise. */
-export function requireLeshanBootstrap(): boolean {
+function requireJar(suite: string, peer: string): boolean {
   const missing: string[] = [];
   const java = javaVersion();
   if (java === undefined || java < 17) missing.push(`Java 17+ (found ${java ?? 'none'})`);
-  if (!existsSync(JAR)) missing.push(`Leshan bootstrap-server peer ${JAR}`);
+  if (!existsSync(JAR)) missing.push(`${peer} ${JAR}`);
   if (missing.length === 0) return true;
-  const message = `Leshan bootstrap interop: interop peer missing: ${missing.join(', ')} (run .ci/run, which builds it with mvn)`;
+  const message = `${suite}: interop peer missing: ${missing.join(', ')} (run .ci/run, which builds it with mvn)`;
   if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
   console.warn(`SKIPPED ${message}`);
   return false;
+}
+
+/** True when the peer can run; throws in CI when it cannot, warns (and the suite is skipped) otherwise. */
+export function requireLeshanBootstrap(): boolean {
+  return requireJar('Leshan bootstrap interop', 'Leshan bootstrap-server peer');
 }
 
 /** One endpoint's configuration: the LwM2M server it is given (NoSec unless `psk`). */
@@ -100,6 +110,97 @@ export async function startLeshanBootstrap(
     uri: `coap://127.0.0.1:${port}`,
     events: () => output.split('\n').filter((l) => l.startsWith('EVENT ')),
     output: () => output,
+    stop: () => child.kill('SIGKILL'),
+  };
+}
+
+/** True when the Leshan server peer can run; throws in CI when it cannot, warns (the suite is skipped) otherwise. */
+export function requireLeshanServerPeer(): boolean {
+  return requireJar('Leshan composite interop', 'Leshan server peer (ThimbleLeshanServer)');
+}
+
+/** One command's answer from the Leshan server peer (see ThimbleLeshanServer.java). */
+export interface LeshanPeerResult {
+  readonly cmd: string;
+  /** CoAP code as Leshan numbers it, e.g. 205, 204. */
+  readonly code?: number;
+  readonly name?: string;
+  /** The Content-Format of the client's response, when it had one. */
+  readonly format?: number;
+  readonly error?: string;
+  /** Path -> value: a single value, or `{ instanceId: value }` for a multiple resource. */
+  readonly values?: { readonly [path: string]: unknown };
+  /** The request failed inside Leshan (timeout, exception). */
+  readonly failure?: string;
+}
+
+export interface LeshanServerPeer {
+  readonly port: number;
+  readonly uri: string;
+  /** `EVENT ...` lines printed so far. */
+  events(): string[];
+  output(): string;
+  /** Sends one command line and resolves with its result. */
+  command(line: string, timeoutMs?: number): Promise<LeshanPeerResult>;
+  stop(): void;
+}
+
+/** Starts Leshan's server library on an unsecured UDP port of 127.0.0.1. */
+export async function startLeshanServerPeer(timeoutMs = 30_000): Promise<LeshanServerPeer> {
+  const port = await freeUdpPort();
+  const args = [
+    '-Xmx192m',
+    '-cp',
+    `${JAR}:${DIR}lib/*`,
+    'ThimbleLeshanServer',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+  ];
+  const child: ChildProcessWithoutNullStreams = spawn('java', args, { cwd: DIR, stdio: 'pipe' });
+  children.push(child);
+  let output = '';
+  let pending = '';
+  const results: LeshanPeerResult[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    output = (output + d.toString()).slice(-262_144);
+    pending += d.toString();
+    let nl = pending.indexOf('\n');
+    while (nl >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.startsWith('RESULT ')) results.push(JSON.parse(line.slice(7)) as LeshanPeerResult);
+      nl = pending.indexOf('\n');
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output = (output + d.toString()).slice(-262_144);
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (!/^READY port=/m.test(output)) {
+    if (child.exitCode !== null) throw new Error(`Leshan server peer exited:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`Leshan server peer did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let sent = 0;
+  return {
+    port,
+    uri: `coap://127.0.0.1:${port}`,
+    events: () => output.split('\n').filter((l) => l.startsWith('EVENT ')),
+    output: () => output,
+    command: async (line, ms = 10_000) => {
+      // results come back in command order, one each
+      const index = sent++;
+      child.stdin.write(`${line}\n`);
+      const end = Date.now() + ms;
+      while (results.length <= index) {
+        if (child.exitCode !== null) throw new Error(`Leshan server peer exited:\n${output}`);
+        if (Date.now() > end) throw new Error(`no result for "${line}":\n${output}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return results[index]!;
+    },
     stop: () => child.kill('SIGKILL'),
   };
 }
