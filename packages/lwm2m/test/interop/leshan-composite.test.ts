@@ -99,11 +99,21 @@ describe.skipIf(!available)('Lwm2mClient with Leshan 2.0.0-M4 server library: co
     expect(r.values).toEqual({ '/3303/0/5700': 23.75, '/3/0/0': 'Thimble' });
   });
 
+  it('LwM2M TS Core 1.1 §6.3.2 Read-Composite with a path the client lacks: Leshan gets the others, 2.05', async () => {
+    // Max Measured Value is in Leshan's model of 3303 but not in the client's instance
+    expect(client.get('/3303/0/5602')).toBeUndefined();
+    const r = await peer.command(`read-composite ${EP} json /3303/0/5602 /3/0/0 /3303/0/5701`);
+    expect(r.failure).toBeUndefined();
+    expect(r.code).toBe(205);
+    // Leshan M4 keys its result by the requested paths: one the response left out maps to no node (null)
+    expect(r.values).toEqual({ '/3303/0/5602': null, '/3/0/0': 'Thimble', '/3303/0/5701': 'Cel' });
+  });
+
   for (const [format, type, lifetime] of [
     ['cbor', 'Outdoor', 120],
     ['json', 'Cellar', 90],
   ] as const) {
-    it(`LwM2M TS Core 1.1 §6.3.4 Write-Composite (SenML ${format.toUpperCase()}): both resources change, Leshan gets 2.04`, async () => {
+    it(`LwM2M TS Core 1.1 §6.3.3 Write-Composite (SenML ${format.toUpperCase()}): both resources change, Leshan gets 2.04`, async () => {
       const w = await peer.command(
         `write-composite ${EP} ${format} /3303/0/5750=s:${type} /1/0/1=i:${lifetime}`,
       );
