@@ -86,6 +86,20 @@ export class TransferStore {
     return this.bytes;
   }
 
+  /** Starts a Block1 reassembly under `key` (a block with NUM 0, RFC 7959 §2.5), replacing any earlier one. */
+  startBlock1(key: string, now: number): Block1Transfer {
+    const transfer: Block1Transfer = {
+      kind: 1,
+      chunks: [],
+      received: 0,
+      held: 0,
+      expires: now + this.limits.transferTimeout,
+      streamed: false,
+    };
+    this.set(key, transfer);
+    return transfer;
+  }
+
   get<T extends Entry>(key: string, kind: T['kind'], now: number): T | undefined {
     const e = this.entries.get(key);
     if (e === undefined || e.kind !== kind) return undefined;

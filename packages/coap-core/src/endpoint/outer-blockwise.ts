@@ -196,17 +196,7 @@ export class OuterBlockServer {
     const now = this.clock.now();
     const key = this.key1(ex);
     let transfer = this.transfers.get<Block1Transfer>(key, 1, now);
-    if (block.num === 0) {
-      transfer = {
-        kind: 1,
-        chunks: [],
-        received: 0,
-        held: 0,
-        expires: now + this.transfers.limits.transferTimeout,
-        streamed: false,
-      };
-      this.transfers.set(key, transfer);
-    }
+    if (block.num === 0) transfer = this.transfers.startBlock1(key, now);
     if (transfer === undefined || block.offset !== transfer.received) {
       // §2.9.2: out of sequence, or the start is unknown (expired, evicted, never seen)
       this.transfers.delete(key);
