@@ -118,8 +118,6 @@ export function valueOfNode(node: Lwm2mNode): Lwm2mValue | ResourceInstanceNode[
   throw new Lwm2mClientError('bad-request', '4.00', 'payload is not a resource');
 }
 
-const NO_IDS: readonly number[] = [];
-
 /** Object instances held by the client. */
 export class InstanceStore {
   private objects: { [objectId: number]: { [instanceId: number]: InstanceEntry | undefined } | undefined } =
@@ -137,28 +135,10 @@ export class InstanceStore {
     readonly maxInstances = 1024,
   ) {}
 
-  /**
-   * Id lists made since the last change (`revision`): registering, resolving server accounts and answering
-   * requests ask for the same few lists again and again. Shared: callers only read them (`readonly`).
-   */
-  private idsRevision = -1;
-  private objectIdList: readonly number[] | undefined;
-  private instanceIdLists: { [objectId: number]: readonly number[] | undefined } = {};
-
-  private fresh(): void {
-    if (this.idsRevision === this.revision) return;
-    this.idsRevision = this.revision;
-    this.objectIdList = undefined;
-    this.instanceIdLists = {};
-  }
-
-  objectIds(): readonly number[] {
-    this.fresh();
-    if (this.objectIdList !== undefined) return this.objectIdList;
+  objectIds(): number[] {
     const out: number[] = [];
     for (const k of Object.keys(this.objects)) if (this.objects[Number(k)] !== undefined) out.push(Number(k));
-    this.objectIdList = out;
-    return this.objectIdList;
+    return out;
   }
 
   hasObject(objectId: number): boolean {
@@ -180,15 +160,11 @@ export class InstanceStore {
     }
   }
 
-  instanceIds(objectId: number): readonly number[] {
+  instanceIds(objectId: number): number[] {
     const o = this.objects[objectId];
-    if (o === undefined) return NO_IDS;
-    this.fresh();
-    const cached = this.instanceIdLists[objectId];
-    if (cached !== undefined) return cached;
     const out: number[] = [];
+    if (o === undefined) return out;
     for (const k of Object.keys(o)) if (o[Number(k)] !== undefined) out.push(Number(k));
-    this.instanceIdLists[objectId] = out;
     return out;
   }
 

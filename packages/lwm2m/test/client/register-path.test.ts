@@ -154,24 +154,4 @@ describe('registration links made once per objects layout (Core §6.2.1)', () =>
     expect(store.remove(3303, 0)).toBe(true);
     expect(store.revision).not.toBe(r2);
   });
-
-  it('InstanceStore id lists follow every add and remove (kept between changes)', () => {
-    const store = new InstanceStore(new ObjectRegistry(BUILTIN_OBJECTS));
-    expect(store.instanceIds(3303)).toEqual([]);
-    store.add(3303, 0, {});
-    const ids = store.instanceIds(3303);
-    expect(ids).toEqual([0]);
-    expect(store.instanceIds(3303)).toBe(ids);
-    expect(store.objectIds()).toEqual([3303]);
-    store.add(3303, 2, {});
-    store.add(3, 0, {});
-    expect(store.instanceIds(3303)).toEqual([0, 2]);
-    expect(store.objectIds()).toEqual([3, 3303]);
-    expect(ids).toEqual([0]); // a list handed out earlier does not change under its holder
-    store.remove(3303, 0);
-    expect(store.instanceIds(3303)).toEqual([2]);
-    store.supportObject(5);
-    expect(store.objectIds()).toEqual([3, 5, 3303]);
-    expect(store.instanceIds(5)).toEqual([]);
-  });
 });
