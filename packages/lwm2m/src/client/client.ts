@@ -285,18 +285,19 @@ const LINK_BYTES: { text: string; bytes: Uint8Array }[] = [];
 const LINK_BYTES_MAX = 8;
 let linkBytesNext = 0;
 
-function sharedLinkBytes(text: string): Uint8Array {
+/** The shared entry for `text` (its string is shared too: a device keeps no copy of its own). */
+function sharedLinks(text: string): { readonly text: string; readonly bytes: Uint8Array } {
   for (let i = 0; i < LINK_BYTES.length; i++) {
     const e = LINK_BYTES[i]!;
-    if (e.text === text) return e.bytes;
+    if (e.text === text) return e;
   }
-  const bytes = utf8Encode(text);
-  if (LINK_BYTES.length < LINK_BYTES_MAX) LINK_BYTES.push({ text, bytes });
+  const e = { text, bytes: utf8Encode(text) };
+  if (LINK_BYTES.length < LINK_BYTES_MAX) LINK_BYTES.push(e);
   else {
-    LINK_BYTES[linkBytesNext] = { text, bytes };
+    LINK_BYTES[linkBytesNext] = e;
     linkBytesNext = (linkBytesNext + 1) % LINK_BYTES_MAX;
   }
-  return bytes;
+  return e;
 }
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> =>
@@ -337,7 +338,11 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private readonly host: ConnectionHost;
   /** The registration links last made (see `registrationPayload`). */
   private linksCache:
-    | { revision: number; version: Lwm2mVersion; text: string; bytes: Uint8Array }
+    | {
+        revision: number;
+        version: Lwm2mVersion;
+        links: { readonly text: string; readonly bytes: Uint8Array };
+      }
     | undefined;
   private asleep = false;
   private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
@@ -904,17 +909,17 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
    */
   private registrationPayload(version: Lwm2mVersion): Uint8Array {
     const c = this.linksCache;
-    if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.bytes;
+    if (c !== undefined && c.revision === this.objects.revision && c.version === version)
+      return c.links.bytes;
     const revision = this.objects.revision;
-    const text = this.registrationLinksFor(version);
-    const bytes = sharedLinkBytes(text);
-    this.linksCache = { revision, version, text, bytes };
-    return bytes;
+    const links = sharedLinks(this.registrationLinksFor(version));
+    this.linksCache = { revision, version, links };
+    return links.bytes;
   }
 
   private registrationLinksFor(version: Lwm2mVersion): string {
     const c = this.linksCache;
-    if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.text;
+    if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.links.text;
     const objects: { path: Lwm2mPath; version?: string }[] = [];
     for (const oid of this.objects.objectIds()) {
       if (oid === 0 || oid === 21) continue;
