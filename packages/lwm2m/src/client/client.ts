@@ -276,6 +276,30 @@ const LINK_FORMAT = 40;
 /** Formats the client supports, listed in the registration's `ct` for 1.1+ (Core §6.2.1). */
 const SUPPORTED_FORMATS = [0, 42, 60, 110, 112, 11542, 11543];
 
+/**
+ * The UTF-8 bytes of registration link payloads, shared by every client of the process that registers the
+ * same links (the devices of a fleet): a few recent payloads, searched in order (no Map: Espruino). The
+ * bytes are only ever read (copied into the CoAP message).
+ */
+const LINK_BYTES: { text: string; bytes: Uint8Array }[] = [];
+const LINK_BYTES_MAX = 8;
+let linkBytesNext = 0;
+
+/** The shared entry for `text` (its string is shared too: a device keeps no copy of its own). */
+function sharedLinks(text: string): { readonly text: string; readonly bytes: Uint8Array } {
+  for (let i = 0; i < LINK_BYTES.length; i++) {
+    const e = LINK_BYTES[i]!;
+    if (e.text === text) return e;
+  }
+  const e = { text, bytes: utf8Encode(text) };
+  if (LINK_BYTES.length < LINK_BYTES_MAX) LINK_BYTES.push(e);
+  else {
+    LINK_BYTES[linkBytesNext] = e;
+    linkBytesNext = (linkBytesNext + 1) % LINK_BYTES_MAX;
+  }
+  return e;
+}
+
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> =>
   v !== null && typeof v === 'object' && typeof (v as Promise<T>).then === 'function';
 
@@ -312,6 +336,14 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   /** True from `start()` until the accounts were set up (registrationState says 'registering'). */
   private starting = false;
   private readonly host: ConnectionHost;
+  /** The registration links last made (see `registrationPayload`). */
+  private linksCache:
+    | {
+        revision: number;
+        version: Lwm2mVersion;
+        links: { readonly text: string; readonly bytes: Uint8Array };
+      }
+    | undefined;
   private asleep = false;
   private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
   private readonly bootstrapper: ClientBootstrap;
@@ -770,7 +802,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
         retry: o.retry,
         requestTimeout: o.requestTimeout,
       },
-      registrationLinks: (version) => this.registrationLinksFor(version),
+      registrationLinks: (version) => this.registrationPayload(version),
       serverResource: (account, rid) => {
         const iid = account.serverInstanceId;
         return iid === undefined ? undefined : this.objects.get(1, iid)?.slots[rid]?.value;
@@ -869,7 +901,25 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     return this.registrationLinksFor(this.connections[0]?.version ?? this.version);
   }
 
+  /**
+   * The registration links as text and as the bytes of a Register / Update payload, made once and kept
+   * until the objects change (`InstanceStore.revision`) or another LwM2M version asks for them (the
+   * content formats are listed from 1.1 on). A device registers, re-registers and updates with the same
+   * links, so this is usually one formatting and one UTF-8 encoding per device.
+   */
+  private registrationPayload(version: Lwm2mVersion): Uint8Array {
+    const c = this.linksCache;
+    if (c !== undefined && c.revision === this.objects.revision && c.version === version)
+      return c.links.bytes;
+    const revision = this.objects.revision;
+    const links = sharedLinks(this.registrationLinksFor(version));
+    this.linksCache = { revision, version, links };
+    return links.bytes;
+  }
+
   private registrationLinksFor(version: Lwm2mVersion): string {
+    const c = this.linksCache;
+    if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.links.text;
     const objects: { path: Lwm2mPath; version?: string }[] = [];
     for (const oid of this.objects.objectIds()) {
       if (oid === 0 || oid === 21) continue;

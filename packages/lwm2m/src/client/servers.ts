@@ -18,14 +18,18 @@
 import {
   type Clock,
   type CoapEndpoint,
+  type CoapOptionInit,
   CoapRequestError,
   type CoapResponse,
+  type CoapUri,
   Code,
   OptionNumber,
   type Peer,
+  parseUri,
   type Random,
   randomInt,
   type Transport,
+  uriToOptions,
   utf8Decode,
 } from '@thimble/coap-core';
 import type { ResourceInstanceNode } from '../model/nodes.js';
@@ -231,7 +235,8 @@ export interface ConnectionHost {
     readonly retry?: RetryOptions;
     readonly requestTimeout?: number;
   };
-  registrationLinks(version: Lwm2mVersion): string;
+  /** The registration links payload (Core §6.2.1), UTF-8; the caller only reads it. */
+  registrationLinks(version: Lwm2mVersion): Uint8Array;
   /** A resource of this account's Server instance. */
   serverResource(account: ServerAccount, rid: number): Lwm2mValue | ResourceInstanceNode[] | undefined;
   registered(connection: ServerConnection): void;
@@ -243,6 +248,10 @@ export interface ConnectionHost {
 }
 
 const DEFAULT_LIFETIME = 86400;
+const RD: readonly string[] = ['rd'];
+const NO_QUERY: readonly string[] = [];
+
+type ConnectionTarget = { readonly peer: Peer; readonly options: readonly CoapOptionInit[] };
 const LINK_FORMAT = 40;
 
 const codeText = (code: number): string => `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
@@ -280,6 +289,12 @@ export class ServerConnection {
   private updateInFlight: Promise<void> | undefined;
   private updateAgain = false;
   private generation = 0;
+  /**
+   * How requests reach the server without a URI string: its resolved address and the options its URI
+   * gives (Uri-Port at most), when `account.uri` is a plain `scheme://ip-literal[:port]` of the
+   * endpoint's scheme. Undefined: requests carry `uri` (formatted here, parsed and resolved by the endpoint).
+   */
+  private direct: ConnectionTarget | undefined;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -328,7 +343,59 @@ export class ServerConnection {
       this.peer = t.resolve !== undefined ? await t.resolve(host, port) : { address: host, port };
     } catch {
       this.peer = { address: host, port };
+      this.direct = undefined;
+      return;
     }
+    this.direct = this.directTarget(this.peer, host, port);
+  }
+
+  /**
+   * The endpoint would parse `account.uri` + path the same way on every request and resolve the same
+   * IP literal to the same address (RFC 7252 §6.4: no Uri-Host for an IP literal, Uri-Port when the port
+   * differs from the destination's): do it once. Host names keep the per-request resolution.
+   */
+  private directTarget(peer: Peer, host: string, port: number): ConnectionTarget | undefined {
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(this.account.uri)) return undefined;
+    let u: CoapUri;
+    try {
+      u = parseUri(this.account.uri);
+    } catch {
+      return undefined;
+    }
+    if (!u.hostIsIp || u.host !== host || u.port !== port) return undefined;
+    if (u.scheme !== this.endpoint.transport.scheme || u.path.length > 0 || u.query.length > 0)
+      return undefined;
+    return { peer, options: uriToOptions(u, peer.port) };
+  }
+
+  /**
+   * A request to the server at `segments` with `query` (arguments not percent-encoded): by peer, path and
+   * options when known (`direct`), else by absolute URI. One object of one shape either way.
+   */
+  private send(
+    method: 'POST' | 'DELETE',
+    segments: readonly string[],
+    query: readonly string[],
+    payload: Uint8Array | undefined,
+  ): Promise<CoapResponse> {
+    const d = this.direct !== undefined && this.peer === this.direct.peer ? this.direct : undefined;
+    let uri: string | undefined;
+    if (d === undefined) {
+      const encoded: string[] = [];
+      for (const q of query) encoded.push(q.startsWith('ep=') ? `ep=${encodeURIComponent(q.slice(3))}` : q);
+      uri = this.uri(segments, encoded);
+    }
+    return this.endpoint.request({
+      method,
+      uri,
+      peer: d?.peer,
+      path: segments,
+      query,
+      options: d?.options,
+      payload,
+      contentFormat: payload === undefined ? undefined : LINK_FORMAT,
+      timeout: this.host.defaults.requestTimeout,
+    });
   }
 
   /** True when `peer` is this server's address. */
@@ -397,11 +464,7 @@ export class ServerConnection {
     this.location = undefined;
     if (!wasRegistered || !deregister) return;
     try {
-      const res = await this.endpoint.request({
-        method: 'DELETE',
-        uri: this.uri(location!),
-        timeout: this.host.defaults.requestTimeout,
-      });
+      const res = await this.send('DELETE', location!, NO_QUERY, undefined);
       if (res.code === Code.Deleted) this.host.deregistered(this);
       else
         this.host.failed(
@@ -449,23 +512,12 @@ export class ServerConnection {
     const lifetime = this.lifetime;
     const binding = this.binding;
     const version = this.version;
-    const query = [
-      `ep=${encodeURIComponent(this.host.endpointName)}`,
-      `lt=${lifetime}`,
-      `lwm2m=${version}`,
-      `b=${binding}`,
-    ];
+    const query = [`ep=${this.host.endpointName}`, `lt=${lifetime}`, `lwm2m=${version}`, `b=${binding}`];
     if (this.host.defaults.queueMode && version !== '1.0') query.push('Q');
     this.objectsChanged = false;
     let res: CoapResponse;
     try {
-      res = await this.endpoint.request({
-        method: 'POST',
-        uri: this.uri(['rd'], query),
-        payload: this.host.registrationLinks(version),
-        contentFormat: LINK_FORMAT,
-        timeout: this.host.defaults.requestTimeout,
-      });
+      res = await this.send('POST', RD, query, this.host.registrationLinks(version));
     } catch (e) {
       if (gen !== this.generation) return;
       this.registrationFailed(classify(e));
@@ -584,13 +636,12 @@ export class ServerConnection {
     this.objectsChanged = false;
     let res: CoapResponse;
     try {
-      res = await this.endpoint.request({
-        method: 'POST',
-        uri: this.uri(this.location, query),
-        payload: withObjects ? this.host.registrationLinks(this.version) : undefined,
-        contentFormat: withObjects ? LINK_FORMAT : undefined,
-        timeout: this.host.defaults.requestTimeout,
-      });
+      res = await this.send(
+        'POST',
+        this.location,
+        query,
+        withObjects ? this.host.registrationLinks(this.version) : undefined,
+      );
     } catch (e) {
       if (gen !== this.generation) return;
       if (withObjects) this.objectsChanged = true;

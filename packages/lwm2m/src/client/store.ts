@@ -123,6 +123,11 @@ export class InstanceStore {
   private objects: { [objectId: number]: { [instanceId: number]: InstanceEntry | undefined } | undefined } =
     {};
   private count = 0;
+  /**
+   * Bumped whenever the set of objects or instances changes (add, remove, a newly supported object), so
+   * what is derived from it (the registration links) can be cached until then.
+   */
+  revision = 0;
 
   constructor(
     readonly model: Lwm2mModel,
@@ -149,7 +154,10 @@ export class InstanceStore {
         `object ${objectId} has no definition in the model`,
       );
     }
-    if (this.objects[objectId] === undefined) this.objects[objectId] = {};
+    if (this.objects[objectId] === undefined) {
+      this.objects[objectId] = {};
+      this.revision++;
+    }
   }
 
   instanceIds(objectId: number): number[] {
@@ -213,6 +221,7 @@ export class InstanceStore {
     }
     o[instanceId] = entry;
     this.count++;
+    this.revision++;
     return entry;
   }
 
@@ -221,6 +230,7 @@ export class InstanceStore {
     if (o === undefined || o[instanceId] === undefined) return false;
     delete o[instanceId];
     this.count--;
+    this.revision++;
     return true;
   }
 
