@@ -119,6 +119,8 @@ export class Transmission {
   done = false;
   /** Counts against NSTART (a Confirmable request). */
   counted = false;
+  /** Times it was sent anew under a fresh message ID after a stale piggybacked reply. */
+  renumbered = 0;
   constructor(
     readonly layer: MessageLayer,
     readonly state: PeerState,
@@ -159,6 +161,17 @@ class Exchange implements InboundExchange {
   acknowledge(): void {
     this.layer.acknowledge(this);
   }
+}
+
+/** Times a message is sent anew under a fresh ID after stale piggybacked replies (see `dispatch`). */
+const MAX_RENUMBER = 3;
+
+/** True when the encoded message `bytes` carries `token` (its token length is the low nibble of byte 0). */
+function sameToken(bytes: Uint8Array, token: Uint8Array): boolean {
+  const length = bytes[0]! & 0x0f;
+  if (length !== token.length) return false;
+  for (let i = 0; i < length; i++) if (bytes[4 + i] !== token[i]) return false;
+  return true;
 }
 
 function emptyMessage(type: number, messageId: number): Uint8Array {
@@ -568,8 +581,28 @@ export class MessageLayer {
         const tx = s?.inflight.get(message.messageId);
         if (s === undefined || tx === undefined) return; // late or stray ACK
         s.lastActive = this.clock.now();
-        this.finish(tx);
         const piggybacked = code !== 0;
+        if (piggybacked && !sameToken(tx.bytes, message.token)) {
+          // A piggybacked response for another token: the peer answered this message ID from its
+          // deduplication cache with the reply to an older message (an earlier endpoint on this
+          // address:port used the ID within EXCHANGE_LIFETIME, RFC 7252 §4.5). It is not our answer
+          // (§5.3.2) and the same ID would get the same reply again: send the message anew under a
+          // fresh ID, a few times at most; after that, take it as an empty ACK (the request then
+          // waits for a separate response until its timeout).
+          if (tx.renumbered < MAX_RENUMBER) {
+            tx.renumbered++;
+            s.inflight.delete(tx.messageId);
+            if (tx.timer !== undefined) this.clock.clearTimeout(tx.timer);
+            tx.timer = undefined;
+            tx.retransmissions = 0;
+            this.transmit(tx, false);
+            return;
+          }
+          this.finish(tx);
+          tx.callbacks.onAck?.(false);
+          return;
+        }
+        this.finish(tx);
         tx.callbacks.onAck?.(piggybacked);
         if (piggybacked && isResponseCode(code)) this.upper?.onResponse(message, s.peer);
         return;
