@@ -275,9 +275,10 @@ export class Fleet extends Emitter<FleetEvents> {
       if (prepared !== undefined) this.go(prepared);
       else this.create(index, true);
     }
-    if (this.next < this.options.count) {
-      // next token, or poll for a free in-flight slot
-      const wait = Number.isFinite(this.rate) ? Math.max(1, Math.ceil(1000 / this.rate)) : 10;
+    // the next token of a limited rate; without a rate limit a freed in-flight slot starts the next
+    // device at once (`release`), so no timer polls for one
+    if (this.next < this.options.count && Number.isFinite(this.rate)) {
+      const wait = Math.max(1, Math.ceil(1000 / this.rate));
       this.rampTimer = this.clock.setTimeout(() => this.ramp(), Math.min(wait, 50));
     }
   }
