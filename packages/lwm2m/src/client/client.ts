@@ -37,7 +37,13 @@ import { Lwm2mContentError } from '../content/errors.js';
 import { formatDiscover, formatRegistrationLinks, type Lwm2mLink } from '../content/link-format.js';
 import type { Lwm2mCompositeEntry } from '../content/senml.js';
 import { BUILTIN_OBJECTS } from '../model/builtin.js';
-import { isExecutable, isReadable, isWritable, type ResourceDefinition } from '../model/definitions.js';
+import {
+  isExecutable,
+  isReadable,
+  isWritable,
+  type ObjectDefinition,
+  type ResourceDefinition,
+} from '../model/definitions.js';
 import type { Lwm2mNode, ObjectInstanceNode, ResourceInstanceNode, ResourceNode } from '../model/nodes.js';
 import { isPathPrefix, isValidId, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../model/path.js';
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
@@ -298,6 +304,62 @@ function sharedLinks(text: string): { readonly text: string; readonly bytes: Uin
     linkBytesNext = (linkBytesNext + 1) % LINK_BYTES_MAX;
   }
   return e;
+}
+
+/**
+ * Registration links by the shape of the objects (`InstanceStore.shape`), the model and the LwM2M version:
+ * the devices of a fleet build the same objects in the same order, so all but the first find their links
+ * here instead of listing and formatting them. Each entry keeps the definitions of the objects it lists
+ * and is used only while the model still has those (a model may get a newer version of an object).
+ */
+interface ShapeLinks {
+  readonly model: Lwm2mModel;
+  readonly version: Lwm2mVersion;
+  readonly shape: string;
+  readonly definitions: readonly (ObjectDefinition | undefined)[];
+  readonly objectIds: readonly number[];
+  readonly links: { readonly text: string; readonly bytes: Uint8Array };
+}
+const SHAPE_LINKS: ShapeLinks[] = [];
+const SHAPE_LINKS_MAX = 8;
+let shapeLinksNext = 0;
+
+function findShapeLinks(
+  model: Lwm2mModel,
+  version: Lwm2mVersion,
+  shape: string,
+): { readonly text: string; readonly bytes: Uint8Array } | undefined {
+  for (let i = 0; i < SHAPE_LINKS.length; i++) {
+    const e = SHAPE_LINKS[i]!;
+    if (e.model !== model || e.version !== version || e.shape !== shape) continue;
+    for (let k = 0; k < e.objectIds.length; k++)
+      if (model.getObject(e.objectIds[k]!) !== e.definitions[k]) return undefined;
+    return e.links;
+  }
+  return undefined;
+}
+
+function rememberShapeLinks(
+  model: Lwm2mModel,
+  version: Lwm2mVersion,
+  shape: string,
+  objectIds: readonly number[],
+  links: { readonly text: string; readonly bytes: Uint8Array },
+): void {
+  const definitions = objectIds.map((id) => model.getObject(id));
+  const e: ShapeLinks = { model, version, shape, definitions, objectIds, links };
+  for (let i = 0; i < SHAPE_LINKS.length; i++) {
+    const o = SHAPE_LINKS[i]!;
+    if (o.model === model && o.version === version && o.shape === shape) {
+      SHAPE_LINKS[i] = e; // the model changed since: replace the outdated entry
+      return;
+    }
+  }
+  if (SHAPE_LINKS.length < SHAPE_LINKS_MAX) SHAPE_LINKS.push(e);
+  else {
+    SHAPE_LINKS[shapeLinksNext] = e;
+    shapeLinksNext = (shapeLinksNext + 1) % SHAPE_LINKS_MAX;
+  }
 }
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> =>
@@ -908,18 +970,34 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
    * links, so this is usually one formatting and one UTF-8 encoding per device.
    */
   private registrationPayload(version: Lwm2mVersion): Uint8Array {
-    const c = this.linksCache;
-    if (c !== undefined && c.revision === this.objects.revision && c.version === version)
-      return c.links.bytes;
-    const revision = this.objects.revision;
-    const links = sharedLinks(this.registrationLinksFor(version));
-    this.linksCache = { revision, version, links };
-    return links.bytes;
+    return this.linksOf(version).bytes;
   }
 
   private registrationLinksFor(version: Lwm2mVersion): string {
+    return this.linksOf(version).text;
+  }
+
+  /**
+   * The links of this client's objects, from its own cache, else from the clients with the same model,
+   * objects and instances (`InstanceStore.shape`), else formatted.
+   */
+  private linksOf(version: Lwm2mVersion): { readonly text: string; readonly bytes: Uint8Array } {
     const c = this.linksCache;
-    if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.links.text;
+    if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.links;
+    const revision = this.objects.revision;
+    // object versions given in the options are this client's own: no sharing then
+    const shape = this.options.objectVersions === undefined ? this.objects.shape : undefined;
+    let links = shape === undefined ? undefined : findShapeLinks(this.model, version, shape);
+    if (links === undefined) {
+      links = sharedLinks(this.formatLinks(version));
+      if (shape !== undefined)
+        rememberShapeLinks(this.model, version, shape, this.objects.objectIds(), links);
+    }
+    this.linksCache = { revision, version, links };
+    return links;
+  }
+
+  private formatLinks(version: Lwm2mVersion): string {
     const objects: { path: Lwm2mPath; version?: string }[] = [];
     for (const oid of this.objects.objectIds()) {
       if (oid === 0 || oid === 21) continue;

@@ -118,6 +118,9 @@ export function valueOfNode(node: Lwm2mNode): Lwm2mValue | ResourceInstanceNode[
   throw new Lwm2mClientError('bad-request', '4.00', 'payload is not a resource');
 }
 
+/** Longest `InstanceStore.shape` kept (a few dozen instances' worth). */
+const MAX_SHAPE = 256;
+
 /** Object instances held by the client. */
 export class InstanceStore {
   private objects: { [objectId: number]: { [instanceId: number]: InstanceEntry | undefined } | undefined } =
@@ -128,6 +131,13 @@ export class InstanceStore {
    * what is derived from it (the registration links) can be cached until then.
    */
   revision = 0;
+  /**
+   * The structural changes so far (objects declared, instances added and removed) as text, in order, while
+   * it stays short (undefined after that): the objects and instances are a function of it, so two stores
+   * of the same model with the same `shape` hold the same objects and instances, and what is derived from
+   * them alone (the registration links) can be shared between clients (the devices of a fleet).
+   */
+  shape: string | undefined = '';
 
   constructor(
     readonly model: Lwm2mModel,
@@ -156,7 +166,7 @@ export class InstanceStore {
     }
     if (this.objects[objectId] === undefined) {
       this.objects[objectId] = {};
-      this.revision++;
+      this.changed(`${objectId};`);
     }
   }
 
@@ -221,7 +231,7 @@ export class InstanceStore {
     }
     o[instanceId] = entry;
     this.count++;
-    this.revision++;
+    this.changed(`+${objectId}/${instanceId};`);
     return entry;
   }
 
@@ -230,8 +240,15 @@ export class InstanceStore {
     if (o === undefined || o[instanceId] === undefined) return false;
     delete o[instanceId];
     this.count--;
-    this.revision++;
+    this.changed(`-${objectId}/${instanceId};`);
     return true;
+  }
+
+  private changed(step: string): void {
+    this.revision++;
+    if (this.shape === undefined) return;
+    const shape = this.shape + step;
+    this.shape = shape.length <= MAX_SHAPE ? shape : undefined;
   }
 
   /** Resource ids of an instance in increasing order. */

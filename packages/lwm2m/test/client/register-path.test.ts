@@ -138,6 +138,64 @@ describe('registration links made once per objects layout (Core §6.2.1)', () =>
     expect(client.registrationLinks()).toBe(server.registers()[2]!.payload);
   });
 
+  it('clients with the same model, objects and instances share one links payload; others get their own', () => {
+    const clock = new FakeClock();
+    const network = new MemoryNetwork({ clock, seed: 3 });
+    const model = new ObjectRegistry(BUILTIN_OBJECTS);
+    let port = 40000;
+    const make = (extra: boolean) => {
+      const client = new Lwm2mClient({
+        endpointName: `d${port}`,
+        endpoint: new CoapEndpoint({ transport: network.bind('10.0.0.2', port++), clock }),
+        serverUri: 'coap://10.0.0.1',
+        model,
+        clock,
+      });
+      client.addInstance(1, 0, { 0: 1, 1: 300, 6: false, 7: 'U' });
+      client.addInstance(3303, 0, {});
+      if (extra) client.addInstance(3303, 1, {});
+      return client;
+    };
+    const payload = (c: Lwm2mClient) =>
+      (c as unknown as { registrationPayload(v: string): Uint8Array }).registrationPayload('1.2');
+    const a = make(false);
+    const b = make(false);
+    const c = make(true);
+    expect(b.registrationLinks()).toBe(a.registrationLinks());
+    expect(payload(b)).toBe(payload(a)); // the same bytes, not an equal copy
+    const paths = (x: Lwm2mClient) =>
+      parseRegistrationLinks(x.registrationLinks()).objects.map((o) => o.path.join('/'));
+    expect(paths(a)).toContain('3303/0');
+    expect(paths(a)).not.toContain('3303/1');
+    expect(paths(c)).toContain('3303/1');
+    expect(payload(c)).not.toBe(payload(a));
+    // the model gets a newer Temperature object: a new client with the same objects lists the new version
+    const temperature = model.getObject(3303)!;
+    model.add({ ...temperature, version: '1.9' }, true);
+    const d = make(false);
+    expect(d.registrationLinks()).toContain('</3303>;ver=1.9');
+  });
+
+  it('InstanceStore.shape names the objects and instances by the changes made, while it is short', () => {
+    const model = new ObjectRegistry(BUILTIN_OBJECTS);
+    const a = new InstanceStore(model);
+    const b = new InstanceStore(model);
+    for (const s of [a, b]) {
+      s.supportObject(3);
+      s.add(3303, 0, {});
+    }
+    expect(a.shape).toBe(b.shape);
+    b.add(3303, 1, {});
+    expect(b.shape).not.toBe(a.shape);
+    b.remove(3303, 1);
+    expect(b.shape).not.toBe(a.shape); // the same objects, but the shape is the history
+    for (let i = 1; i < 200 && a.shape !== undefined; i++) a.add(3303, i, {});
+    expect(a.shape).toBeUndefined();
+    const r = a.revision;
+    a.add(3303, 500, {});
+    expect(a.revision).not.toBe(r);
+  });
+
   it('InstanceStore.revision changes with every add, remove and newly supported object, and only then', () => {
     const store = new InstanceStore(new ObjectRegistry(BUILTIN_OBJECTS));
     const r0 = store.revision;
