@@ -29,26 +29,33 @@ const INITIAL_CAPACITY = 2;
  */
 const INLINE_REPLY = 64;
 
-/** One peer's entries, oldest first. */
+/** The arrays of a ring that never had an entry (shared, never written: `add` allocates first). */
+const NO_INTS = new Int32Array(0);
+const NO_FLOATS = new Float64Array(1); // one bucket, empty
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * One peer's entries, oldest first. A ring of capacity `c` (a power of two) keeps three typed arrays:
+ * `ints` (per slot: message ID, -1 once removed, and reply length, -1 for none), `floats` (2c hash
+ * buckets, then per slot the expiry and the next entry in the same bucket) and `inline` (the short
+ * replies); long replies go to `large`, made when first needed. A ring starts with no arrays at all: a
+ * peer that never sends a Confirmable or Non-confirmable message (a device that only gets ACKs from its
+ * server) never allocates any.
+ */
 export class DedupRing {
-  private mids = new Int32Array(INITIAL_CAPACITY);
-  private expiries = new Float64Array(INITIAL_CAPACITY);
-  /** Reply length per slot, -1 for none. */
-  private lengths = new Int32Array(INITIAL_CAPACITY).fill(-1);
+  private ints = NO_INTS;
+  private floats = NO_FLOATS;
   /** Short replies, INLINE_REPLY bytes per slot. */
-  private inline = new Uint8Array(INITIAL_CAPACITY * INLINE_REPLY);
-  /** Long replies (copies owned by the ring). */
-  private large: (Uint8Array | undefined)[] = new Array(INITIAL_CAPACITY).fill(undefined);
-  private mask = INITIAL_CAPACITY - 1;
+  private inline = NO_BYTES;
+  /** Long replies (copies owned by the ring), per slot; undefined until the first one. */
+  private large: (Uint8Array | undefined)[] | undefined = undefined;
+  /** Capacity − 1 (−1: no arrays yet). */
+  private mask = -1;
   /** Sequence number of the oldest slot still in the ring (live or removed). */
   private head = 0;
   /** Sequence number the next entry gets. */
   private tail = 0;
-  /** Hash buckets: sequence number + 1 of the first entry in the bucket, 0 for none. */
-  private buckets = new Float64Array(INITIAL_CAPACITY * 2);
-  private bucketMask = INITIAL_CAPACITY * 2 - 1;
-  /** Per ring slot: sequence number + 1 of the next entry in the same bucket, 0 for none. */
-  private nexts = new Float64Array(INITIAL_CAPACITY);
+  private bucketMask = 0;
   private live = 0;
   /** Set when the peer is forgotten: its entries in the global FIFO are stale. */
   forgotten = false;
@@ -63,54 +70,69 @@ export class DedupRing {
     return this.tail - this.head;
   }
 
+  /** Slots allocated (0 before the first entry and after `clear`). */
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
+  /** Where slot `i`'s "next in bucket" is in `floats` (after 2c buckets and c expiries). */
+  private nextAt(i: number): number {
+    return 3 * (this.mask + 1) + i;
+  }
+
   /** The sequence number of the entry for `messageId`, or -1. */
   find(messageId: number): number {
-    let v = this.buckets[messageId & this.bucketMask]!;
+    const f = this.floats;
+    let v = f[messageId & this.bucketMask]!;
+    const nexts = 3 * (this.mask + 1);
     while (v !== 0) {
       const i = (v - 1) & this.mask;
-      if (this.mids[i] === messageId) return v - 1;
-      v = this.nexts[i]!;
+      if (this.ints[2 * i] === messageId) return v - 1;
+      v = f[nexts + i]!;
     }
     return -1;
   }
 
   private index(seq: number, messageId: number): void {
     const b = messageId & this.bucketMask;
-    this.nexts[seq & this.mask] = this.buckets[b]!;
-    this.buckets[b] = seq + 1;
+    const f = this.floats;
+    f[this.nextAt(seq & this.mask)] = f[b]!;
+    f[b] = seq + 1;
   }
 
   private unindex(seq: number, messageId: number): void {
     const b = messageId & this.bucketMask;
-    const next = this.nexts[seq & this.mask]!;
-    let v = this.buckets[b]!;
+    const f = this.floats;
+    const nexts = 3 * (this.mask + 1);
+    const next = f[nexts + (seq & this.mask)]!;
+    let v = f[b]!;
     if (v === seq + 1) {
-      this.buckets[b] = next;
+      f[b] = next;
       return;
     }
     while (v !== 0) {
       const i = (v - 1) & this.mask;
-      if (this.nexts[i] === seq + 1) {
-        this.nexts[i] = next;
+      if (f[nexts + i] === seq + 1) {
+        f[nexts + i] = next;
         return;
       }
-      v = this.nexts[i]!;
+      v = f[nexts + i]!;
     }
   }
 
   isLive(seq: number): boolean {
-    return !this.forgotten && seq >= this.head && seq < this.tail && this.mids[seq & this.mask] !== -1;
+    return !this.forgotten && seq >= this.head && seq < this.tail && this.ints[2 * (seq & this.mask)] !== -1;
   }
 
   /** Adds an entry and returns its sequence number. The caller made room (per-peer limit). */
   add(messageId: number, expires: number): number {
-    if (this.tail - this.head > this.mask) this.resize((this.mask + 1) * 2);
+    if (this.tail - this.head > this.mask) this.resize(Math.max(INITIAL_CAPACITY, (this.mask + 1) * 2));
     const seq = this.tail++;
     const i = seq & this.mask;
-    this.mids[i] = messageId;
-    this.expiries[i] = expires;
-    this.lengths[i] = -1;
-    this.large[i] = undefined;
+    this.ints[2 * i] = messageId;
+    this.ints[2 * i + 1] = -1;
+    this.floats[2 * (this.mask + 1) + i] = expires;
+    if (this.large !== undefined) this.large[i] = undefined;
     this.index(seq, messageId);
     this.live++;
     return seq;
@@ -130,19 +152,20 @@ export class DedupRing {
   /** Moves the entries to rings of `capacity` slots (a power of two, at least the span). */
   private resize(capacity: number): void {
     const mask = capacity - 1;
-    const mids = new Int32Array(capacity);
-    const expiries = new Float64Array(capacity);
-    const lengths = new Int32Array(capacity).fill(-1);
+    const ints = new Int32Array(2 * capacity).fill(-1);
+    const floats = new Float64Array(4 * capacity);
     const inline = new Uint8Array(capacity * INLINE_REPLY);
-    const large: (Uint8Array | undefined)[] = new Array(capacity).fill(undefined);
+    const large = this.large === undefined ? undefined : new Array<Uint8Array | undefined>(capacity);
+    const oldExpiries = 2 * (this.mask + 1);
+    const expiries = 2 * capacity;
     for (let seq = this.head; seq < this.tail; seq++) {
       const from = seq & this.mask;
       const to = seq & mask;
-      mids[to] = this.mids[from]!;
-      expiries[to] = this.expiries[from]!;
-      const length = this.lengths[from]!;
-      lengths[to] = length;
-      if (length > INLINE_REPLY) large[to] = this.large[from];
+      ints[2 * to] = this.ints[2 * from]!;
+      floats[expiries + to] = this.floats[oldExpiries + from]!;
+      const length = this.ints[2 * from + 1]!;
+      ints[2 * to + 1] = length;
+      if (length > INLINE_REPLY) large![to] = this.large![from];
       else if (length > 0) {
         inline.set(
           this.inline.subarray(from * INLINE_REPLY, from * INLINE_REPLY + length),
@@ -150,17 +173,14 @@ export class DedupRing {
         );
       }
     }
-    this.mids = mids;
-    this.expiries = expiries;
-    this.lengths = lengths;
+    this.ints = ints;
+    this.floats = floats;
     this.inline = inline;
     this.large = large;
     this.mask = mask;
-    this.buckets = new Float64Array(capacity * 2);
     this.bucketMask = capacity * 2 - 1;
-    this.nexts = new Float64Array(capacity);
     for (let seq = this.head; seq < this.tail; seq++) {
-      const mid = mids[seq & mask]!;
+      const mid = ints[2 * (seq & mask)]!;
       if (mid !== -1) this.index(seq, mid);
     }
   }
@@ -172,18 +192,22 @@ export class DedupRing {
   }
 
   private skipRemoved(): void {
-    while (this.head < this.tail && this.mids[this.head & this.mask] === -1) this.head++;
+    while (this.head < this.tail && this.ints[2 * (this.head & this.mask)] === -1) this.head++;
+  }
+
+  /** Marks slot `i` (sequence `seq`) removed. */
+  private drop(seq: number, i: number): void {
+    this.unindex(seq, this.ints[2 * i]!);
+    this.ints[2 * i] = -1;
+    this.ints[2 * i + 1] = -1;
+    if (this.large !== undefined) this.large[i] = undefined;
+    this.live--;
   }
 
   /** Removes a live entry; returns false if it was not live. */
   remove(seq: number): boolean {
     if (!this.isLive(seq)) return false;
-    const i = seq & this.mask;
-    this.unindex(seq, this.mids[i]!);
-    this.mids[i] = -1;
-    this.lengths[i] = -1;
-    this.large[i] = undefined;
-    this.live--;
+    this.drop(seq, seq & this.mask);
     if (seq === this.head) {
       this.skipRemoved();
       this.maybeShrink();
@@ -196,9 +220,11 @@ export class DedupRing {
     if (!this.isLive(seq)) return;
     const i = seq & this.mask;
     const length = bytes.length;
-    this.lengths[i] = length;
-    if (length > INLINE_REPLY) this.large[i] = bytes.slice();
-    else {
+    this.ints[2 * i + 1] = length;
+    if (length > INLINE_REPLY) {
+      if (this.large === undefined) this.large = new Array<Uint8Array | undefined>(this.mask + 1);
+      this.large[i] = bytes.slice();
+    } else {
       const at = i * INLINE_REPLY;
       for (let k = 0; k < length; k++) this.inline[at + k] = bytes[k]!;
     }
@@ -211,9 +237,9 @@ export class DedupRing {
   reply(seq: number): Uint8Array | undefined {
     if (!this.isLive(seq)) return undefined;
     const i = seq & this.mask;
-    const length = this.lengths[i]!;
+    const length = this.ints[2 * i + 1]!;
     if (length < 0) return undefined;
-    if (length > INLINE_REPLY) return this.large[i];
+    if (length > INLINE_REPLY) return this.large![i];
     return this.inline.slice(i * INLINE_REPLY, i * INLINE_REPLY + length);
   }
 
@@ -226,15 +252,14 @@ export class DedupRing {
   expire(now: number, spread = Number.POSITIVE_INFINITY): number {
     let removed = 0;
     const horizon = now + spread;
+    const expiries = 2 * (this.mask + 1);
     for (let seq = this.head; seq < this.tail; seq++) {
       const i = seq & this.mask;
-      if (this.mids[i] !== -1 && this.expiries[i]! > horizon) break;
-      if (this.mids[i] !== -1 && this.expiries[i]! <= now) {
-        this.unindex(seq, this.mids[i]!);
-        this.mids[i] = -1;
-        this.live--;
-        this.lengths[i] = -1;
-        this.large[i] = undefined;
+      if (this.ints[2 * i] === -1) continue;
+      const expires = this.floats[expiries + i]!;
+      if (expires > horizon) break;
+      if (expires <= now) {
+        this.drop(seq, i);
         removed++;
       }
     }
@@ -249,7 +274,13 @@ export class DedupRing {
     this.live = 0;
     this.forgotten = true;
     this.head = this.tail;
-    this.resize(INITIAL_CAPACITY); // the global FIFO may still refer to this ring for a while
+    // back to no arrays; the global FIFO may still refer to this ring for a while (`isLive` is false)
+    this.ints = NO_INTS;
+    this.floats = NO_FLOATS;
+    this.inline = NO_BYTES;
+    this.large = undefined;
+    this.mask = -1;
+    this.bucketMask = 0;
     return n;
   }
 }

@@ -89,13 +89,22 @@ export interface MessageLayerOptions {
   readonly trace?: TraceHook;
 }
 
+/**
+ * Stand-ins for a peer's empty maps and queue, shared by every peer that has none yet (a server has state
+ * for each device that spoke, and most never get a request from it): only read, never written; the
+ * write sites (`transmit`, `send`) give the peer its own first.
+ */
+const NO_INFLIGHT: ReadonlyMap<number, Transmission> = new Map();
+const NO_WATCHED: ReadonlyMap<number, { expires: number; tx: Transmission }> = new Map();
+const NO_QUEUE: readonly Transmission[] = [];
+
 class PeerState {
   nextMessageId: number;
   readonly dedup = new DedupRing();
-  readonly inflight = new Map<number, Transmission>();
+  inflight = NO_INFLIGHT as Map<number, Transmission>;
   /** NON messages whose Reset we want to hear about (e.g. notifications), with their expiry. */
-  readonly watched = new Map<number, { expires: number; tx: Transmission }>();
-  readonly queue: Transmission[] = [];
+  watched = NO_WATCHED as Map<number, { expires: number; tx: Transmission }>;
+  queue = NO_QUEUE as Transmission[];
   outstanding = 0;
   lastActive: number;
   constructor(
@@ -364,6 +373,7 @@ export class MessageLayer {
         queueMicrotask(() => callbacks.onTimeout?.());
         return tx;
       }
+      if (s.queue === NO_QUEUE) s.queue = [];
       s.queue.push(tx);
       return tx;
     }
@@ -386,12 +396,14 @@ export class MessageLayer {
     // order is not observable.
     this.emit(tx.bytes, s.peer);
     if (tx.confirmable) {
+      if (s.inflight === NO_INFLIGHT) s.inflight = new Map();
       s.inflight.set(id, tx);
       const p = this.parameters;
       // RFC 7252 §4.2: initial timeout random in [ACK_TIMEOUT, ACK_TIMEOUT × ACK_RANDOM_FACTOR]
       tx.timeout = p.ackTimeout * (1 + randomFloat(this.random) * (p.ackRandomFactor - 1));
       tx.timer = this.clock.setTimeout(() => this.retransmit(tx), tx.timeout);
     } else if (watchReset) {
+      if (s.watched === NO_WATCHED) s.watched = new Map();
       s.watched.set(id, { expires: this.clock.now() + this.nonLifetime, tx });
     }
   }

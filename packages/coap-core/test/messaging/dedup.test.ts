@@ -132,13 +132,31 @@ describe('deduplication ring (RFC 7252 §4.5 cache)', () => {
     const ring = new DedupRing();
     const seqs: number[] = [];
     for (let mid = 0; mid < 1000; mid++) seqs.push(ring.add(mid, 100));
-    const capacity = () => (ring as unknown as { mids: Int32Array }).mids.length;
+    const capacity = () => ring.capacity;
     expect(capacity()).toBe(1024);
     for (let i = 0; i < 990; i++) ring.remove(seqs[i]!);
     expect(capacity()).toBeLessThanOrEqual(64);
     for (let mid = 990; mid < 1000; mid++) expect(ring.find(mid)).toBe(seqs[mid]);
     expect(ring.expire(1000)).toBe(10);
     expect(capacity()).toBe(2); // back to the initial capacity
+  });
+
+  it('allocates nothing until its first entry, and lets go of everything when cleared', () => {
+    const ring = new DedupRing();
+    expect(ring.capacity).toBe(0);
+    expect(ring.find(0)).toBe(-1);
+    expect(ring.find(65535)).toBe(-1);
+    expect(ring.oldest()).toBe(-1);
+    expect(ring.expire(1e12)).toBe(0);
+    expect(ring.capacity).toBe(0);
+    const seq = ring.add(7, 10);
+    expect(ring.capacity).toBe(2);
+    ring.setReply(seq, new Uint8Array(100).fill(3)); // a long reply, kept apart
+    expect(ring.reply(seq)).toEqual(new Uint8Array(100).fill(3));
+    expect(ring.clear()).toBe(1);
+    expect(ring.capacity).toBe(0);
+    expect(ring.find(7)).toBe(-1);
+    expect(ring.isLive(seq)).toBe(false);
   });
 
   it('finds sequential and colliding message IDs after growing (16-bit IDs, wrap-around)', () => {
