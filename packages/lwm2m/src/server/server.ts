@@ -365,6 +365,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   /** Peer address → registration id, for Send (which names no registration). */
   private readonly byPeer = new Map<string, string>();
   private readonly observations = new Set<AnyObservation>();
+  /** The same observations by registration id (a registration that goes ends its own only). */
+  private readonly observationsByRegistration = new Map<string, Set<AnyObservation>>();
   private sweepTimer: ReturnType<Clock['setTimeout']> | undefined;
   /** Queue mode: registration id → clock time until which the device is taken to be awake. */
   private readonly awakeUntil = new Map<string, number>();
@@ -482,7 +484,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     this.sweepTimer = undefined;
     for (const o of [...this.observations]) o.finish();
     for (const ep of [...this.waiting.keys()])
-      this.wake(ep, undefined, new Lwm2mServerError('closed', 'the server is closed'));
+      this.wake(ep, undefined, () => new Lwm2mServerError('closed', 'the server is closed'));
   }
 
   // ================================================================ registration interface (Core §6.2)
@@ -583,7 +585,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     if (replaced !== undefined) this.forget(replaced);
     this.byPeer.set(peerKey(registration.peer), registration.id);
     this.armSweep();
-    this.awakeUntil.set(registration.id, now + this.limits.awakeTime);
+    // the awake window matters for queue-mode devices only (the others are always reachable)
+    if (registration.queueMode) this.awakeUntil.set(registration.id, now + this.limits.awakeTime);
     this.emit('registered', registration, replaced);
     this.wake(registration.endpoint, registration);
     return {
@@ -631,7 +634,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     const oldKey = peerKey(previous.peer);
     if (this.byPeer.get(oldKey) === id) this.byPeer.delete(oldKey);
     this.byPeer.set(peerKey(registration.peer), id);
-    this.awakeUntil.set(id, now + this.limits.awakeTime);
+    if (registration.queueMode) this.awakeUntil.set(id, now + this.limits.awakeTime);
+    else this.awakeUntil.delete(id);
     this.emit('updated', registration, previous);
     this.wake(registration.endpoint, registration);
     return { code: Code.Changed };
@@ -650,7 +654,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     this.wake(
       removed.endpoint,
       undefined,
-      new Lwm2mServerError('unknown-endpoint', `endpoint "${removed.endpoint}" de-registered`),
+      () => new Lwm2mServerError('unknown-endpoint', `endpoint "${removed.endpoint}" de-registered`),
     );
     return { code: Code.Deleted };
   }
@@ -660,9 +664,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     this.awakeUntil.delete(r.id);
     const key = peerKey(r.peer);
     if (this.byPeer.get(key) === r.id) this.byPeer.delete(key);
-    for (const o of [...this.observations]) {
-      if (o.registrationId === r.id) o.finish();
-    }
+    const own = this.observationsByRegistration.get(r.id);
+    if (own !== undefined) for (const o of [...own]) o.finish();
   }
 
   /** Expiry: a periodic sweep on the injected clock, armed only while there are registrations. */
@@ -685,7 +688,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       this.wake(
         r.endpoint,
         undefined,
-        new Lwm2mServerError('unknown-endpoint', `endpoint "${r.endpoint}" expired`),
+        () => new Lwm2mServerError('unknown-endpoint', `endpoint "${r.endpoint}" expired`),
       );
     }
   }
@@ -710,7 +713,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       if (e instanceof Lwm2mContentError) return { code: Code.BadRequest, payload: e.message };
       throw e;
     }
-    this.awakeUntil.set(registration.id, this.clock.now() + this.limits.awakeTime);
+    if (registration.queueMode)
+      this.awakeUntil.set(registration.id, this.clock.now() + this.limits.awakeTime);
     this.emit('send', { registration, endpoint: registration.endpoint, entries });
     return { code: Code.Changed };
   }
@@ -760,7 +764,11 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   }
 
   /** Releases the requests waiting for an endpoint: with its registration, or failing with `error`. */
-  private wake(endpoint: string, r: Registration | undefined, error?: Error): void {
+  /**
+   * Resolves the requests waiting for `endpoint` with `r`, or rejects them with `error()` (made only when
+   * someone waits: an Error captures a stack trace, too dear for every De-register).
+   */
+  private wake(endpoint: string, r: Registration | undefined, error?: () => Error): void {
     const list = this.waiting.get(endpoint);
     if (list === undefined) return;
     this.waiting.delete(endpoint);
@@ -768,7 +776,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     for (const w of list.splice(0)) {
       this.clock.clearTimeout(w.timer);
       if (r !== undefined) w.resolve(r);
-      else w.reject(error ?? new Lwm2mServerError('unknown-endpoint', `endpoint "${endpoint}" is gone`));
+      else w.reject(error?.() ?? new Lwm2mServerError('unknown-endpoint', `endpoint "${endpoint}" is gone`));
     }
   }
 
@@ -1263,6 +1271,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   ): AnyObservation {
     const onEnd = () => {
       this.observations.delete(o);
+      const own = this.observationsByRegistration.get(r.id);
+      if (own?.delete(o) && own.size === 0) this.observationsByRegistration.delete(r.id);
       // a closing server keeps its observations in the store, for the next run
       if (!this.closed) this.observationStore.remove(o.token);
     };
@@ -1286,6 +1296,12 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
           onEnd,
         );
     this.observations.add(o);
+    let own = this.observationsByRegistration.get(r.id);
+    if (own === undefined) {
+      own = new Set();
+      this.observationsByRegistration.set(r.id, own);
+    }
+    own.add(o);
     const operation = composite ? 'Notify (composite)' : 'Notify';
     const where = composite ? [] : paths[0]!;
     const firstResponse = coap.peek();

@@ -100,6 +100,28 @@ describe('Lwm2mServer information reporting (LwM2M TS Core 1.1 §6.4)', () => {
     await until(s.clock, () => s.serverEndpoint.pendingRequests === 0);
   });
 
+  it('De-registration ends that endpoint’s observations only; another device’s keep notifying', async () => {
+    const s = await withDevice();
+    const other = s.device(2);
+    await registered(s, other);
+    const mine = await drive(s.clock, s.server.observe('dev1', '/3303/0/5700'));
+    const theirs = await drive(s.clock, s.server.observe('dev2', '/3303/0/5700'));
+    const theirsToo = await drive(s.clock, s.server.observe('dev2', '/3/0'));
+    await drive(s.clock, s.client.stop());
+    expect(mine.done).toBe(true);
+    expect(theirs.done).toBe(false);
+    expect(theirsToo.done).toBe(false);
+    expect(s.server.observationsOf('dev2')).toHaveLength(2);
+    const seen: Lwm2mNode[] = [];
+    theirs.on('notification', (n) => seen.push(n));
+    other.set('/3303/0/5700', 31.5);
+    await until(s.clock, () => seen.length >= 1);
+    expect(seen.at(-1)).toMatchObject({ value: 31.5 });
+    await drive(s.clock, other.stop());
+    expect(theirs.done && theirsToo.done).toBe(true);
+    expect(s.server.observationsOf()).toHaveLength(0);
+  });
+
   it('a new registration of the endpoint (a reboot) ends its observations', async () => {
     const s = await withDevice();
     const a = await drive(s.clock, s.server.observe('dev1', '/3303/0/5700'));
