@@ -253,7 +253,8 @@ class PendingRequest implements TransmissionCallbacks {
   timeout = 0;
   constructor(
     readonly key: string,
-    readonly peerKey: string,
+    /** Where the request went: only a response from there is its answer. */
+    readonly peer: Peer,
     readonly resolve: (r: CoapResponse) => void,
     readonly reject: (e: Error) => void,
     readonly signal: AbortSignal | undefined,
@@ -361,6 +362,9 @@ function observerKey(peer: Peer, request: CoapRequest): string {
   if (request.message.code !== Code.FETCH) return peerKey(peer);
   return `${peerKey(peer)}|${request.contentFormat ?? ''}|${toHex(request.payload)}`;
 }
+
+/** The same transport address (what `peerKey` tells apart), without building the keys. */
+const samePeer = (a: Peer, b: Peer): boolean => a.port === b.port && a.address === b.address;
 
 function tokenKey(token: Uint8Array): string {
   let s = '';
@@ -903,7 +907,7 @@ export class CoapEndpoint implements UpperLayer {
       const key = tokenKey(message.token!);
       const entry = new PendingRequest(
         key,
-        peerKey(peer),
+        peer,
         resolve,
         reject,
         signal,
@@ -1132,9 +1136,8 @@ export class CoapEndpoint implements UpperLayer {
 
   private failPeer(error: Error, peer: Peer | undefined): void {
     if (peer === undefined) return;
-    const key = peerKey(peer);
     for (const entry of [...this.pending.values()]) {
-      if (entry.peerKey === key) {
+      if (samePeer(entry.peer, peer)) {
         this.fail(entry, new CoapRequestError('transport', error.message, { cause: error }));
       }
     }
@@ -1148,7 +1151,7 @@ export class CoapEndpoint implements UpperLayer {
       entry.group(message, peer);
       return true;
     }
-    if (entry.peerKey !== peerKey(peer)) return false;
+    if (!samePeer(entry.peer, peer)) return false;
     let inner = message;
     if (entry.secured !== undefined) {
       if (entry.outer !== undefined && message.hasOption(OptionNumber.Block2)) {
@@ -1291,7 +1294,7 @@ export class CoapEndpoint implements UpperLayer {
     const { observation, onMessage } = this.observationOf(p, token.slice(), undefined);
     const entry = new PendingRequest(
       key,
-      peerKey(p.peer),
+      p.peer,
       () => undefined,
       (e) => observation.fail(e),
       p.signal,

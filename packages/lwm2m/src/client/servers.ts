@@ -208,14 +208,26 @@ export function resolveServerAccounts(objects: InstanceStore, fallbackUri?: stri
   return out;
 }
 
+/** The last URI `uriHostPort` took apart and its parts (the devices of a fleet share their server URI). */
+let lastUri = '';
+let lastHostPort: { readonly scheme: string; readonly host: string; readonly port: number } | undefined;
+
 /** Host and port of a server URI (`coap://h:p`, `coaps://[::1]:p`). */
-export function uriHostPort(uri: string): { scheme: string; host: string; port: number } {
+export function uriHostPort(uri: string): {
+  readonly scheme: string;
+  readonly host: string;
+  readonly port: number;
+} {
+  if (uri === lastUri && lastHostPort !== undefined) return lastHostPort;
   const m = /^([a-z][a-z0-9+.-]*):\/\/(\[[^\]]+\]|[^/:?#]+)(?::(\d+))?/i.exec(uri);
   if (m === null) throw new Lwm2mClientError('bad-request', '4.00', `"${uri}" is not a CoAP URI`);
   const scheme = m[1]!.toLowerCase();
   const host = m[2]!.replace(/^\[|\]$/g, '');
   const port = m[3] !== undefined ? Number(m[3]) : scheme === 'coaps' ? 5684 : 5683;
-  return { scheme, host, port };
+  const parts = Object.freeze({ scheme, host, port });
+  lastUri = uri;
+  lastHostPort = parts;
+  return parts;
 }
 
 /** Strips the IPv4-mapped prefix so `::ffff:127.0.0.1` and `127.0.0.1` compare equal. */
@@ -263,6 +275,18 @@ function classify(e: unknown): Error {
     return new Lwm2mClientError('security', '5.00', `security: ${err.message}`);
   return err;
 }
+
+/** The last `directTarget` worked out: its inputs and the request options (undefined: not direct). */
+let lastDirect:
+  | {
+      readonly uri: string;
+      readonly scheme: string;
+      readonly host: string;
+      readonly port: number;
+      readonly peerPort: number;
+      readonly options: readonly CoapOptionInit[] | undefined;
+    }
+  | undefined;
 
 /** The registration with one LwM2M Server. */
 export class ServerConnection {
@@ -355,17 +379,39 @@ export class ServerConnection {
    * differs from the destination's): do it once. Host names keep the per-request resolution.
    */
   private directTarget(peer: Peer, host: string, port: number): ConnectionTarget | undefined {
-    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(this.account.uri)) return undefined;
-    let u: CoapUri;
-    try {
-      u = parseUri(this.account.uri);
-    } catch {
-      return undefined;
+    const uri = this.account.uri;
+    const scheme = this.endpoint.transport.scheme;
+    // the devices of a fleet all get here with the same URI and server address
+    const last = lastDirect;
+    if (
+      last !== undefined &&
+      last.uri === uri &&
+      last.scheme === scheme &&
+      last.host === host &&
+      last.port === port &&
+      last.peerPort === peer.port
+    )
+      return last.options === undefined ? undefined : { peer, options: last.options };
+    let options: readonly CoapOptionInit[] | undefined;
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(uri)) {
+      let u: CoapUri | undefined;
+      try {
+        u = parseUri(uri);
+      } catch {
+        u = undefined;
+      }
+      if (
+        u?.hostIsIp &&
+        u.host === host &&
+        u.port === port &&
+        u.scheme === scheme &&
+        u.path.length === 0 &&
+        u.query.length === 0
+      )
+        options = Object.freeze(uriToOptions(u, peer.port));
     }
-    if (!u.hostIsIp || u.host !== host || u.port !== port) return undefined;
-    if (u.scheme !== this.endpoint.transport.scheme || u.path.length > 0 || u.query.length > 0)
-      return undefined;
-    return { peer, options: uriToOptions(u, peer.port) };
+    lastDirect = { uri, scheme, host, port, peerPort: peer.port, options };
+    return options === undefined ? undefined : { peer, options };
   }
 
   /**

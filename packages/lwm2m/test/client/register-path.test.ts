@@ -10,6 +10,7 @@ import {
 } from '@thimble/coap-core';
 import { Lwm2mClient, parseRegistrationLinks } from '@thimble/lwm2m';
 import { describe, expect, it } from 'vitest';
+import { uriHostPort } from '../../src/client/servers.js';
 import { InstanceStore } from '../../src/client/store.js';
 import { BUILTIN_OBJECTS } from '../../src/model/builtin.js';
 import { ObjectRegistry } from '../../src/model/registry.js';
@@ -81,6 +82,22 @@ describe('Register, Update and De-register requests on the wire (Core §6.2, RFC
     await client.stop();
     expect(messages[2]!.code).toBe(Code.DELETE);
     expect(messages[2]!.getStrings(OptionNumber.UriPath)).toEqual(['rd', 'r1']);
+  });
+
+  it('uriHostPort takes each URI apart, whichever it saw last (it remembers one)', () => {
+    const a = uriHostPort('coap://10.0.0.1');
+    expect(a).toEqual({ scheme: 'coap', host: '10.0.0.1', port: 5683 });
+    expect(uriHostPort('coap://10.0.0.1')).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(uriHostPort('coaps://[::1]')).toEqual({ scheme: 'coaps', host: '::1', port: 5684 });
+    expect(uriHostPort('COAP://lwm2m.example:5690/x')).toEqual({
+      scheme: 'coap',
+      host: 'lwm2m.example',
+      port: 5690,
+    });
+    expect(uriHostPort('coap://10.0.0.1')).toEqual(a);
+    expect(() => uriHostPort('http//x')).toThrow(/not a CoAP URI/);
+    expect(uriHostPort('coaps://[::1]').port).toBe(5684); // a failed parse leaves the memory alone
   });
 
   it('to a host-name server URI: Uri-Host is sent as before (RFC 7252 §6.4 step 5)', async () => {
