@@ -118,6 +118,8 @@ export function valueOfNode(node: Lwm2mNode): Lwm2mValue | ResourceInstanceNode[
   throw new Lwm2mClientError('bad-request', '4.00', 'payload is not a resource');
 }
 
+const NO_IDS: readonly number[] = Object.freeze([]);
+
 /** Longest `InstanceStore.shape` kept (a few dozen instances' worth). */
 const MAX_SHAPE = 256;
 
@@ -138,6 +140,8 @@ export class InstanceStore {
    * them alone (the registration links) can be shared between clients (the devices of a fleet).
    */
   shape: string | undefined = '';
+  /** Per object, its instance ids in increasing order (copy on write: see `instanceIds`). */
+  private ids: { [objectId: number]: readonly number[] | undefined } = {};
 
   constructor(
     readonly model: Lwm2mModel,
@@ -170,12 +174,12 @@ export class InstanceStore {
     }
   }
 
-  instanceIds(objectId: number): number[] {
-    const o = this.objects[objectId];
-    const out: number[] = [];
-    if (o === undefined) return out;
-    for (const k of Object.keys(o)) if (o[Number(k)] !== undefined) out.push(Number(k));
-    return out;
+  /**
+   * Instance ids of an object in increasing order. The array is the store's own and never changes (a
+   * change makes a new one), so it may be iterated while instances are added or removed.
+   */
+  instanceIds(objectId: number): readonly number[] {
+    return this.ids[objectId] ?? NO_IDS;
   }
 
   get(objectId: number, instanceId: number): InstanceEntry | undefined {
@@ -230,6 +234,10 @@ export class InstanceStore {
       this.objects[objectId] = o;
     }
     o[instanceId] = entry;
+    const ids = this.ids[objectId] ?? NO_IDS;
+    let at = ids.length;
+    while (at > 0 && ids[at - 1]! > instanceId) at--;
+    this.ids[objectId] = [...ids.slice(0, at), instanceId, ...ids.slice(at)];
     this.count++;
     this.changed(`+${objectId}/${instanceId};`);
     return entry;
@@ -239,6 +247,7 @@ export class InstanceStore {
     const o = this.objects[objectId];
     if (o === undefined || o[instanceId] === undefined) return false;
     delete o[instanceId];
+    this.ids[objectId] = (this.ids[objectId] ?? NO_IDS).filter((id) => id !== instanceId);
     this.count--;
     this.changed(`-${objectId}/${instanceId};`);
     return true;

@@ -213,6 +213,20 @@ describe('registration links made once per objects layout (Core §6.2.1)', () =>
     expect(a.revision).not.toBe(r);
   });
 
+  it('InstanceStore.instanceIds lists in increasing order and can be iterated while instances go', () => {
+    const store = new InstanceStore(new ObjectRegistry(BUILTIN_OBJECTS));
+    expect(store.instanceIds(3303)).toEqual([]);
+    for (const id of [5, 1, 9, 0, 7]) store.add(3303, id, {});
+    const ids = store.instanceIds(3303);
+    expect(ids).toEqual([0, 1, 5, 7, 9]);
+    for (const id of ids) store.remove(3303, id); // removes every one: the list it iterates stays put
+    expect(ids).toEqual([0, 1, 5, 7, 9]);
+    expect(store.instanceIds(3303)).toEqual([]);
+    store.add(3303, 2, {});
+    expect(store.instanceIds(3303)).toEqual([2]);
+    expect(store.get(3303, 2)?.id).toBe(2);
+  });
+
   it('InstanceStore.revision changes with every add, remove and newly supported object, and only then', () => {
     const store = new InstanceStore(new ObjectRegistry(BUILTIN_OBJECTS));
     const r0 = store.revision;
