@@ -119,6 +119,38 @@ describe('Fleet on the in-memory network', () => {
     await s.clock.runUntil(() => stopped, 60_000);
   });
 
+  it('without a rate limit, an answered Register starts the next device at once (no polling)', async () => {
+    const s = memorySetup();
+    // 3 ms one-way: a Register is answered 6 ms after it leaves
+    s.network.conditions = { delay: 3 };
+    let outstanding = 0;
+    let most = 0;
+    const fleet = new Fleet({
+      count: 40,
+      serverUri: `coap://${SERVER}:5683`,
+      rate: Number.POSITIVE_INFINITY,
+      maxInFlight: 4,
+      clock: s.clock,
+      createEndpoint: s.createEndpoint,
+      setup: (client) => {
+        outstanding++;
+        most = Math.max(most, outstanding);
+        client.on('registered', () => outstanding--);
+      },
+    });
+    fleet.start();
+    await s.clock.runUntil(() => fleet.stats().everRegistered === 40, 60_000);
+    const stats = fleet.stats();
+    expect(most).toBe(4);
+    // ten waves of four, each a 6 ms round trip: about 60 ms (a 10 ms poll for free slots made it ~100)
+    expect(stats.allRegisteredAt! - stats.firstStartAt!).toBeLessThan(80);
+    let stopped = false;
+    void fleet.stop().then(() => {
+      stopped = true;
+    });
+    await s.clock.runUntil(() => stopped, 60_000);
+  });
+
   it('moves the temperatures of its devices over time (one fleet timer)', async () => {
     const s = memorySetup();
     const fleet = new Fleet({
