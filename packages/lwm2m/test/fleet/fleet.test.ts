@@ -89,17 +89,20 @@ describe('Fleet on the in-memory network', () => {
     expect(s.server.registrations().length).toBe(0);
   });
 
-  it('never has more than maxInFlight registrations waiting for an answer', async () => {
+  /**
+   * A fleet of `count` devices on a network with `delay` ms one-way, registered and then stopped; `most` is
+   * the largest number of devices registering (set up, not yet registered) at once.
+   */
+  async function ramp(delay: number, count: number, rate: number, maxInFlight: number) {
     const s = memorySetup();
-    // 200 ms one-way: answers take 400 ms, so an unbounded ramp at 1000/s would have ~400 in flight
-    s.network.conditions = { delay: 200 };
+    s.network.conditions = { delay };
     let outstanding = 0;
     let most = 0;
     const fleet = new Fleet({
-      count: 100,
+      count,
       serverUri: `coap://${SERVER}:5683`,
-      rate: 1000,
-      maxInFlight: 8,
+      rate,
+      maxInFlight,
       clock: s.clock,
       createEndpoint: s.createEndpoint,
       setup: (client) => {
@@ -109,46 +112,29 @@ describe('Fleet on the in-memory network', () => {
       },
     });
     fleet.start();
-    await s.clock.runUntil(() => fleet.stats().everRegistered === 100, 120_000);
-    expect(most).toBeLessThanOrEqual(8);
-    expect(most).toBeGreaterThanOrEqual(4);
+    await s.clock.runUntil(() => fleet.stats().everRegistered === count, 120_000);
+    const stats = fleet.stats();
     let stopped = false;
     void fleet.stop().then(() => {
       stopped = true;
     });
     await s.clock.runUntil(() => stopped, 60_000);
+    return { most, stats };
+  }
+
+  it('never has more than maxInFlight registrations waiting for an answer', async () => {
+    // 200 ms one-way: answers take 400 ms, so an unbounded ramp at 1000/s would have ~400 in flight
+    const { most } = await ramp(200, 100, 1000, 8);
+    expect(most).toBeLessThanOrEqual(8);
+    expect(most).toBeGreaterThanOrEqual(4);
   });
 
   it('without a rate limit, an answered Register starts the next device at once (no polling)', async () => {
-    const s = memorySetup();
     // 3 ms one-way: a Register is answered 6 ms after it leaves
-    s.network.conditions = { delay: 3 };
-    let outstanding = 0;
-    let most = 0;
-    const fleet = new Fleet({
-      count: 40,
-      serverUri: `coap://${SERVER}:5683`,
-      rate: Number.POSITIVE_INFINITY,
-      maxInFlight: 4,
-      clock: s.clock,
-      createEndpoint: s.createEndpoint,
-      setup: (client) => {
-        outstanding++;
-        most = Math.max(most, outstanding);
-        client.on('registered', () => outstanding--);
-      },
-    });
-    fleet.start();
-    await s.clock.runUntil(() => fleet.stats().everRegistered === 40, 60_000);
-    const stats = fleet.stats();
+    const { most, stats } = await ramp(3, 40, Number.POSITIVE_INFINITY, 4);
     expect(most).toBe(4);
     // ten waves of four, each a 6 ms round trip: about 60 ms (a 10 ms poll for free slots made it ~100)
     expect(stats.allRegisteredAt! - stats.firstStartAt!).toBeLessThan(80);
-    let stopped = false;
-    void fleet.stop().then(() => {
-      stopped = true;
-    });
-    await s.clock.runUntil(() => stopped, 60_000);
   });
 
   it('moves the temperatures of its devices over time (one fleet timer)', async () => {
