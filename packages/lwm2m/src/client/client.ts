@@ -282,27 +282,47 @@ const LINK_FORMAT = 40;
 /** Formats the client supports, listed in the registration's `ct` for 1.1+ (Core §6.2.1). */
 const SUPPORTED_FORMATS = [0, 42, 60, 110, 112, 11542, 11543];
 
+/** A few recent entries, searched in order, the oldest replaced when full (no Map: Espruino). */
+class RecentEntries<T> {
+  private readonly entries: T[] = [];
+  private next = 0;
+  constructor(private readonly max: number) {}
+
+  find(match: (e: T) => boolean): T | undefined {
+    for (let i = 0; i < this.entries.length; i++) if (match(this.entries[i]!)) return this.entries[i];
+    return undefined;
+  }
+
+  /** Puts `e` in the place of the entry `same` picks, else adds it (in the oldest's place when full). */
+  remember(e: T, same: (o: T) => boolean): void {
+    for (let i = 0; i < this.entries.length; i++) {
+      if (same(this.entries[i]!)) {
+        this.entries[i] = e;
+        return;
+      }
+    }
+    if (this.entries.length < this.max) this.entries.push(e);
+    else {
+      this.entries[this.next] = e;
+      this.next = (this.next + 1) % this.max;
+    }
+  }
+}
+
+type LinksPayload = { readonly text: string; readonly bytes: Uint8Array };
+
 /**
  * The UTF-8 bytes of registration link payloads, shared by every client of the process that registers the
- * same links (the devices of a fleet): a few recent payloads, searched in order (no Map: Espruino). The
- * bytes are only ever read (copied into the CoAP message).
+ * same links (the devices of a fleet). The bytes are only ever read (copied into the CoAP message).
  */
-const LINK_BYTES: { text: string; bytes: Uint8Array }[] = [];
-const LINK_BYTES_MAX = 8;
-let linkBytesNext = 0;
+const LINK_BYTES = new RecentEntries<LinksPayload>(8);
 
 /** The shared entry for `text` (its string is shared too: a device keeps no copy of its own). */
-function sharedLinks(text: string): { readonly text: string; readonly bytes: Uint8Array } {
-  for (let i = 0; i < LINK_BYTES.length; i++) {
-    const e = LINK_BYTES[i]!;
-    if (e.text === text) return e;
-  }
+function sharedLinks(text: string): LinksPayload {
+  const found = LINK_BYTES.find((e) => e.text === text);
+  if (found !== undefined) return found;
   const e = { text, bytes: utf8Encode(text) };
-  if (LINK_BYTES.length < LINK_BYTES_MAX) LINK_BYTES.push(e);
-  else {
-    LINK_BYTES[linkBytesNext] = e;
-    linkBytesNext = (linkBytesNext + 1) % LINK_BYTES_MAX;
-  }
+  LINK_BYTES.remember(e, () => false);
   return e;
 }
 
@@ -318,25 +338,16 @@ interface ShapeLinks {
   readonly shape: string;
   readonly definitions: readonly (ObjectDefinition | undefined)[];
   readonly objectIds: readonly number[];
-  readonly links: { readonly text: string; readonly bytes: Uint8Array };
+  readonly links: LinksPayload;
 }
-const SHAPE_LINKS: ShapeLinks[] = [];
-const SHAPE_LINKS_MAX = 8;
-let shapeLinksNext = 0;
+const SHAPE_LINKS = new RecentEntries<ShapeLinks>(8);
 
-function findShapeLinks(
-  model: Lwm2mModel,
-  version: Lwm2mVersion,
-  shape: string,
-): { readonly text: string; readonly bytes: Uint8Array } | undefined {
-  for (let i = 0; i < SHAPE_LINKS.length; i++) {
-    const e = SHAPE_LINKS[i]!;
-    if (e.model !== model || e.version !== version || e.shape !== shape) continue;
-    for (let k = 0; k < e.objectIds.length; k++)
-      if (model.getObject(e.objectIds[k]!) !== e.definitions[k]) return undefined;
-    return e.links;
-  }
-  return undefined;
+function findShapeLinks(model: Lwm2mModel, version: Lwm2mVersion, shape: string): LinksPayload | undefined {
+  const e = SHAPE_LINKS.find((o) => o.model === model && o.version === version && o.shape === shape);
+  if (e === undefined) return undefined;
+  for (let k = 0; k < e.objectIds.length; k++)
+    if (model.getObject(e.objectIds[k]!) !== e.definitions[k]) return undefined;
+  return e.links;
 }
 
 function rememberShapeLinks(
@@ -344,22 +355,14 @@ function rememberShapeLinks(
   version: Lwm2mVersion,
   shape: string,
   objectIds: readonly number[],
-  links: { readonly text: string; readonly bytes: Uint8Array },
+  links: LinksPayload,
 ): void {
   const definitions = objectIds.map((id) => model.getObject(id));
-  const e: ShapeLinks = { model, version, shape, definitions, objectIds, links };
-  for (let i = 0; i < SHAPE_LINKS.length; i++) {
-    const o = SHAPE_LINKS[i]!;
-    if (o.model === model && o.version === version && o.shape === shape) {
-      SHAPE_LINKS[i] = e; // the model changed since: replace the outdated entry
-      return;
-    }
-  }
-  if (SHAPE_LINKS.length < SHAPE_LINKS_MAX) SHAPE_LINKS.push(e);
-  else {
-    SHAPE_LINKS[shapeLinksNext] = e;
-    shapeLinksNext = (shapeLinksNext + 1) % SHAPE_LINKS_MAX;
-  }
+  // an entry for the same shape is outdated (the model changed since): replaced
+  SHAPE_LINKS.remember(
+    { model, version, shape, definitions, objectIds, links },
+    (o) => o.model === model && o.version === version && o.shape === shape,
+  );
 }
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> =>
@@ -403,7 +406,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     | {
         revision: number;
         version: Lwm2mVersion;
-        links: { readonly text: string; readonly bytes: Uint8Array };
+        links: LinksPayload;
       }
     | undefined;
   private asleep = false;
@@ -981,7 +984,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
    * The links of this client's objects, from its own cache, else from the clients with the same model,
    * objects and instances (`InstanceStore.shape`), else formatted.
    */
-  private linksOf(version: Lwm2mVersion): { readonly text: string; readonly bytes: Uint8Array } {
+  private linksOf(version: Lwm2mVersion): LinksPayload {
     const c = this.linksCache;
     if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.links;
     const revision = this.objects.revision;
