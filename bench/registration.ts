@@ -26,6 +26,7 @@ import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { leshanServerDemoArgs } from '../packages/lwm2m/test/interop/leshan-args.js';
 import type { FleetConfig } from './registration/fleet.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -368,30 +369,14 @@ async function measureLeshan(): Promise<Result> {
   if (jar === undefined) throw new Error(`no Leshan server demo jar in ${LESHAN_DIR} (run .ci/run)`);
   const coapPort = 20000 + Math.floor(Math.random() * 20000);
   const webPort = await freePort();
-  const args = [
-    `-Xmx${xmx}`,
-    // the JVM's default on this 2-core machine; named so that --pin (one CPU: Serial GC by default) keeps it
-    '-XX:+UseG1GC',
-    // Leshan 2.0.0-M4's Gson needs reflective access on Java 17
-    '--add-opens',
-    'java.base/java.util=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.lang=ALL-UNNAMED',
-    '-jar',
+  const args = leshanServerDemoArgs({
     jar,
-    '-lh',
-    '127.0.0.1',
-    '-lp',
-    String(coapPort),
-    '-slh',
-    '127.0.0.1',
-    '-slp',
-    String(coapPort + 1),
-    '-wh',
-    '127.0.0.1',
-    '-wp',
-    String(webPort),
-  ];
+    coapPort,
+    coapsPort: coapPort + 1,
+    webPort,
+    // the JVM's default on this 2-core machine; named so that --pin (one CPU: Serial GC by default) keeps it
+    jvm: [`-Xmx${xmx}`, '-XX:+UseG1GC'],
+  });
   const java = track(
     pin
       ? spawn('taskset', ['-c', '0', 'java', ...args], { cwd: LESHAN_DIR, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { freeUdpPort, IN_CI } from '../../../coap-core/test/interop/peers.js';
+import { leshanServerDemoArgs } from './leshan-args.js';
 
 export { freeUdpPort };
 
@@ -107,28 +108,7 @@ async function startLeshanOnce(timeoutMs: number, port: number | undefined): Pro
   const coapPort = port ?? (await freeUdpPort());
   const coapsPort = await freeUdpPort();
   const webPort = await freeTcpPort();
-  const peer = startJava([
-    '-Xmx256m',
-    // Leshan 2.0.0-M4's Gson needs reflective access on Java 17
-    '--add-opens',
-    'java.base/java.util=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.lang=ALL-UNNAMED',
-    '-jar',
-    jar,
-    '-lh',
-    '127.0.0.1',
-    '-lp',
-    String(coapPort),
-    '-slh',
-    '127.0.0.1',
-    '-slp',
-    String(coapsPort),
-    '-wh',
-    '127.0.0.1',
-    '-wp',
-    String(webPort),
-  ]);
+  const peer = startJava(leshanServerDemoArgs({ jar, coapPort, coapsPort, webPort, jvm: ['-Xmx256m'] }));
   const api = `http://127.0.0.1:${webPort}/api`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
