@@ -175,11 +175,15 @@ class Exchange implements InboundExchange {
 /** Times a message is sent anew under a fresh ID after stale piggybacked replies (see `dispatch`). */
 const MAX_RENUMBER = 3;
 
-/** True when the encoded message `bytes` carries `token` (its token length is the low nibble of byte 0). */
-function sameToken(bytes: Uint8Array, token: Uint8Array): boolean {
+/**
+ * True when the encoded message `bytes` and the received `message` carry the same token (the token follows
+ * the 4-byte header; its length is the low nibble of byte 0). Read from both buffers: no token view made.
+ */
+function sameToken(bytes: Uint8Array, message: CoapMessage): boolean {
   const length = bytes[0]! & 0x0f;
-  if (length !== token.length) return false;
-  for (let i = 0; i < length; i++) if (bytes[4 + i] !== token[i]) return false;
+  if (length !== message.tokenLength) return false;
+  const other = message.bytes;
+  for (let i = 4; i < 4 + length; i++) if (bytes[i] !== other[i]) return false;
   return true;
 }
 
@@ -594,7 +598,7 @@ export class MessageLayer {
         if (s === undefined || tx === undefined) return; // late or stray ACK
         s.lastActive = this.clock.now();
         const piggybacked = code !== 0;
-        if (piggybacked && !sameToken(tx.bytes, message.token)) {
+        if (piggybacked && !sameToken(tx.bytes, message)) {
           // A piggybacked response for another token: the peer answered this message ID from its
           // deduplication cache with the reply to an older message (an earlier endpoint on this
           // address:port used the ID within EXCHANGE_LIFETIME, RFC 7252 §4.5). It is not our answer
