@@ -16,7 +16,7 @@
  */
 
 /**
- * Initial ring capacity per peer (a power of two; rings double as needed). Small: a server keeps a ring
+ * A ring's capacity at its first entry (a power of two; rings double as needed). Small: a server keeps a ring
  * for every device that spoke within EXCHANGE_LIFETIME, and most devices send a request or two in that
  * time (a Register, an Update); a busy peer's ring grows in a few doublings.
  */
@@ -75,16 +75,21 @@ export class DedupRing {
     return this.mask + 1;
   }
 
-  /** Where slot `i`'s "next in bucket" is in `floats` (after 2c buckets and c expiries). */
-  private nextAt(i: number): number {
-    return 3 * (this.mask + 1) + i;
+  /** Where the expiries start in `floats` (after the 2c buckets). */
+  private get expiriesAt(): number {
+    return 2 * this.capacity;
+  }
+
+  /** Where the "next in bucket" links start in `floats` (after the buckets and the expiries). */
+  private get nextsAt(): number {
+    return 3 * this.capacity;
   }
 
   /** The sequence number of the entry for `messageId`, or -1. */
   find(messageId: number): number {
     const f = this.floats;
     let v = f[messageId & this.bucketMask]!;
-    const nexts = 3 * (this.mask + 1);
+    const nexts = this.nextsAt;
     while (v !== 0) {
       const i = (v - 1) & this.mask;
       if (this.ints[2 * i] === messageId) return v - 1;
@@ -96,14 +101,14 @@ export class DedupRing {
   private index(seq: number, messageId: number): void {
     const b = messageId & this.bucketMask;
     const f = this.floats;
-    f[this.nextAt(seq & this.mask)] = f[b]!;
+    f[this.nextsAt + (seq & this.mask)] = f[b]!;
     f[b] = seq + 1;
   }
 
   private unindex(seq: number, messageId: number): void {
     const b = messageId & this.bucketMask;
     const f = this.floats;
-    const nexts = 3 * (this.mask + 1);
+    const nexts = this.nextsAt;
     const next = f[nexts + (seq & this.mask)]!;
     let v = f[b]!;
     if (v === seq + 1) {
@@ -126,12 +131,12 @@ export class DedupRing {
 
   /** Adds an entry and returns its sequence number. The caller made room (per-peer limit). */
   add(messageId: number, expires: number): number {
-    if (this.tail - this.head > this.mask) this.resize(Math.max(INITIAL_CAPACITY, (this.mask + 1) * 2));
+    if (this.tail - this.head > this.mask) this.resize(Math.max(INITIAL_CAPACITY, this.capacity * 2));
     const seq = this.tail++;
     const i = seq & this.mask;
     this.ints[2 * i] = messageId;
     this.ints[2 * i + 1] = -1;
-    this.floats[2 * (this.mask + 1) + i] = expires;
+    this.floats[this.expiriesAt + i] = expires;
     if (this.large !== undefined) this.large[i] = undefined;
     this.index(seq, messageId);
     this.live++;
@@ -144,9 +149,9 @@ export class DedupRing {
    */
   private maybeShrink(): void {
     const span = this.tail - this.head;
-    let capacity = this.mask + 1;
+    let capacity = this.capacity;
     while (capacity > INITIAL_CAPACITY && span * 4 <= capacity) capacity /= 2;
-    if (capacity !== this.mask + 1) this.resize(capacity);
+    if (capacity !== this.capacity) this.resize(capacity);
   }
 
   /** Moves the entries to rings of `capacity` slots (a power of two, at least the span). */
@@ -156,7 +161,7 @@ export class DedupRing {
     const floats = new Float64Array(4 * capacity);
     const inline = new Uint8Array(capacity * INLINE_REPLY);
     const large = this.large === undefined ? undefined : new Array<Uint8Array | undefined>(capacity);
-    const oldExpiries = 2 * (this.mask + 1);
+    const oldExpiries = this.expiriesAt;
     const expiries = 2 * capacity;
     for (let seq = this.head; seq < this.tail; seq++) {
       const from = seq & this.mask;
@@ -222,7 +227,7 @@ export class DedupRing {
     const length = bytes.length;
     this.ints[2 * i + 1] = length;
     if (length > INLINE_REPLY) {
-      if (this.large === undefined) this.large = new Array<Uint8Array | undefined>(this.mask + 1);
+      if (this.large === undefined) this.large = new Array<Uint8Array | undefined>(this.capacity);
       this.large[i] = bytes.slice();
     } else {
       const at = i * INLINE_REPLY;
@@ -252,7 +257,7 @@ export class DedupRing {
   expire(now: number, spread = Number.POSITIVE_INFINITY): number {
     let removed = 0;
     const horizon = now + spread;
-    const expiries = 2 * (this.mask + 1);
+    const expiries = this.expiriesAt;
     for (let seq = this.head; seq < this.tail; seq++) {
       const i = seq & this.mask;
       if (this.ints[2 * i] === -1) continue;

@@ -763,7 +763,6 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     });
   }
 
-  /** Releases the requests waiting for an endpoint: with its registration, or failing with `error`. */
   /**
    * Resolves the requests waiting for `endpoint` with `r`, or rejects them with `error()` (made only when
    * someone waits: an Error captures a stack trace, too dear for every De-register).
