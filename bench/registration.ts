@@ -28,6 +28,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { leshanServerDemoArgs } from '../packages/lwm2m/test/interop/leshan-args.js';
 import type { FleetConfig } from './registration/fleet.js';
+import { procCpuMs, procMemory } from './registration/proc.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // Children run as plain JavaScript bundled by tsup: under tsx every process would carry the module-loader
@@ -123,21 +124,6 @@ function nextMessage<T>(child: ChildProcess, kind: string, timeoutMs: number): P
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** VmRSS and VmHWM (peak) of a process in bytes, from /proc (Linux). */
-function procMemory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-  return { rss: kb('VmRSS') * 1024, peak: kb('VmHWM') * 1024 };
-}
-
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (Linux). */
-function procCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15, in clock ticks (USER_HZ = 100)
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -12,10 +12,11 @@
  * tsup with server.ts (as bench/registration.ts does) it runs without tsx's loader.
  */
 import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import { createUdpFleet } from '../../packages/lwm2m/src/node/fleet.js';
+import { procCpuMs } from './proc.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,11 +43,10 @@ const server = fork(fileURLToPath(new URL(bundled ? './server.js' : './server.ts
     ...(serverProfile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', serverProfile]),
   ],
 });
-/** The server child's user + system CPU in seconds (Linux, clock ticks of 10 ms). */
+/** The server child's user + system CPU in seconds (Linux). */
 const serverCpu = (): number => {
   try {
-    const f = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return procCpuMs(server.pid!) / 1000;
   } catch {
     return Number.NaN;
   }
