@@ -25,6 +25,7 @@ export type {
   ServerSecurity,
   UnprotectResult,
 } from './endpoint/security.js';
+export { CoapError, CoapTransportError, type CoapTransportErrorReason } from './errors.js';
 export {
   filterLinks,
   formatLinkFormat,

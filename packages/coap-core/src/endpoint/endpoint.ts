@@ -37,7 +37,7 @@ import { cryptoRandom, type Random, randomInt } from '../random.js';
 import { type Peer, peerKey, type Transport } from '../transport/types.js';
 import { bytesEqual, toHex, utf8Decode, utf8Encode, writeUtf8 } from '../util/bytes.js';
 import { commit, MAX_POOLED, reserve, slabBytes } from '../util/pool.js';
-import { CoapRequestError } from './errors.js';
+import { CoapRequestError, CoapStatusError } from './errors.js';
 import {
   assembled,
   concatChunks,
@@ -56,6 +56,7 @@ import type {
   UnprotectResult,
 } from './security.js';
 
+export { CoapStatusError } from './errors.js';
 export { CoapResponse } from './response.js';
 
 export interface ObserveServerOptions {
@@ -486,17 +487,6 @@ function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
     off += c.length;
   }
   return out;
-}
-
-/** Carries a response code out of a block sink or handler (e.g. 4.13 when a sink runs out of space). */
-export class CoapStatusError extends Error {
-  override readonly name = 'CoapStatusError';
-  constructor(
-    readonly code: number,
-    message = '',
-  ) {
-    super(message);
-  }
 }
 
 export class CoapEndpoint implements UpperLayer {

@@ -1,3 +1,5 @@
+import { CoapError } from '../errors.js';
+
 /** Why a request failed without a response. */
 export type CoapRequestErrorReason =
   | 'timeout'
@@ -10,11 +12,23 @@ export type CoapRequestErrorReason =
   /** The response was not protected or failed verification (e.g. OSCORE, RFC 8613 §8.4). */
   | 'security';
 
-export class CoapRequestError extends Error {
+export class CoapRequestError extends CoapError<CoapRequestErrorReason> {
   override readonly name = 'CoapRequestError';
-  readonly reason: CoapRequestErrorReason;
   constructor(reason: CoapRequestErrorReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.reason = reason;
+    super(reason, message, options);
+  }
+}
+
+/**
+ * Carries a response code out of a block sink or handler (e.g. 4.13 when a sink runs out of space): the
+ * server answers with `code` instead of 5.00.
+ */
+export class CoapStatusError extends CoapError<'status'> {
+  override readonly name = 'CoapStatusError';
+  constructor(
+    readonly code: number,
+    message = '',
+  ) {
+    super('status', message);
   }
 }
