@@ -10,6 +10,7 @@ import {
   encodeMessage,
   LinkFormatError,
   MemoryNetwork,
+  type MessageType,
   parseLinkFormat,
   parseUri,
   UriError,
@@ -33,7 +34,7 @@ describe('CoapError: one base for the typed errors of coap-core', () => {
     expect((decode as CoapDecodeError).reason).toBe('message-too-short');
     expect((decode as CoapDecodeError).name).toBe('CoapDecodeError');
 
-    const encode = thrown(() => encodeMessage({ type: 9, code: 1, messageId: 1 }));
+    const encode = thrown(() => encodeMessage({ type: 9 as MessageType, code: 1, messageId: 1 }));
     expect(encode).toBeInstanceOf(CoapEncodeError);
     expect(encode).toBeInstanceOf(CoapError);
     expect((encode as CoapEncodeError).reason).toBe('invalid-type');
