@@ -2,7 +2,8 @@
  * The RFC 7252 §4 message layer: Confirmable retransmission with exponential back-off, deduplication,
  * message IDs, Empty messages (ACK, RST, ping), NSTART, piggybacked and separate responses.
  *
- * It sits between a transport and the exchange layer above it: it hands requests and responses up and
+ * It sits between a transport and the exchange stack above it (whose bottom, the matcher, it is given at
+ * construction; docs/ARCHITECTURE.md, coap-core): it hands requests and responses up and
  * takes responses and requests down, and knows nothing of tokens, URIs or resources.
  */
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
