@@ -15,10 +15,11 @@ import type { InboundExchange } from '../messaging/message-layer.js';
 import type { ObserveServer } from '../observe/server.js';
 import { identityOf } from '../security/layer.js';
 import type { ServerDispatch } from '../server/dispatch.js';
-import { CoapRequest, type ResponseInit, type RouteEntry, toBytes } from '../server/request.js';
+import { CoapRequest, type ResponseInit, type RouteEntry } from '../server/request.js';
 import type { Responder } from '../server/responder.js';
 import { peerKey } from '../transport/types.js';
 import { concatChunks, toHex } from '../util/bytes.js';
+import { toBytes } from '../util/pool.js';
 import { type Block1Transfer, type Block2Snapshot, etagOf, type TransferStore } from './store.js';
 
 export class BlockwiseServer {

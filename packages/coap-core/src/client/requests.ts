@@ -18,11 +18,11 @@ import type { MessageLayer, OutgoingMessage } from '../messaging/message-layer.j
 import { maxTransmitWait, nonLifetime } from '../messaging/parameters.js';
 import type { Random } from '../random.js';
 import type { ClientSecurity } from '../security/types.js';
-import { toBytes } from '../server/request.js';
 import { METHOD_CODES } from '../server/router.js';
 import type { Layer, StackState } from '../stack/layer.js';
 import type { ClientExchange, Matcher } from '../stack/matcher.js';
 import type { Peer, Transport } from '../transport/types.js';
+import { toBytes } from '../util/pool.js';
 import type { Prepared, RequestOptions } from './options.js';
 
 /** Whether a message carries an Echo option (RFC 9175 §2.2.1). */

@@ -14,16 +14,11 @@ import { OptionNumber } from '../message/options.js';
 import type { InboundExchange, MessageLayer, OutgoingMessage } from '../messaging/message-layer.js';
 import { SecuredExchange } from '../security/layer.js';
 import type { ServerDispatch } from '../server/dispatch.js';
-import {
-  type CoapRequest,
-  type ResponseInit,
-  type RouteEntry,
-  responseOptions,
-  toBytes,
-} from '../server/request.js';
+import { type CoapRequest, type ResponseInit, type RouteEntry, responseOptions } from '../server/request.js';
 import type { StackState } from '../stack/layer.js';
 import { type Peer, peerKey } from '../transport/types.js';
 import { toHex } from '../util/bytes.js';
+import { toBytes } from '../util/pool.js';
 import { OBSERVE_MODULUS } from './sequence.js';
 
 export interface ObserveServerOptions {

@@ -7,8 +7,7 @@ import { OptionNumber } from '../message/options.js';
 import type { CoapOptionInit } from '../message/types.js';
 import type { SecurityIdentity } from '../security/types.js';
 import type { Peer } from '../transport/types.js';
-import { utf8Decode, utf8Encode, writeUtf8 } from '../util/bytes.js';
-import { commit, MAX_POOLED, reserve, slabBytes } from '../util/pool.js';
+import { utf8Decode } from '../util/bytes.js';
 
 /** A request as a server handler sees it. */
 export class CoapRequest {
@@ -104,18 +103,6 @@ export interface RouteOptions {
 export interface RouteEntry {
   readonly handler: Handler;
   readonly options: RouteOptions;
-}
-
-/** A handler's response body as bytes. */
-export function toBytes(payload: Uint8Array | string | undefined): Uint8Array | undefined {
-  if (typeof payload !== 'string') return payload;
-  // A short string is encoded into the shared slab (a view costs far less than a new ArrayBuffer); the
-  // bytes are copied into the encoded message right away, so the view never outlives this request.
-  if (payload.length * 3 <= MAX_POOLED) {
-    const start = reserve(payload.length * 3);
-    return commit(start, writeUtf8(payload, slabBytes(), start) - start);
-  }
-  return utf8Encode(payload);
 }
 
 /** The options a handler's response asks for (ETag, Content-Format, Max-Age, extra), after `first`. */

@@ -9,7 +9,8 @@ import { OptionNumber } from '../message/options.js';
 import type { InboundExchange } from '../messaging/message-layer.js';
 import { type Random, randomInt } from '../random.js';
 import type { StackState } from '../stack/layer.js';
-import { type ResponseInit, responseOptions, toBytes } from './request.js';
+import { toBytes } from '../util/pool.js';
+import { type ResponseInit, responseOptions } from './request.js';
 
 export class Responder {
   constructor(
