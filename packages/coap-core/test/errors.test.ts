@@ -2,17 +2,21 @@ import { describe, expect, it } from 'vitest';
 import {
   CoapDecodeError,
   CoapEncodeError,
+  CoapEndpoint,
   CoapError,
   CoapRequestError,
   CoapStatusError,
   CoapTransportError,
   decodeMessage,
   encodeMessage,
+  FakeClock,
   LinkFormatError,
   MemoryNetwork,
   type MessageType,
+  type Peer,
   parseLinkFormat,
   parseUri,
+  type Transport,
   UriError,
 } from '../src/index.js';
 import { UdpTransport } from '../src/node.js';
@@ -86,5 +90,36 @@ describe('CoapError: one base for the typed errors of coap-core', () => {
     } finally {
       await transport.close();
     }
+  });
+
+  it('a transport failure towards a peer fails its pending requests: reason transport, the typed error as cause', async () => {
+    let report: ((error: Error, peer: Peer | undefined) => void) | undefined;
+    const peer: Peer = { address: '10.0.0.2', port: 5684 };
+    const transport: Transport = {
+      scheme: 'coaps',
+      maxDatagramSize: 1152,
+      local: { address: '10.0.0.1', port: 5684 },
+      onDatagram: () => undefined,
+      onError: (handler) => {
+        report = handler;
+      },
+      send: (_bytes, to) =>
+        queueMicrotask(() =>
+          report?.(
+            new CoapTransportError('dtls', 'DTLS session failed: handshake timeout', { peer: to }),
+            to,
+          ),
+        ),
+      close: async () => undefined,
+    };
+    const endpoint = new CoapEndpoint({ transport, clock: new FakeClock() });
+    const error = await endpoint.request({ peer, path: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CoapRequestError);
+    expect((error as CoapRequestError).reason).toBe('transport');
+    const cause = (error as CoapRequestError).cause;
+    expect(cause).toBeInstanceOf(CoapTransportError);
+    expect((cause as CoapTransportError).reason).toBe('dtls');
+    expect((cause as CoapTransportError).peer).toEqual(peer);
+    await endpoint.close();
   });
 });
