@@ -9,10 +9,7 @@ import {
   type CoapResponse,
   type RequestOptions,
 } from '../endpoint/endpoint.js';
-import { CoapRequestError } from '../endpoint/errors.js';
-import type { OuterBlockwiseOptions } from '../endpoint/outer-blockwise.js';
-import type { Method } from '../endpoint/router.js';
-import type { ServerSecurity } from '../endpoint/security.js';
+import { CoapRequestError } from '../errors.js';
 import { parseLinkFormat } from '../link-format/index.js';
 import { describeCode } from '../message/constants.js';
 import { parseContentFormat } from '../message/content-formats.js';
@@ -20,6 +17,9 @@ import { describeMessage } from '../message/describe.js';
 import { parseUri } from '../message/uri.js';
 import type { TraceHook } from '../messaging/message-layer.js';
 import type { Observation } from '../observe/observation.js';
+import type { OuterBlockwiseOptions } from '../security/outer-blockwise.js';
+import type { ServerSecurity } from '../security/types.js';
+import type { Method } from '../server/router.js';
 import { DtlsClientTransport } from '../transport/dtls.js';
 import { formatPeer, type Transport } from '../transport/types.js';
 import { UdpTransport } from '../transport/udp.js';

@@ -2,7 +2,7 @@
  * `--oscore CONTEXT_DIR` for the `coap` command (Node adapter). @thimble/oscore depends on this package, so
  * the CLI loads it at run time, by name, instead of importing it: coap-core keeps no dependency on it.
  */
-import type { ClientSecurity, ServerSecurity } from '../endpoint/security.js';
+import type { ClientSecurity, ServerSecurity } from '../security/types.js';
 
 /** The part of @thimble/oscore (+ /node) the CLI uses. */
 interface OscoreModule {

@@ -1,8 +1,8 @@
 /**
- * Outer Block-wise (RFC 8613 §4.1.3.4.2): RFC 7959 applied hop by hop to the *protected* messages of an
- * object-security layer, e.g. by a proxy whose link takes only small datagrams. The Block1 / Block2 /
- * Size1 / Size2 options of a protected message are Outer (unprotected) options; the blocks carry slices
- * of one protected message, so:
+ * Outer Block-wise (RFC 8613 §4.1.3.4.2), the layer below security (docs/ARCHITECTURE.md, coap-core):
+ * RFC 7959 applied hop by hop to the *protected* messages of an object-security layer, e.g. by a proxy
+ * whose link takes only small datagrams. The Block1 / Block2 / Size1 / Size2 options of a protected
+ * message are Outer (unprotected) options; the blocks carry slices of one protected message, so:
  *
  * - a receiver reassembles the whole protected message first, then unprotects it once (RFC 8613
  *   §4.1.3.4.2: "until all blocks of the message have been received"), bounded by MAX_UNFRAGMENTED_SIZE;
@@ -10,13 +10,14 @@
  *   same OSCORE option (one Partial IV), so sequence numbers and replay windows see one message.
  *
  * Inner Block-wise (§4.1.3.4.1, every block a protected message of its own) runs above the security
- * layer in `CoapEndpoint` and is independent of this: both can be used together.
+ * layer (`blockwise/`) and is independent of this: both can be used together.
  *
- * This file holds the server side (reassembling Outer Block1, serving Outer Block2 from a snapshot of
- * the protected response) and helpers shared with the client side in `CoapEndpoint`.
+ * `OuterBlockServer` is the server side (reassembling Outer Block1, serving Outer Block2 from a snapshot
+ * of the protected response); `OuterBlockwiseLayer` puts it in the stack and adds the client side.
  */
 import type { Block1Transfer, OuterSnapshot, TransferStore } from '../blockwise/store.js';
 import type { Clock } from '../clock.js';
+import { CoapRequestError } from '../errors.js';
 import {
   type DecodedBlock as Block,
   decodeBlock,
@@ -30,8 +31,13 @@ import { encodeMessage } from '../message/encode.js';
 import { OptionNumber } from '../message/options.js';
 import type { CoapOptionInit } from '../message/types.js';
 import type { InboundExchange, OutgoingMessage } from '../messaging/message-layer.js';
+import { AbstractLayer, ExchangeWrapper, type StackState } from '../stack/layer.js';
+import type { ClientExchange, Matcher } from '../stack/matcher.js';
+import type { Peer } from '../transport/types.js';
 import { peerKey } from '../transport/types.js';
-import { toHex, utf8Encode } from '../util/bytes.js';
+import { concatChunks, toHex, utf8Encode } from '../util/bytes.js';
+import { unprotectedDiagnostic } from './layer.js';
+import type { ServerSecurity } from './types.js';
 
 /** Outer Block-wise settings of an endpoint (RFC 8613 §4.1.3.4.2). */
 export interface OuterBlockwiseOptions {
@@ -90,43 +96,22 @@ export function assembled(m: CoapMessage, payload: Uint8Array): CoapMessage {
   );
 }
 
-export function concatChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
-
 /**
  * A protected request as the security layer sees it: the whole protected message (reassembled from
  * Outer Block1 blocks, or as received); its response goes out in Outer Block2 blocks when asked for or
  * larger than the configured block size, and confirms an Outer Block1 transfer (RFC 7959 §2.3).
  */
-class OuterExchange implements InboundExchange {
+class OuterExchange extends ExchangeWrapper {
   constructor(
-    readonly outer: InboundExchange,
+    outer: InboundExchange,
     readonly message: CoapMessage,
     private readonly server: OuterBlockServer,
     /** The Outer Block1 value (last block, M=0) to echo in a successful final response. */
     readonly block1: number | undefined,
     /** The Outer Block2 the requester asked for (num and size), if any. */
     readonly block2: Block | undefined,
-  ) {}
-  get peer() {
-    return this.outer.peer;
-  }
-  get responded(): boolean {
-    return this.outer.responded;
-  }
-  get multicast(): boolean {
-    return this.outer.multicast;
-  }
-  acknowledge(): void {
-    this.outer.acknowledge();
+  ) {
+    super(outer);
   }
   respond(response: OutgoingMessage): void {
     this.server.respond(this, response);
@@ -313,5 +298,189 @@ export class OuterBlockServer {
   /** A response is served to the peer that repeats the request's OSCORE option (same Partial IV). */
   private key2(ex: InboundExchange): string {
     return `ob2|${peerKey(ex.peer)}|${toHex(ex.message.getOption(OptionNumber.OSCORE) ?? new Uint8Array(0))}`;
+  }
+}
+
+/** The Outer Block-wise layer: server side through `OuterBlockServer`, client side here. */
+export class OuterBlockwiseLayer extends AbstractLayer {
+  /** Server side; undefined when the server security cannot tell protected messages apart. */
+  private readonly server: OuterBlockServer | undefined;
+  private readonly blockSize: number | undefined;
+  private readonly maxMessageSize: number;
+
+  constructor(
+    private readonly security: ServerSecurity | undefined,
+    transfers: TransferStore,
+    clock: Clock,
+    options: OuterBlockwiseOptions | undefined,
+    private readonly matcher: Matcher,
+    private readonly state: StackState,
+  ) {
+    super();
+    this.blockSize = options?.blockSize;
+    if (this.blockSize !== undefined) sizeToSzx(this.blockSize); // validates
+    this.maxMessageSize = options?.maxMessageSize ?? DEFAULT_MAX_UNFRAGMENTED_SIZE;
+    // RFC 8613 §4.1.3.4.2: Outer Block-wise needs to tell protected messages apart
+    this.server =
+      security?.isProtected === undefined
+        ? undefined
+        : new OuterBlockServer(transfers, clock, this.blockSize, this.maxMessageSize);
+  }
+
+  override receiveRequest(ex: InboundExchange): void {
+    if (this.server !== undefined && this.security!.isProtected!(ex.message)) {
+      // RFC 8613 §4.1.3.4.2: Outer Block options first, until the whole protected message is here
+      const whole = this.server.receive(ex);
+      if (whole !== undefined) this.upper.receiveRequest(whole);
+      return;
+    }
+    this.upper.receiveRequest(ex);
+  }
+
+  override sendRequest(x: ClientExchange, message: OutgoingMessage): void {
+    if (
+      x.secured !== undefined &&
+      x.observe === undefined &&
+      x.group === undefined &&
+      x.security?.outerBlockwise === true
+    ) {
+      x.outer = { message };
+      const limit = this.blockSize;
+      if (limit !== undefined && (message.payload?.length ?? 0) > limit) {
+        // RFC 8613 §4.1.3.4.2: the protected request goes in Outer Block1 blocks; the last one is sent
+        // under `x` and gets the (protected) response
+        this.sendBlock1(x, message, limit).catch((e: unknown) => x.reject(e as Error));
+        return;
+      }
+    }
+    this.lower.sendRequest(x, message);
+  }
+
+  override receiveResponse(x: ClientExchange, message: CoapMessage, peer: Peer): void {
+    if (x.outer !== undefined && message.hasOption(OptionNumber.Block2)) {
+      // RFC 8613 §4.1.3.4.2: a protected response in Outer Block2 blocks; unprotect it once it is whole
+      this.matcher.settle(x);
+      x.detached = true;
+      this.receiveBlock2(x, message).then(
+        (whole) => this.upper.receiveResponse(x, whole, peer),
+        (e: unknown) => this.matcher.fail(x, e as Error),
+      );
+      return;
+    }
+    this.upper.receiveResponse(x, message, peer);
+  }
+
+  /**
+   * RFC 8613 §4.1.3.4.2 with RFC 7959 §2.5: sends the protected request (protected once, above) in Outer
+   * Block1 blocks of `blockSize`, each a plain exchange answered 2.31 Continue by the next hop; the last
+   * block goes under `x`, whose response is the protected answer.
+   */
+  private async sendBlock1(x: ClientExchange, outgoing: OutgoingMessage, blockSize: number): Promise<void> {
+    const { peer, confirmable, timeout, signal } = x;
+    const body = outgoing.payload!;
+    const base = withoutBlockOptions(outgoing.options);
+    let size = blockSize;
+    let offset = 0;
+    let restarts = 0;
+    for (;;) {
+      const szx = sizeToSzx(size);
+      const chunk = body.subarray(offset, offset + size);
+      const more = offset + chunk.length < body.length;
+      const num = offset / size;
+      const options = [...base, { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) }];
+      if (num === 0) options.push({ number: OptionNumber.Size1, value: body.length });
+      if (!more) {
+        if (this.state.closed) throw new CoapRequestError('closed', 'endpoint is closed');
+        if (signal?.aborted)
+          throw new CoapRequestError('aborted', 'request aborted', { cause: signal.reason });
+        this.lower.sendRequest(x, { code: outgoing.code, token: outgoing.token, options, payload: chunk });
+        return;
+      }
+      // every block a fresh token; the blocks are matched by the OSCORE option (one Partial IV)
+      const r = await this.matcher.exchange(
+        this.lower,
+        { code: outgoing.code, token: this.matcher.newToken(), options, payload: chunk },
+        peer,
+        confirmable,
+        timeout,
+        signal,
+      );
+      const ack = r.message.getUint(OptionNumber.Block1);
+      const acked = ack === undefined ? undefined : decodeBlock(ack);
+      if (r.code === Code.RequestEntityTooLarge && acked !== undefined && acked.szx < szx && restarts < 3) {
+        // RFC 7959 §2.9.3: the hop wants smaller blocks: start over with its size
+        size = acked.size;
+        offset = 0;
+        restarts++;
+        continue;
+      }
+      if (r.code !== Code.Continue || acked === undefined) {
+        throw new CoapRequestError(
+          'security',
+          `the Outer Block1 transfer of the protected request was refused${unprotectedDiagnostic(r.message)}`,
+        );
+      }
+      offset += chunk.length;
+      // §2.3: late negotiation, smaller blocks from now on (sizes are powers of two: offsets stay aligned)
+      if (acked.szx < szx) size = acked.size;
+    }
+  }
+
+  /**
+   * RFC 8613 §4.1.3.4.2 with RFC 7959 §2.4: the protected response came in Outer Block2 blocks. Fetches
+   * the rest by repeating the protected request's outer options (same OSCORE option, so the server
+   * serves its stored response and never unprotects the request again) with Outer Block2 and no payload
+   * (RFC 7959 §3.2), and returns the whole protected response, to be unprotected once.
+   */
+  private async receiveBlock2(x: ClientExchange, first: CoapMessage): Promise<CoapMessage> {
+    const request = x.outer!.message;
+    let block = decodeBlock(first.getUint(OptionNumber.Block2)!);
+    if (block.num !== 0) {
+      throw new CoapRequestError('security', 'the Outer Block2 transfer did not start at block 0');
+    }
+    const limit = this.maxMessageSize;
+    const total = first.getUint(OptionNumber.Size2);
+    const tooLarge = () =>
+      new CoapRequestError('security', `protected response exceeds the outer maximum message size ${limit}`);
+    if ((total !== undefined && total > limit) || first.payloadLength > limit) throw tooLarge();
+    // The received datagram buffers are fresh per message (transports never reuse them): keep views.
+    const chunks: Uint8Array[] = [first.payload];
+    let received = first.payloadLength;
+    let szx = Math.min(block.szx, 6);
+    const base = withoutBlockOptions(request.options);
+    while (block.more) {
+      const size = szxToSize(szx);
+      if (received % size !== 0) throw new CoapRequestError('security', 'Outer Block2 blocks do not line up');
+      const r = await this.matcher.exchange(
+        this.lower,
+        {
+          code: request.code,
+          token: this.matcher.newToken(),
+          options: [
+            ...base,
+            { number: OptionNumber.Block2, value: encodeBlock({ num: received / size, more: false, szx }) },
+          ],
+        },
+        x.peer,
+        x.confirmable,
+        x.timeout,
+        x.signal,
+      );
+      const v = r.message.getUint(OptionNumber.Block2);
+      if (v === undefined) {
+        throw new CoapRequestError(
+          'security',
+          `the Outer Block2 transfer of the protected response broke off${unprotectedDiagnostic(r.message)}`,
+        );
+      }
+      block = decodeBlock(v);
+      if (block.offset !== received)
+        throw new CoapRequestError('security', 'unexpected Outer Block2 block number');
+      if (received + r.payload.length > limit) throw tooLarge();
+      chunks.push(r.payload);
+      received += r.payload.length;
+      szx = Math.min(block.szx, 6);
+    }
+    return assembled(first, concatChunks(chunks, received));
   }
 }

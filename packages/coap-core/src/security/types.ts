@@ -1,6 +1,7 @@
 /**
- * The hook through which an object-security layer (OSCORE, RFC 8613 §8) sits between the exchange layers
- * of `CoapEndpoint` (token matching, Block-wise, Observe) and the message layer. coap-core defines only
+ * The hooks through which an object-security mechanism (OSCORE, RFC 8613 §8) plugs into the endpoint's
+ * security layer (`security/layer.ts`), which sits between the exchange layers (Block-wise, Observe) and
+ * the Outer Block-wise and token-matching layers (docs/ARCHITECTURE.md, coap-core). coap-core defines only
  * these interfaces; `@thimble/oscore` implements them (`oscoreClient`, `oscoreServer`), so the core has no
  * dependency on any security package.
  *
