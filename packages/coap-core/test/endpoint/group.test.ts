@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, startFileServer } from '../../src/cli/main.js';
+import { runCli, startFileServer } from '../../../coap-cli/src/main.js';
 import {
   ALL_COAP_NODES,
   CoapEndpoint,

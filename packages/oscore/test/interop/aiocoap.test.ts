@@ -27,7 +27,7 @@ import {
 } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, runCli, startFileServer } from '../../../coap-core/src/cli/main.js';
+import { type RunningServer, runCli, startFileServer } from '../../../coap-cli/src/main.js';
 import { captureIo, freeUdpPort, IN_CI, runPeer, startPeer } from '../../../coap-core/test/interop/peers.js';
 import { oscoreServer } from '../../src/index.js';
 import { loadContextDirectory } from '../../src/node.js';
