@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Code } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { captureIo, freeUdpPort } from '@thimble/test-support/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureIo, freeUdpPort } from '../../coap-core/test/interop/peers.js';
 import { type RunningServer, runCli, startFileServer } from '../src/main.js';
 
 async function coap(args: string[], stdin?: string) {
