@@ -2,7 +2,7 @@
  * Dependency rules of the repository (docs/ARCHITECTURE.md, "Dependency rules"). Checked by
  * packages/test-support/test/architecture.test.ts inside `npm test`; by hand:
  *
- *   npx depcruise packages/*\/src --config .dependency-cruiser.mjs
+ *   npm run deps    (depcruise packages/*\/src --config .dependency-cruiser.mjs)
  *
  * Paths are relative to the repository root. Imports of `@thimble/*` resolve through the root
  * tsconfig.json `paths` to each package's src/, so a package import is seen as a file under packages/X/.
