@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseLinkFormat } from '@thimble/coap-core';
 import {
   captureIo,
   freeUdpPort,
@@ -14,8 +15,7 @@ import {
   waitForCoap,
 } from '@thimble/test-support/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, runCli, startFileServer } from '../../../coap-cli/src/main.js';
-import { parseLinkFormat } from '../../src/index.js';
+import { type RunningServer, runCli, startFileServer } from '../../src/main.js';
 
 const available = requirePeers(
   'libcoap interop',
