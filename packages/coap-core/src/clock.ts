@@ -1,6 +1,6 @@
 /**
- * Injected time (docs/ARCHITECTURE.md, coap-core, "Portable core"): the stack never calls Date.now or
- * setTimeout directly, so tests run on fake time and embedded runtimes can supply their own timers.
+ * Injected time (docs/ARCHITECTURE.md, "Portable core"): the stack never calls Date.now or setTimeout directly, so
+ * tests run on fake time and embedded runtimes can supply their own timers.
  */
 
 export interface TimerHandle {

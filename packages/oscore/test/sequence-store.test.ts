@@ -2,13 +2,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, decodeMessage, encodeMessage, MessageType } from '@thimble/coap-core';
+import { reasonOf } from '@thimble/test-support';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   decodeOscoreOption,
   decodePartialIv,
   MemorySequenceStore,
-  OscoreError,
   protectRequest,
   type SecurityContext,
 } from '../src/index.js';
@@ -26,16 +26,6 @@ const request = { type: MessageType.NON, code: Code.GET, messageId: 1 };
 function send(ctx: SecurityContext): number {
   const outer = decodeMessage(encodeMessage(protectRequest(ctx, request).message));
   return decodePartialIv(decodeOscoreOption(outer.getOption(9)!).partialIv!);
-}
-
-function reasonOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OscoreError) return e.reason;
-    throw e;
-  }
-  return undefined;
 }
 
 describe('sender sequence number persistence (RFC 8613 Appendix B.1.1)', () => {

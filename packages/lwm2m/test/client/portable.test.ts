@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const dir = fileURLToPath(new URL('../../src/client/', import.meta.url));
 
-describe('the client is portable (DESIGN.md: Espruino-class boards)', () => {
+describe('the client is portable (docs/ARCHITECTURE.md, "Portable core": Espruino-class boards)', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
   it.each(files)('src/client/%s uses no Buffer, node:, process, Map or Set, and no Node adapter', (file) => {
     const text = readFileSync(`${dir}${file}`, 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '');

@@ -19,6 +19,10 @@ import {
   type Registration,
   type RegistrationStore,
 } from '@thimble/lwm2m';
+import { drive, until } from '@thimble/test-support';
+
+// Fake time, shared by every package's tests (re-exported for the tests that import it from here).
+export { drive, until };
 
 /** How a device's CoAP endpoint is set up: security layers, the identity a secure transport gives it. */
 export type DeviceEndpointOptions = Partial<
@@ -133,24 +137,6 @@ export function serverSetup(
       return drive(clock, raw().request({ ...o, peer: { address: SERVER, port: 5683 } }));
     },
   };
-}
-
-/** Runs fake time until `done()` or the limit. */
-export async function until(clock: FakeClock, done: () => boolean, limitMs = 600_000): Promise<void> {
-  await clock.runUntil(done, limitMs);
-  if (!done()) throw new Error('condition not reached in fake time');
-}
-
-/** Resolves a promise while fake time runs. */
-export async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 600_000): Promise<T> {
-  let settled = false;
-  const p = promise.finally(() => {
-    settled = true;
-  });
-  // handled below; this keeps Node from warning about a rejection handled late
-  p.catch(() => undefined);
-  await clock.runUntil(() => settled, limitMs);
-  return p;
 }
 
 /** Starts a device and waits until the server has its registration. */

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { Code } from '@thimble/coap-core';
+import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { captureIo, freeUdpPort } from '@thimble/test-support/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, runCli, startFileServer } from '../../src/cli/main.js';
-import { Code } from '../../src/index.js';
-import { createUdpEndpoint } from '../../src/node.js';
-import { captureIo, freeUdpPort } from '../interop/peers.js';
+import { type RunningServer, runCli, startFileServer } from '../src/main.js';
 
 async function coap(args: string[], stdin?: string) {
   const c = captureIo();
@@ -103,7 +103,7 @@ describe('coap command', () => {
   });
 
   it('the bin runs as a process', () => {
-    const bin = fileURLToPath(new URL('../../src/cli/coap.ts', import.meta.url));
+    const bin = fileURLToPath(new URL('../src/coap.ts', import.meta.url));
     const r = spawnSync(process.execPath, ['--import', 'tsx', bin, '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('coap get|post|put|delete');

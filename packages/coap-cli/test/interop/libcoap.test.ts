@@ -5,10 +5,17 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseLinkFormat } from '@thimble/coap-core';
+import {
+  captureIo,
+  freeUdpPort,
+  requirePeers,
+  runPeer,
+  startPeer,
+  waitForCoap,
+} from '@thimble/test-support/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, runCli, startFileServer } from '../../src/cli/main.js';
-import { parseLinkFormat } from '../../src/index.js';
-import { captureIo, freeUdpPort, requirePeers, runPeer, startPeer, waitForCoap } from './peers.js';
+import { type RunningServer, runCli, startFileServer } from '../../src/main.js';
 
 const available = requirePeers(
   'libcoap interop',

@@ -6,24 +6,24 @@ import { parseArgs } from 'node:util';
 import {
   type BlockProgress,
   CoapEndpoint,
+  CoapRequestError,
   type CoapResponse,
+  describeCode,
+  describeMessage,
+  formatPeer,
+  fromHex,
+  type Method,
+  type Observation,
+  type OuterBlockwiseOptions,
+  parseContentFormat,
+  parseLinkFormat,
+  parseUri,
   type RequestOptions,
-} from '../endpoint/endpoint.js';
-import { CoapRequestError } from '../errors.js';
-import { parseLinkFormat } from '../link-format/index.js';
-import { describeCode } from '../message/constants.js';
-import { parseContentFormat } from '../message/content-formats.js';
-import { describeMessage } from '../message/describe.js';
-import { parseUri } from '../message/uri.js';
-import type { TraceHook } from '../messaging/message-layer.js';
-import type { Observation } from '../observe/observation.js';
-import type { OuterBlockwiseOptions } from '../security/outer-blockwise.js';
-import type { ServerSecurity } from '../security/types.js';
-import type { Method } from '../server/router.js';
-import { DtlsClientTransport } from '../transport/dtls.js';
-import { formatPeer, type Transport } from '../transport/types.js';
-import { UdpTransport } from '../transport/udp.js';
-import { fromHex } from '../util/bytes.js';
+  type ServerSecurity,
+  type TraceHook,
+  type Transport,
+} from '@thimble/coap-core';
+import { DtlsClientTransport, UdpTransport } from '@thimble/coap-core/node';
 import { loadCliOscore, OscoreSetupError } from './oscore.js';
 import { serveDirectory } from './serve.js';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `coap` command-line tool (bin of @thimble/coap-core). */
+/** The `coap` command-line tool (bin of @thimble/coap-cli). */
 import { runCli } from './main.js';
 
 const controller = new AbortController();

@@ -1,10 +1,17 @@
 /**
- * Helpers for interop tests that start real peers. With CI=true a missing peer fails the suite; on a
- * developer's machine without it the suite is skipped with a message naming the peer.
+ * Helpers for interop tests that start real peers (libcoap, aiocoap, Leshan and our Java peers, installed
+ * by `.ci/run`). With CI=true a missing peer fails the suite; on a developer's machine without it the suite
+ * is skipped with a message naming the peer. Processes started here are killed when the test file ends.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { findLeshanJar, INTEROP_DIR, javaVersion, LESHAN_DIR } from './leshan.js';
+
+export { findLeshanJar, INTEROP_DIR, javaVersion, LESHAN_DIR, leshanServerDemoArgs } from './leshan.js';
 
 export const IN_CI = process.env.CI === 'true';
 
@@ -23,12 +30,89 @@ export function hasExecutable(name: string): boolean {
  * otherwise warns with the missing peer's name (the suite then shows as skipped).
  */
 export function requirePeers(suite: string, executables: readonly string[], install: string): boolean {
-  const missing = executables.filter((e) => !hasExecutable(e));
+  return peersPresent(
+    suite,
+    executables.filter((e) => !hasExecutable(e)),
+    `install: ${install}`,
+  );
+}
+
+/**
+ * The decision every `require*` helper makes: true when nothing is `missing`; otherwise throws in CI, or
+ * warns with the missing peers' names and returns false (the suite then shows as skipped). `hint` says how
+ * to get them.
+ */
+export function peersPresent(suite: string, missing: readonly string[], hint?: string): boolean {
   if (missing.length === 0) return true;
-  const message = `${suite}: interop peer missing: ${missing.join(', ')} (install: ${install})`;
+  const message = `${suite}: interop peer missing: ${missing.join(', ')}${hint === undefined ? '' : ` (${hint})`}`;
   if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
   console.warn(`SKIPPED ${message}`);
   return false;
+}
+
+/** Checks for Java 17+ and the given files (jars of Java peers), as `requirePeers` does for executables. */
+export function requireJavaPeer(
+  suite: string,
+  files: readonly { readonly what: string; readonly path: string }[],
+  hint: string,
+): boolean {
+  const missing: string[] = [];
+  const java = javaVersion();
+  if (java === undefined || java < 17) missing.push(`Java 17+ (found ${java ?? 'none'})`);
+  for (const f of files)
+    if (!existsSync(f.path)) missing.push(f.what === '' ? f.path : `${f.what} ${f.path}`);
+  return peersPresent(suite, missing, hint);
+}
+
+/** Java 17+ and Leshan's server demo jar (`.interop/leshan/`). */
+export function requireLeshan(): boolean {
+  return requireJavaPeer(
+    'Leshan interop',
+    [{ what: 'Leshan server demo jar in', path: findLeshanJar() ?? LESHAN_DIR }],
+    'run .ci/run, or mvn dependency:copy as it does',
+  );
+}
+
+/** aiocoap 0.4.17 with its OSCORE extra, in the virtual environment `.ci/run` makes (`.interop/venv`). */
+export const AIOCOAP = {
+  venv: join(INTEROP_DIR, 'venv/bin/'),
+  python: join(INTEROP_DIR, 'venv/bin/python'),
+  client: join(INTEROP_DIR, 'venv/bin/aiocoap-client'),
+  install:
+    "python3 -m venv .interop/venv && .interop/venv/bin/pip install 'aiocoap[oscore]==0.4.17' (see .ci/run)",
+} as const;
+
+/** True when aiocoap (with `aiocoap.oscore_sitewrapper`) can run; CI / skip behaviour as `requirePeers`. */
+export function requireAiocoap(suite: string): boolean {
+  let problem: string | undefined;
+  if (!existsSync(AIOCOAP.python) || !existsSync(AIOCOAP.client)) {
+    problem = `no ${AIOCOAP.venv}python / aiocoap-client`;
+  } else {
+    try {
+      execFileSync(AIOCOAP.python, ['-c', 'import aiocoap.oscore_sitewrapper'], {
+        stdio: 'ignore',
+        timeout: 20_000,
+      });
+    } catch {
+      problem = 'aiocoap with its oscore extra does not import';
+    }
+  }
+  return peersPresent(
+    suite,
+    problem === undefined ? [] : [`aiocoap[oscore] (${problem}; install: ${AIOCOAP.install})`],
+  );
+}
+
+/** A free TCP port on loopback (for a peer's HTTP listener). */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** A free UDP port on loopback (ports p and p+1 free when `pair` is set, for libcoap's DTLS port). */

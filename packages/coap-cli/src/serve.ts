@@ -5,10 +5,14 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
-import type { CoapEndpoint, CoapRequest, ResponseInit } from '../endpoint/endpoint.js';
-import type { Link } from '../link-format/index.js';
-import { Code } from '../message/constants.js';
-import { contentFormatForExtension } from '../message/content-formats.js';
+import {
+  type CoapEndpoint,
+  type CoapRequest,
+  Code,
+  contentFormatForExtension,
+  type Link,
+  type ResponseInit,
+} from '@thimble/coap-core';
 
 export interface FileServerOptions {
   /** Largest file accepted by PUT, in bytes (default 64 MiB). */

@@ -1,0 +1,97 @@
+/**
+ * The dependency rules of docs/ARCHITECTURE.md ("Dependency rules"), as stated in .dependency-cruiser.mjs:
+ * no cycles, packages import only the packages below them, folder rules inside coap-core and lwm2m; and no
+ * file points to design notes outside the repository.
+ */
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  type DependencyViolation,
+  filesMentioning,
+  findDependencyViolations,
+  formatViolation,
+} from '../src/architecture.js';
+
+/**
+ * Violations on main today, being removed by the LwM2M renovation (branch arch-lwm2m). Empty this list when
+ * that branch is merged: the test then holds the rules without exception. An entry that no longer occurs
+ * fails the test, so the list only shrinks.
+ */
+const KNOWN_VIOLATIONS: readonly string[] = [
+  // lwm2m cli/: main.ts and its subcommands import each other
+  'no-circular: packages/lwm2m/src/cli/bootstrap-server.ts → packages/lwm2m/src/cli/main.ts → packages/lwm2m/src/cli/bootstrap-server.ts',
+  'no-circular: packages/lwm2m/src/cli/firmware.ts → packages/lwm2m/src/cli/main.ts → packages/lwm2m/src/cli/firmware.ts',
+  'no-circular: packages/lwm2m/src/cli/fleet.ts → packages/lwm2m/src/cli/main.ts → packages/lwm2m/src/cli/fleet.ts',
+  'no-circular: packages/lwm2m/src/cli/main.ts → packages/lwm2m/src/cli/server.ts → packages/lwm2m/src/cli/main.ts',
+  // lwm2m node/ re-exports the example device of the `lwm2m` command
+  'lwm2m-cli-is-the-top: packages/lwm2m/src/node/index.ts → packages/lwm2m/src/cli/device.ts',
+  'lwm2m-node-not-cli: packages/lwm2m/src/node/index.ts → packages/lwm2m/src/cli/device.ts',
+  // the LwM2M client uses the bootstrap server's configuration types
+  'lwm2m-client-not-server: packages/lwm2m/src/client/bootstrap.ts → packages/lwm2m/src/server/bootstrap/config.ts',
+  'lwm2m-client-not-server: packages/lwm2m/src/client/bootstrap.ts → packages/lwm2m/src/server/bootstrap/types.ts',
+  // the server uses the client's event emitter, SHA-256 and firmware constants
+  'lwm2m-server-not-client: packages/lwm2m/src/server/bootstrap/server.ts → packages/lwm2m/src/client/events.ts',
+  'lwm2m-server-not-client: packages/lwm2m/src/server/firmware/campaign.ts → packages/lwm2m/src/client/firmware.ts',
+  'lwm2m-server-not-client: packages/lwm2m/src/server/firmware/campaign.ts → packages/lwm2m/src/client/sha256.ts',
+  'lwm2m-server-not-client: packages/lwm2m/src/server/server.ts → packages/lwm2m/src/client/events.ts',
+];
+
+/**
+ * Files that still mention DESIGN.md, in folders being renovated by other branches (coap-core endpoint:
+ * arch-core; lwm2m client and server: arch-lwm2m). Empty when those are merged; an entry that no longer
+ * mentions it fails the test.
+ */
+const KNOWN_DESIGN_MENTIONS: readonly string[] = [
+  'packages/lwm2m/src/client/store.ts',
+  'packages/lwm2m/src/server/store.ts',
+  'packages/lwm2m/src/server/streams.ts',
+];
+
+/** A violation the way the allow-list spells it. */
+function line(v: DependencyViolation): string {
+  return formatViolation(v);
+}
+
+describe('dependency rules (docs/ARCHITECTURE.md, "Dependency rules")', { timeout: 120_000 }, () => {
+  it('packages/*/src break no rule beyond the known, listed violations', async () => {
+    const found = (await findDependencyViolations()).map(line);
+    const unexpected = found.filter((v) => !KNOWN_VIOLATIONS.includes(v));
+    const gone = KNOWN_VIOLATIONS.filter((v) => !found.includes(v));
+    expect(unexpected, 'new violations of .dependency-cruiser.mjs').toEqual([]);
+    expect(gone, 'fixed: remove these from KNOWN_VIOLATIONS').toEqual([]);
+  });
+
+  it('the checker reports a cycle, an upward package import and folder-rule breaks (fixture)', async () => {
+    const baseDir = fileURLToPath(new URL('./fixtures/architecture/', import.meta.url));
+    const found = (await findDependencyViolations({ baseDir })).map(line);
+    expect(found).toEqual([
+      'coap-core-message-is-a-base: packages/coap-core/src/message/decode.ts → packages/coap-core/src/endpoint/endpoint.ts',
+      'lwm2m-client-not-server: packages/lwm2m/src/client/client.ts → packages/lwm2m/src/server/server.ts',
+      'no-circular: packages/coap-core/src/util/a.ts → packages/coap-core/src/util/b.ts → packages/coap-core/src/util/a.ts',
+      'package-coap-core: packages/coap-core/src/message/decode.ts → packages/oscore/src/index.ts',
+    ]);
+  });
+});
+
+describe('design notes live in the repository (docs/ARCHITECTURE.md)', () => {
+  it('no file under packages/, examples/, bench/ mentions DESIGN.md beyond the known, listed ones', () => {
+    const found = filesMentioning('DESIGN.md', ['packages', 'examples', 'bench']).filter(
+      // this file names it, to test the check
+      (f) => f !== 'packages/test-support/test/architecture.test.ts',
+    );
+    expect(
+      found.filter((f) => !KNOWN_DESIGN_MENTIONS.includes(f)),
+      'point to docs/ARCHITECTURE.md instead',
+    ).toEqual([]);
+    expect(
+      KNOWN_DESIGN_MENTIONS.filter((f) => !found.includes(f)),
+      'fixed: remove these from KNOWN_DESIGN_MENTIONS',
+    ).toEqual([]);
+  });
+
+  it('the scan finds a mention (this file names it)', () => {
+    expect(filesMentioning('DESIGN.md', ['packages/test-support/test'])).toContain(
+      'packages/test-support/test/architecture.test.ts',
+    );
+  });
+});
