@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,13 +19,15 @@ const RUNS = 6;
 const PER_RUN = 10;
 const BLOCK = 3;
 
-function runSender(dir: string, port: number): Promise<number> {
+/** Runs one sender; resolves with [requests sent, stale locks broken], or with the signal that killed it. */
+function runSender(dir: string, port: number, crashAtWrite?: number): Promise<number[] | string> {
+  const args = [SENDER, dir, String(port), String(RUNS), String(PER_RUN), String(BLOCK)];
+  if (crashAtWrite !== undefined) args.push(String(crashAtWrite));
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', SENDER, dir, String(port), String(RUNS), String(PER_RUN), String(BLOCK)],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => {
@@ -35,15 +37,16 @@ function runSender(dir: string, port: number): Promise<number> {
       err += d;
     });
     child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(Number(out.trim()));
+    child.on('close', (code, signal) => {
+      if (signal !== null) resolve(signal);
+      else if (code === 0) resolve(out.trim().split(' ').map(Number));
       else reject(new Error(`sender exited with ${code}: ${err}`));
     });
   });
 }
 
 describe('sender sequence numbers shared by processes (RFC 8613 §7.2.1, Appendix B.1.1)', () => {
-  it(`${PROCESSES} processes protecting requests with one credentials directory never repeat a (kid, Partial IV) pair`, async () => {
+  it(`${PROCESSES} processes protecting requests with one credentials directory never repeat a (kid, Partial IV) pair, and a process killed holding the lock stalls nobody`, async () => {
     const dir = join(root, 'shared');
     mkdirSync(dir);
     writeFileSync(
@@ -69,10 +72,17 @@ describe('sender sequence numbers shared by processes (RFC 8613 §7.2.1, Appendi
     await new Promise<void>((r) => listener.bind(0, '127.0.0.1', r));
     const port = listener.address().port;
     try {
+      // first a process dies (SIGKILL) inside its fourth write, holding the lock file: after the directory's
+      // "used" mark and two blocks of BLOCK numbers, which it sent
+      expect(await runSender(dir, port, 4)).toBe('SIGKILL');
+      expect(existsSync(join(dir, `${SEQUENCE_FILE}.lock`))).toBe(true);
+      // then the others start together: one of them recovers that lock, and none repeats a number
       const counts = await Promise.all(Array.from({ length: PROCESSES }, () => runSender(dir, port)));
-      const total = PROCESSES * RUNS * PER_RUN;
-      expect(counts).toEqual(Array(PROCESSES).fill(RUNS * PER_RUN));
+      expect(counts.map((c) => c[0])).toEqual(Array(PROCESSES).fill(RUNS * PER_RUN));
+      // its lock was broken once, as the lock of a dead process, by one of the others
+      expect(counts.reduce((n, c) => n + Number(c[1]), 0)).toBe(1);
       // loopback UDP does not drop these few datagrams; wait for the last ones to be read
+      const total = PROCESSES * RUNS * PER_RUN + 2 * BLOCK;
       for (let i = 0; i < 100 && received < total; i++) await new Promise((r) => setTimeout(r, 20));
       expect(received).toBe(total);
       const repeated = [...seen].filter(([, n]) => n > 1).map(([key]) => key);
