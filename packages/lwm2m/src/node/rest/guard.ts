@@ -146,9 +146,24 @@ export class RequestGuard {
     app.addHook('onRequest', async (req, reply) => this.check(req, reply));
   }
 
+  /**
+   * The host and arrival checks of a request: `forbidden-host` for a Host that does not name this API,
+   * `token-required` for a connection that arrived off loopback at an API without a token, else undefined.
+   */
+  admission(
+    host: string | undefined,
+    localAddress: string | undefined,
+  ): 'forbidden-host' | 'token-required' | undefined {
+    if (!this.hostAllowed(host, localAddress)) return 'forbidden-host';
+    // app.inject has no local address: in-process, like loopback
+    if (!this.hasToken && localAddress !== undefined && !isLoopbackHost(localAddress))
+      return 'token-required';
+    return undefined;
+  }
+
   private check(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-    const localAddress = req.socket.localAddress;
-    if (!this.hostAllowed(req.headers.host, localAddress)) {
+    const admission = this.admission(req.headers.host, req.socket.localAddress);
+    if (admission === 'forbidden-host') {
       return refuse(
         reply,
         403,
@@ -156,8 +171,7 @@ export class RequestGuard {
         `Host "${req.headers.host}" is not this API's (add it to allowedHosts / --allowed-host)`,
       );
     }
-    // app.inject has no local address: in-process, like loopback
-    if (!this.hasToken && localAddress !== undefined && !isLoopbackHost(localAddress)) {
+    if (admission === 'token-required') {
       return refuse(reply, 403, 'token-required', 'without a token the API answers on loopback only');
     }
     const originHeader = req.headers.origin;
