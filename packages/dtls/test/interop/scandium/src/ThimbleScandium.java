@@ -230,6 +230,9 @@ public final class ThimbleScandium {
   static DtlsConnectorConfig.Builder connectorConfig(Options o, boolean server, InetSocketAddress bind)
       throws Exception {
     Configuration config = Configuration.createStandardWithoutFile();
+    // Scandium's standard configuration turns CIDs on (length 6); here they are on only when asked for
+    // (a negative length turns the extension off).
+    config.set(DtlsConfig.DTLS_CONNECTION_ID_LENGTH, o.cid == null ? -1 : o.cid);
     DtlsConnectorConfig.Builder b = DtlsConnectorConfig.builder(config);
     b.setAddress(bind);
     b.set(DtlsConfig.DTLS_ROLE, server ? DtlsConfig.DtlsRole.SERVER_ONLY : DtlsConfig.DtlsRole.CLIENT_ONLY);
@@ -237,7 +240,6 @@ public final class ThimbleScandium {
     b.set(DtlsConfig.DTLS_RETRANSMISSION_TIMEOUT, 1000, TimeUnit.MILLISECONDS);
     b.set(DtlsConfig.DTLS_MAX_RETRANSMISSIONS, 3);
     if (o.cid != null) {
-      b.set(DtlsConfig.DTLS_CONNECTION_ID_LENGTH, o.cid);
       // RFC 9146 §6: a record with a valid CID and MAC from a new address moves the session there.
       b.set(DtlsConfig.DTLS_UPDATE_ADDRESS_USING_CID_ON_NEWER_RECORDS, true);
     }
