@@ -1,7 +1,8 @@
 /**
  * Launcher for the Leshan client peer (./leshan-client/, built by `.ci/run` into .interop/leshan-client/)
  * with its security flags: NoSec, PSK (`--psk-identity`/`--psk-key`) or RPK (`--rpk-private`/`--rpk-public`/
- * `--server-public`) over coaps://, optionally offering a DTLS Connection ID (`--cid`). Its stdout is one
+ * `--server-public`) over coaps://, optionally offering a DTLS Connection ID (`--cid`) and with fewer
+ * handshake retransmissions (`--dtls-retransmissions`). Its stdout is one
  * JSON event per line ({"event":"registered","id":"/rd/..."}). With CI=true a missing peer fails the suite.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -74,6 +75,8 @@ export function leshanClientArgs(o: {
   readonly security?: LeshanClientSecurity;
   readonly lifetime?: number;
   readonly cid?: number;
+  /** `--dtls-retransmissions N`: a failing handshake gives up after N retransmissions (1 s, 2 s, 4 s...). */
+  readonly dtlsRetransmissions?: number;
 }): string[] {
   const args = ['-n', o.endpoint, '-u', o.serverUri, '-l', String(o.lifetime ?? 60)];
   const s = o.security ?? { mode: 'nosec' };
@@ -89,6 +92,7 @@ export function leshanClientArgs(o: {
     );
   }
   if (o.cid !== undefined) args.push('--cid', String(o.cid));
+  if (o.dtlsRetransmissions !== undefined) args.push('--dtls-retransmissions', String(o.dtlsRetransmissions));
   return args;
 }
 

@@ -6,7 +6,7 @@
  *   java -jar thimble-leshan-client-1.0.jar -n ENDPOINT -u coap://HOST:PORT [-b] [-l LIFETIME]
  *        [-lh LOCAL_ADDRESS] [-lp LOCAL_PORT]
  *        [--psk-identity ID --psk-key HEX | --rpk-private KEY.pem --rpk-public SPKI.pem --server-public SPKI.pem]
- *        [--cid N]
+ *        [--cid N] [--dtls-retransmissions N]
  *
  *   -n   endpoint client name
  *   -u   LwM2M server URI (with -b: the bootstrap server URI)
@@ -20,6 +20,8 @@
  *              (SubjectPublicKeyInfo PEM, "BEGIN PUBLIC KEY"); -u is then coaps://
  *   --cid N    offer the DTLS Connection ID extension (RFC 9146 as Scandium 2.6 implements it), asking for
  *              CIDs of N bytes on records the client receives (0: supported, none wanted)
+ *   --dtls-retransmissions N   give a DTLS handshake flight up to N retransmissions, the first after 1 s
+ *              (Scandium's default is 4: a failing handshake then takes about 30 s)
  *
  * Objects: Security (0), Server (1), Device (3, Manufacturer "Leshan Demo Device", Current Time /3/0/13
  * changing every second, writable UTC Offset /3/0/14 and Timezone /3/0/15) and Temperature (3303, Sensor
@@ -322,10 +324,11 @@ public class ThimbleLeshanClient {
         String localAddress = arg(args, "-lh", "127.0.0.1");
         int localPort = Integer.parseInt(arg(args, "-lp", "0"));
         String cid = arg(args, "--cid", null);
+        String retransmissions = arg(args, "--dtls-retransmissions", null);
         if (endpoint == null || serverUri == null) {
             System.err.println("usage: -n ENDPOINT -u coap[s]://HOST:PORT [-b] [-l LIFETIME] [-lh ADDR] [-lp PORT]"
                     + " [--psk-identity ID --psk-key HEX | --rpk-private KEY.pem --rpk-public SPKI.pem"
-                    + " --server-public SPKI.pem] [--cid N]");
+                    + " --server-public SPKI.pem] [--cid N] [--dtls-retransmissions N]");
             System.exit(2);
         }
         Security security;
@@ -355,10 +358,15 @@ public class ThimbleLeshanClient {
         LeshanClientBuilder builder = new LeshanClientBuilder(endpoint);
         builder.setLocalAddress(localAddress, localPort);
         builder.setObjects(enablers);
-        if (cid != null) {
+        if (cid != null || retransmissions != null) {
             // Leshan adds the credentials from the Security object to this builder
             DtlsConnectorConfig.Builder dtls = new DtlsConnectorConfig.Builder();
-            dtls.setConnectionIdGenerator(new SingleNodeConnectionIdGenerator(Integer.parseInt(cid)));
+            if (cid != null)
+                dtls.setConnectionIdGenerator(new SingleNodeConnectionIdGenerator(Integer.parseInt(cid)));
+            if (retransmissions != null) {
+                dtls.setRetransmissionTimeout(1000);
+                dtls.setMaxRetransmissions(Integer.parseInt(retransmissions));
+            }
             builder.setDtlsConfig(dtls);
         }
         LeshanClient client = builder.build();
