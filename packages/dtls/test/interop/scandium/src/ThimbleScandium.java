@@ -39,7 +39,8 @@
  *   --cid N                          Connection ID (RFC 9146): N > 0 = use CIDs of N bytes for records we
  *                                    receive; N = 0 = support the extension without wanting one ourselves.
  *                                    Without --cid the extension is off.
- *   --suites A,B                     cipher suites by IANA name (TLS_PSK_WITH_AES_128_CCM_8, ...)
+ *   --suites A,B                     cipher suites by IANA name (TLS_PSK_WITH_AES_128_CCM_8, ...); named
+ *                                    suites are allowed even when Scandium does not recommend them (CBC)
  *   --verbose                        Scandium's own logging (stderr) at debug level
  *
  * Identities in SESSION lines: psk:<identity>, rpk:<hex of the SubjectPublicKeyInfo DER>,
@@ -251,6 +252,8 @@ public final class ThimbleScandium {
         suites.add(s);
       }
       b.set(DtlsConfig.DTLS_CIPHER_SUITES, suites);
+      // Asked for by name, so allowed even when Scandium does not recommend it (CBC: LwM2M's PSK suite)
+      b.set(DtlsConfig.DTLS_RECOMMENDED_CIPHER_SUITES_ONLY, false);
     }
     if (!o.psks.isEmpty()) {
       if (server) {
