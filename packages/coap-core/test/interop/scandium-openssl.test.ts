@@ -1,7 +1,8 @@
 /**
  * Proves the Scandium interop peer (packages/dtls/test/interop/scandium, launched through
  * packages/dtls/test/interop/scandium-peer.ts) against an independent DTLS 1.2 implementation, OpenSSL's
- * command-line tools, before our own DTLS stack (packages/dtls) uses it. Lives here until packages/dtls has
+ * command-line tools (and its CoAP server mode against libcoap's coap-client), before our own DTLS stack
+ * (packages/dtls) uses it. Lives here until packages/dtls has
  * its own vitest project; it tests no coap-core code.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -16,9 +17,9 @@ import {
   type ScandiumEvent,
   startScandiumServer,
 } from '../../../dtls/test/interop/scandium-peer.js';
-import { freeUdpPort } from './peers.js';
+import { freeUdpPort, runPeer } from './peers.js';
 
-const ready = requireScandium('scandium-openssl', ['openssl']);
+const ready = requireScandium('scandium-openssl', ['openssl', 'coap-client-openssl']);
 
 const PSK_IDENTITY = 'Client_identity';
 const PSK_HEX = '73656372657450534b'; // "secretPSK"
@@ -342,6 +343,29 @@ describe.skipIf(!ready)('Scandium peer against OpenSSL (DTLS 1.2, RFC 6347)', ()
       expect(session.cid).toMatch(/^[0-9a-f]{8}$/);
       // the client offered only this suite (--suites)
       expect(session.cipherSuite).toBe('TLS_PSK_WITH_AES_128_CBC_SHA256');
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+  it('coap-server mode, PSK: libcoap coap-client-openssl GETs coaps:///hello', async () => {
+    // libcoap's -k takes the key as text: "secretPSK" is PSK_HEX
+    const server = await startScandiumServer({
+      mode: 'coap-server',
+      psk: [{ identity: 'libcoap', keyHex: PSK_HEX }],
+    });
+    try {
+      const run = await runPeer('coap-client-openssl', [
+        '-k',
+        'secretPSK',
+        '-u',
+        'libcoap',
+        '-m',
+        'get',
+        `coaps://127.0.0.1:${server.port}/hello`,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout.trim()).toBe('Hello from Scandium');
+      expect((await server.waitFor(isSession)).identity).toBe('psk:libcoap');
     } finally {
       await server.close();
     }
