@@ -102,6 +102,28 @@ describe.skipIf(!ready)('Scandium peer against OpenSSL (DTLS 1.2, RFC 6347)', ()
       '-subj',
       '/CN=thimble scandium test',
     ]);
+    execFileSync('openssl', [
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      join(dir, 'other.key'),
+    ]);
+    execFileSync('openssl', [
+      'req',
+      '-new',
+      '-x509',
+      '-key',
+      join(dir, 'other.key'),
+      '-out',
+      join(dir, 'other.crt'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=someone else',
+    ]);
     for (const name of ['client-a', 'client-b']) {
       execFileSync('openssl', [
         'genpkey',
@@ -253,6 +275,75 @@ describe.skipIf(!ready)('Scandium peer against OpenSSL (DTLS 1.2, RFC 6347)', ()
     } finally {
       await server.close();
     }
+  }, 60_000);
+
+  it("client, ECDHE-ECDSA (RFC 7251): verifies openssl s_server's certificate with --trust-ca and gets its answer", async () => {
+    const port = await freeUdpPort();
+    const server = startOpenssl([
+      's_server',
+      '-dtls1_2',
+      '-cert',
+      join(dir, 'server.crt'),
+      '-key',
+      join(dir, 'server.key'),
+      '-cipher',
+      'ECDHE-ECDSA-AES128-CCM8',
+      '-accept',
+      String(port),
+      '-naccept',
+      '1',
+    ]);
+    opensslChildren.push(server.process);
+    await server.waitForOutput('ACCEPT');
+    const answered = server.waitForOutput('ecdsa-from-scandium', 30_000).then(() => {
+      server.process.stdin?.write('ecdsa-from-openssl\n');
+    });
+    const run = await runScandiumClient({
+      port,
+      trustCa: [join(dir, 'server.crt')],
+      send: 'ecdsa-from-scandium',
+    });
+    await answered;
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.events.find(isSession)).toMatchObject({
+      identity: 'x509:CN=thimble%20scandium%20test',
+      cipherSuite: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8',
+    });
+    expect(run.events.filter((e) => e.kind === 'recv')).toEqual([
+      { kind: 'recv', text: 'ecdsa-from-openssl\n' },
+    ]);
+    server.process.kill('SIGKILL');
+  }, 60_000);
+
+  it('client, ECDHE-ECDSA: a server certificate it does not trust fails the handshake with an ERROR line', async () => {
+    const port = await freeUdpPort();
+    const server = startOpenssl([
+      's_server',
+      '-dtls1_2',
+      '-cert',
+      join(dir, 'server.crt'),
+      '-key',
+      join(dir, 'server.key'),
+      '-cipher',
+      'ECDHE-ECDSA-AES128-CCM8',
+      '-accept',
+      String(port),
+      '-naccept',
+      '1',
+    ]);
+    opensslChildren.push(server.process);
+    await server.waitForOutput('ACCEPT');
+    const run = await runScandiumClient({
+      port,
+      trustCa: [join(dir, 'other.crt')],
+      send: 'not-sent',
+      answerTimeoutMs: 5_000,
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.events.some(isSession)).toBe(false);
+    expect(run.events.some((e) => e.kind === 'error')).toBe(true);
+    expect(server.output()).not.toContain('not-sent');
+    server.process.kill('SIGKILL');
   }, 60_000);
 
   it('Scandium to Scandium, RPK (RFC 7250) with Connection ID (RFC 9146): the client moves to a new port mid-session and the echoes keep coming', async () => {

@@ -18,7 +18,8 @@
  *     local port (DTLSConnector.save/load: no new handshake) and prints REBOUND <new-local-port>; the next
  *     records reach the server from the new address, which only works with a Connection ID the server chose
  *     (server --cid N with N > 0). Prints SESSION ... (as above, about the server) once established.
- *     Exit 0 when every echo came back; otherwise ERROR <reason> and exit 1.
+ *     Exit 0 when every echo came back; otherwise ERROR <reason> and exit 1 (at once when the handshake
+ *     fails, after --timeout MS per missing echo otherwise; default 10000).
  *
  *   coap-server --port P [--host H] [credentials] [--cid N] [--suites A,B] [--client-auth ...]
  *     A CoAP over DTLS server (californium-core) with GET /hello -> 2.05 "Hello from Scandium" and
@@ -115,6 +116,9 @@ import org.eclipse.californium.scandium.dtls.x509.StaticCertificateVerifier;
 public final class ThimbleScandium {
   /** stdout, line by line, never interleaved (handshake callbacks run on Scandium's threads). */
   private static final PrintStream OUT = System.out;
+
+  /** The first failed handshake, so a client stops waiting for an answer that cannot come. */
+  private static volatile Throwable handshakeFailure;
 
   /** Set while a rebind loads saved connections, whose "established" events are not new sessions. */
   private static volatile boolean loading;
@@ -353,6 +357,7 @@ public final class ThimbleScandium {
 
       @Override
       public void handshakeFailed(Handshaker handshaker, Throwable error) {
+        if (handshakeFailure == null) handshakeFailure = error;
         emit("ERROR " + address(handshaker.getPeerAddress()) + " handshake failed: " + oneLine(error));
       }
 
@@ -414,7 +419,15 @@ public final class ThimbleScandium {
         }
         connector.send(RawData.outbound(o.send.getBytes(StandardCharsets.UTF_8),
             new AddressEndpointContext(server), null, false));
-        RawData echo = received.poll(o.timeoutMs, TimeUnit.MILLISECONDS);
+        RawData echo = null;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(o.timeoutMs);
+        while (echo == null && handshakeFailure == null && System.nanoTime() < deadline) {
+          echo = received.poll(50, TimeUnit.MILLISECONDS);
+        }
+        if (echo == null && handshakeFailure != null) {
+          // the handshake's own ERROR line is already out
+          return 1;
+        }
         if (echo == null) {
           emit("ERROR no echo for message " + (i + 1) + " within " + o.timeoutMs + " ms");
           return 1;
