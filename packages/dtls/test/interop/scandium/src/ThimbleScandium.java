@@ -7,7 +7,7 @@
  *     Prints  READY <port>
  *             SESSION <peer> <identity> <cipher-suite> cid=<hex|none> peer-cid=<hex|none>   (per handshake)
  *             ADDRESS <old-peer> <new-peer>      (a session's records arrive from a new address, RFC 9146 §6)
- *             ALERT <peer> <level> <description> (an alert received or sent)
+ *             ALERT <peer> <level> <description> (an alert from the peer)
  *             ERROR <peer> <reason>              (a failed handshake)
  *
  *   client --host H --port P [credentials] [--cid N] [--suites A,B] --send TEXT [--count K]
