@@ -18,6 +18,7 @@ import {
   rest,
   startLeshan,
 } from './leshan.js';
+import { describeLeshanClientDtls } from './leshan-client-dtls.js';
 import { describeDtlsInterop } from './leshan-security.js';
 
 const available = requireLeshan();
@@ -391,4 +392,5 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
   }, 40_000);
 
   describeDtlsInterop(() => leshan);
+  describeLeshanClientDtls(() => leshan);
 });
