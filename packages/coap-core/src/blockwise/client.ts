@@ -1,10 +1,10 @@
 /**
  * Block-wise transfers, client side (RFC 7959; docs/ARCHITECTURE.md, coap-core): a request body larger
  * than the block size goes up in Block1 blocks (§2.5), a response in Block2 blocks is fetched block by
- * block and reassembled (§2.4). Every block is an exchange of its own through `ClientRequests`.
+ * block and reassembled (§2.4). Every block is an exchange of its own through `ClientRequests`
+ * (`BlockRequests`).
  */
 import type { Prepared } from '../client/options.js';
-import type { ClientRequests } from '../client/requests.js';
 import { CoapRequestError } from '../errors.js';
 import { decodeBlock, encodeBlock, sizeToSzx, szxToSize } from '../message/block.js';
 import { Code } from '../message/constants.js';
@@ -15,6 +15,32 @@ import type { Random } from '../random.js';
 import type { Matcher } from '../stack/matcher.js';
 import { bytesEqual, concatChunks } from '../util/bytes.js';
 
+/**
+ * What Block-wise calls on the client requests above it (`ClientRequests` implements it): each block is an
+ * exchange of its own, with the Echo retry of RFC 9175 §2.4.
+ */
+export interface BlockRequests {
+  /** One exchange of `p` with these options and payload, and a fresh token. */
+  send(
+    p: Prepared,
+    options: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+  ): Promise<CoapResponse>;
+  /** The repeated exchange when `r` is a 4.01 with Echo, or undefined when `r` is the answer. */
+  echoRetry(
+    p: Prepared,
+    options: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+    r: CoapResponse,
+  ): Promise<CoapResponse> | undefined;
+  /** `send` after the pending-requests check, with the Echo retry. */
+  single(
+    p: Prepared,
+    extra: readonly CoapOptionInit[],
+    payload: Uint8Array | undefined,
+  ): Promise<CoapResponse>;
+}
+
 class EtagChanged extends Error {
   constructor() {
     super('the representation changed during a Block2 transfer');
@@ -23,7 +49,7 @@ class EtagChanged extends Error {
 
 export class BlockwiseClient {
   constructor(
-    private readonly requests: ClientRequests,
+    private readonly requests: BlockRequests,
     private readonly matcher: Matcher,
     private readonly random: Random,
   ) {}

@@ -12,20 +12,28 @@ import { Code } from '../message/constants.js';
 import { OptionNumber } from '../message/options.js';
 import type { CoapOptionInit } from '../message/types.js';
 import type { InboundExchange } from '../messaging/message-layer.js';
-import type { ObserveServer } from '../observe/server.js';
 import { identityOf } from '../security/layer.js';
-import type { ServerDispatch } from '../server/dispatch.js';
 import { CoapRequest, type ResponseInit, type RouteEntry } from '../server/request.js';
 import type { Responder } from '../server/responder.js';
+import type { RouteMatch } from '../server/router.js';
+import type { RequestReceiver } from '../stack/layer.js';
 import { peerKey } from '../transport/types.js';
 import { concatChunks, toHex } from '../util/bytes.js';
 import { toBytes } from '../util/pool.js';
 import { type Block1Transfer, type Block2Snapshot, etagOf, type TransferStore } from './store.js';
 
+/** What Block-wise calls on the server dispatch above it (`ServerDispatch` implements it). */
+export interface BlockwiseDispatch {
+  /** The route of a request whose handler may see it, or undefined when the dispatch answered it. */
+  resolve(ex: InboundExchange, path: string[]): RouteMatch<RouteEntry> | undefined;
+  /** Runs the handler; its response comes back down through Observe and `respond`. */
+  invoke(ex: InboundExchange, request: CoapRequest, entry: RouteEntry, block1: number | undefined): void;
+}
+
 export class BlockwiseServer {
-  /** The layers above (set when the stack is built). */
-  observe!: ObserveServer;
-  dispatch!: ServerDispatch;
+  /** The layers above (set when the stack is built): Observe, and the dispatch above it. */
+  observe!: RequestReceiver;
+  dispatch!: BlockwiseDispatch;
 
   constructor(
     private readonly transfers: TransferStore,

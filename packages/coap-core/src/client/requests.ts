@@ -5,7 +5,7 @@
  * client.ts`), and a 4.01 with Echo is answered once (RFC 9175 §2.4). Group requests (RFC 7252 §8.1) and
  * CoAP ping (§4.3) live here too.
  */
-import { BlockwiseClient } from '../blockwise/client.js';
+import { type BlockRequests, BlockwiseClient } from '../blockwise/client.js';
 import { CoapRequestError } from '../errors.js';
 import { encodeBlock, sizeToSzx } from '../message/block.js';
 import { Code, isRequestCode } from '../message/constants.js';
@@ -19,8 +19,9 @@ import { maxTransmitWait, nonLifetime } from '../messaging/parameters.js';
 import type { Random } from '../random.js';
 import type { ClientSecurity } from '../security/types.js';
 import { METHOD_CODES } from '../server/router.js';
+import type { ClientExchange } from '../stack/exchange.js';
 import type { Layer, StackState } from '../stack/layer.js';
-import type { ClientExchange, Matcher } from '../stack/matcher.js';
+import type { Matcher } from '../stack/matcher.js';
 import type { Peer, Transport } from '../transport/types.js';
 import { toBytes } from '../util/pool.js';
 import type { Prepared, RequestOptions } from './options.js';
@@ -36,7 +37,7 @@ export function echoChallenge(response: CoapMessage): Uint8Array | undefined {
   return response.getOption(OptionNumber.Echo);
 }
 
-export class ClientRequests {
+export class ClientRequests implements BlockRequests {
   readonly blockwise: BlockwiseClient;
 
   constructor(

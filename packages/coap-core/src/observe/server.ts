@@ -13,9 +13,8 @@ import { Code } from '../message/constants.js';
 import { OptionNumber } from '../message/options.js';
 import type { InboundExchange, MessageLayer, OutgoingMessage } from '../messaging/message-layer.js';
 import { SecuredExchange } from '../security/layer.js';
-import type { ServerDispatch } from '../server/dispatch.js';
 import { type CoapRequest, type ResponseInit, type RouteEntry, responseOptions } from '../server/request.js';
-import type { StackState } from '../stack/layer.js';
+import type { RequestReceiver, StackState } from '../stack/layer.js';
 import { type Peer, peerKey } from '../transport/types.js';
 import { toHex } from '../util/bytes.js';
 import { toBytes } from '../util/pool.js';
@@ -68,13 +67,13 @@ function observerKey(peer: Peer, request: CoapRequest): string {
   return `${peerKey(peer)}|${request.contentFormat ?? ''}|${toHex(request.payload)}`;
 }
 
-export class ObserveServer {
+export class ObserveServer implements RequestReceiver {
   private readonly observers = new Map<string, Map<string, Observer>>();
   private observerCount = 0;
   private observeSequence = 0;
   private readonly options: Required<ObserveServerOptions>;
-  /** The layers next to this one (set when the stack is built). */
-  dispatch!: ServerDispatch;
+  /** The layers next to this one (set when the stack is built): the dispatch above, Block-wise below. */
+  dispatch!: RequestReceiver;
   blockwise!: BlockwiseServer;
 
   constructor(

@@ -5,7 +5,7 @@
  * down through Observe (registration) and Block-wise (blocks) to the `Responder`.
  */
 
-import type { BlockwiseServer } from '../blockwise/server.js';
+import type { BlockwiseDispatch, BlockwiseServer } from '../blockwise/server.js';
 import { CoapStatusError } from '../errors.js';
 import { filterLinks, formatLinkFormat, type Link, type LinkAttribute } from '../link-format/index.js';
 import { Code } from '../message/constants.js';
@@ -15,6 +15,7 @@ import { isCritical, OptionNumber, optionName } from '../message/options.js';
 import type { InboundExchange } from '../messaging/message-layer.js';
 import type { ObserveServer } from '../observe/server.js';
 import { identityOf } from '../security/layer.js';
+import type { RequestReceiver } from '../stack/layer.js';
 import {
   CoapRequest,
   type Handler,
@@ -56,7 +57,7 @@ function linkAttributes(link: NonNullable<RouteOptions['link']>): LinkAttribute[
   return out;
 }
 
-export class ServerDispatch {
+export class ServerDispatch implements RequestReceiver, BlockwiseDispatch {
   private readonly router = new Router<RouteEntry>();
   private readonly understood = new Set(UNDERSTOOD_CRITICAL);
   private readonly linkProviders: (() => Link[])[] = [];

@@ -14,7 +14,7 @@
 import type { CoapMessage } from '../message/decode.js';
 import type { InboundExchange, OutgoingMessage } from '../messaging/message-layer.js';
 import type { Peer } from '../transport/types.js';
-import type { ClientExchange } from './matcher.js';
+import type { ClientExchange } from './exchange.js';
 
 export interface Layer {
   /** Up: a request from a peer (server role). Its response goes down through `exchange.respond`. */
@@ -23,6 +23,14 @@ export interface Layer {
   sendRequest(exchange: ClientExchange, message: OutgoingMessage): void;
   /** Up: the response (or a notification) to one of our requests, from `peer`. */
   receiveResponse(exchange: ClientExchange, message: CoapMessage, peer: Peer): void;
+}
+
+/**
+ * The call a server-side layer above the fork makes on the one above it: a request passed up (Block-wise →
+ * Observe → dispatch). Declared here so that a lower layer names no upper one.
+ */
+export interface RequestReceiver {
+  receiveRequest(exchange: InboundExchange): void;
 }
 
 /** Pass-through defaults: a layer overrides only the movements it takes part in. */

@@ -4,7 +4,7 @@
  * from peers pass straight up; a response goes up to the exchange it answers, or is refused (a
  * Confirmable one then gets a Reset, §4.2).
  */
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { CoapRequestError } from '../errors.js';
 import type { CoapMessage } from '../message/decode.js';
 import { CoapResponse } from '../message/response.js';
@@ -13,75 +13,14 @@ import {
   MessageLayer,
   type MessageLayerOptions,
   type OutgoingMessage,
-  type Transmission,
-  type TransmissionCallbacks,
   type UpperLayer,
 } from '../messaging/message-layer.js';
 import { maxTransmitWait } from '../messaging/parameters.js';
 import { type Random, randomInt } from '../random.js';
-import type { ClientSecurity, SecuredRequest } from '../security/types.js';
+import type { ClientSecurity } from '../security/types.js';
 import type { Peer, Transport } from '../transport/types.js';
+import { ClientExchange, type ExchangeOwner } from './exchange.js';
 import { AbstractLayer, type Layer, type StackState } from './layer.js';
-
-/** The protected request as sent, to ask for the rest of an Outer Block2 response (RFC 8613 §4.1.3.4.2). */
-export interface OuterRequest {
-  readonly message: OutgoingMessage;
-}
-
-/**
- * A request of ours and its state on the way down and up the stack, until its response came (or, for an
- * observation, until it ends). It is also the message layer's callbacks for its transmission: one object
- * per request instead of a callbacks object and two closures.
- */
-export class ClientExchange implements TransmissionCallbacks {
-  timer: TimerHandle | undefined = undefined;
-  tx: Transmission | undefined = undefined;
-  abort: (() => void) | undefined = undefined;
-  /** The protected request whose responses must verify (set by the security layer), if any. */
-  secured: SecuredRequest | undefined = undefined;
-  /** Responses accepted so far (an observation ignores unverifiable ones once it is established). */
-  received = 0;
-  /** Set by the Outer Block-wise layer for a protected request that may get an Outer Block2 response. */
-  outer: OuterRequest | undefined = undefined;
-  /** Taken out of the pending requests by a layer that finishes it later (Outer Block2 reassembly). */
-  detached = false;
-  /** When the response timer is armed only on an empty ACK: when it runs out (clock ms). */
-  deadline: number | undefined = undefined;
-  constructor(
-    readonly key: string,
-    /** Where the request went: only a response from there is its answer. */
-    readonly peer: Peer,
-    readonly confirmable: boolean,
-    /** Milliseconds to wait for the response. */
-    readonly timeout: number,
-    readonly resolve: (r: CoapResponse) => void,
-    readonly reject: (e: Error) => void,
-    readonly signal: AbortSignal | undefined,
-    /** Set for observations: every response with this token goes here and the entry stays. */
-    readonly observe: ((message: CoapMessage, peer: Peer) => void) | undefined,
-    /** Set for group requests: responses from any peer are collected. */
-    readonly group: ((message: CoapMessage, peer: Peer) => void) | undefined,
-    /** Protects this request and verifies its responses (the security layer's business). */
-    readonly security: ClientSecurity | undefined,
-    private readonly matcher: Matcher,
-  ) {}
-  onAck(piggybacked: boolean): void {
-    // an empty ACK: the response comes separately, within the request's timeout (see `sendRequest`)
-    if (!piggybacked && this.deadline !== undefined && this.timer === undefined) this.matcher.armLate(this);
-  }
-  onReset(): void {
-    this.matcher.fail(this, new CoapRequestError('reset', 'the peer rejected the request (RST)'));
-  }
-  onTimeout(): void {
-    this.matcher.fail(
-      this,
-      new CoapRequestError(
-        'timeout',
-        `no acknowledgement after ${this.matcher.messaging.parameters.maxRetransmit} retransmissions`,
-      ),
-    );
-  }
-}
 
 export function tokenKey(token: Uint8Array): string {
   let s = '';
@@ -100,7 +39,7 @@ function messageTokenKey(message: CoapMessage): string {
 /** The same transport address (what `peerKey` tells apart), without building the keys. */
 const samePeer = (a: Peer, b: Peer): boolean => a.port === b.port && a.address === b.address;
 
-export class Matcher extends AbstractLayer implements UpperLayer {
+export class Matcher extends AbstractLayer implements UpperLayer, ExchangeOwner {
   private readonly pending = new Map<string, ClientExchange>();
   /** MAX_TRANSMIT_WAIT: request timeouts from this long on arm their response timer late (`sendRequest`). */
   private readonly lateArmingFrom: number;

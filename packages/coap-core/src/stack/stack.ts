@@ -38,8 +38,9 @@ import type { ClientSecurity, ServerSecurity } from '../security/types.js';
 import { ServerDispatch } from '../server/dispatch.js';
 import { Responder } from '../server/responder.js';
 import type { Peer, Transport } from '../transport/types.js';
+import type { ClientExchange } from './exchange.js';
 import { AbstractLayer, connectLayers, type StackState } from './layer.js';
-import { type ClientExchange, Matcher } from './matcher.js';
+import { Matcher } from './matcher.js';
 
 export interface StackOptions {
   readonly transport: Transport;

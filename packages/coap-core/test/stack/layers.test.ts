@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Code, decodeMessage, encodeMessage, type InboundExchange, MessageType } from '../../src/index.js';
 import type { CoapMessage } from '../../src/message/decode.js';
 import type { OutgoingMessage } from '../../src/messaging/message-layer.js';
+import type { ClientExchange } from '../../src/stack/exchange.js';
 import { AbstractLayer, connectLayers, ExchangeWrapper, type Layer } from '../../src/stack/layer.js';
-import type { ClientExchange } from '../../src/stack/matcher.js';
 import type { Peer } from '../../src/transport/types.js';
 
 const peer: Peer = { address: '10.0.0.2', port: 5683 };
