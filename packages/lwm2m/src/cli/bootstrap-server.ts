@@ -5,10 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
+import type { BootstrapConfigStore } from '../bootstrap/types.js';
 import { JsonFileBootstrapConfigStore } from '../node/bootstrap-store.js';
 import { Lwm2mBootstrapServer } from '../server/bootstrap/server.js';
 import { MemoryBootstrapConfigStore } from '../server/bootstrap/store.js';
-import type { BootstrapConfigStore } from '../server/bootstrap/types.js';
 import type { CliIo } from './main.js';
 
 export const BOOTSTRAP_SERVER_USAGE = `Usage:

@@ -17,9 +17,9 @@ import {
   type FirmwareUpdate,
   installFirmwareUpdate,
 } from '../client/firmware.js';
-import { Sha256, toHexString } from '../client/sha256.js';
 import type { ResourceInit } from '../client/store.js';
 import { httpPackageFetcher } from '../node/firmware-http.js';
+import { Sha256, toHexString } from '../util/sha256.js';
 
 /** How the example device secures its server account (Security object, TS Core 1.1 Appendix E.1). */
 export interface ExampleSecurity {

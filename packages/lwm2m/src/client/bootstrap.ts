@@ -27,6 +27,7 @@ import {
   type CoapResponse,
   Code,
   ContentFormat,
+  formatCode,
   formatLinkFormat,
   type Link,
   type LinkAttribute,
@@ -36,13 +37,6 @@ import {
   randomInt,
   utf8Encode,
 } from '@thimble/coap-core';
-import { decodeNode, encodeNode, NODE_FORMATS } from '../content/codecs.js';
-import { Lwm2mContentError } from '../content/errors.js';
-import { isExecutable } from '../model/definitions.js';
-import type { Lwm2mNode, ObjectInstanceNode, ResourceNode } from '../model/nodes.js';
-import { isValidId, type Lwm2mPath, Lwm2mPathError } from '../model/path.js';
-import type { Lwm2mModel } from '../model/registry.js';
-import { type Lwm2mValue, Lwm2mValueError, type ObjectLink } from '../model/values.js';
 import {
   type InstanceValues,
   isSecureScheme,
@@ -51,8 +45,15 @@ import {
   serverInstanceValues,
   serverUriProblem,
   validateBootstrapConfig,
-} from '../server/bootstrap/config.js';
-import type { BootstrapConfig } from '../server/bootstrap/types.js';
+} from '../bootstrap/config.js';
+import type { BootstrapConfig } from '../bootstrap/types.js';
+import { decodeNode, encodeNode, NODE_FORMATS } from '../content/codecs.js';
+import { Lwm2mContentError } from '../content/errors.js';
+import { isExecutable } from '../model/definitions.js';
+import type { Lwm2mNode, ObjectInstanceNode, ResourceNode } from '../model/nodes.js';
+import { isValidId, type Lwm2mPath, Lwm2mPathError } from '../model/path.js';
+import type { Lwm2mModel } from '../model/registry.js';
+import { type Lwm2mValue, Lwm2mValueError, type ObjectLink } from '../model/values.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
 import {
   type InstanceStore,
@@ -139,8 +140,6 @@ function peerOfUri(uri: string): Peer | undefined {
 
 const samePeer = (a: Peer | undefined, b: Peer): boolean =>
   a !== undefined && a.port === b.port && a.address === b.address;
-
-const codeText = (code: number): string => `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
 
 function fail(
   reason: ConstructorParameters<typeof Lwm2mClientError>[0],
@@ -446,7 +445,7 @@ export class ClientBootstrap {
         new Lwm2mClientError(
           'registration-failed',
           '5.00',
-          `Bootstrap-Request answered ${codeText(res.code)}${diagnostic === '' ? '' : `: ${diagnostic}`}`,
+          `Bootstrap-Request answered ${formatCode(res.code)}${diagnostic === '' ? '' : `: ${diagnostic}`}`,
         ),
       );
       return;

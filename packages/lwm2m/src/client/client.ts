@@ -17,6 +17,7 @@ import {
   Code,
   ContentFormat,
   cryptoRandom,
+  formatCode,
   OptionNumber,
   type Peer,
   peerKey,
@@ -48,6 +49,7 @@ import type { Lwm2mNode, ObjectInstanceNode, ResourceInstanceNode, ResourceNode 
 import { isPathPrefix, isValidId, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../model/path.js';
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
 import { type Lwm2mValue, Lwm2mValueError } from '../model/values.js';
+import { Emitter } from '../util/emitter.js';
 import {
   type AccessOperation,
   aclAfterCreate,
@@ -71,7 +73,6 @@ import {
 import { compositeKey, entryAt, nodeValue, notified, type ObservedPath, observedPath } from './composite.js';
 import { openServerEndpoint } from './endpoints.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
-import { Emitter } from './events.js';
 import {
   type ConnectionHost,
   type Lwm2mVersion,
@@ -368,8 +369,6 @@ function rememberShapeLinks(
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> =>
   v !== null && typeof v === 'object' && typeof (v as Promise<T>).then === 'function';
 
-const codeText = (code: number): string => `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
-
 function fail(
   reason: ConstructorParameters<typeof Lwm2mClientError>[0],
   code: ConstructorParameters<typeof Lwm2mClientError>[1],
@@ -445,7 +444,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
         objectVersion: (oid) => this.objectVersion(oid),
         readNode: (p) => this.readNode(p),
         operation: (operation, path, code, detail) =>
-          this.emit('operation', { operation, path, code: codeText(code), ...(detail ? { detail } : {}) }),
+          this.emit('operation', { operation, path, code: formatCode(code), ...(detail ? { detail } : {}) }),
         changed: (p) => this.emit('changed', p),
         removed: (p) => this.afterDelete(p),
         started: (uri) => this.emit('bootstrapStarted', uri),
@@ -577,7 +576,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       this.emit('operation', {
         operation: 'Write',
         path: pathText(path),
-        code: codeText(r.code),
+        code: formatCode(r.code),
         detail: e instanceof Error ? e.message : String(e),
       });
       throw new CoapStatusError(r.code, e instanceof Error ? e.message : String(e));
@@ -1068,7 +1067,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       timeout: this.options.requestTimeout,
     });
     if (res.code !== Code.Changed) {
-      throw new Lwm2mClientError('application', '5.00', `Send answered ${codeText(res.code)}`);
+      throw new Lwm2mClientError('application', '5.00', `Send answered ${formatCode(res.code)}`);
     }
   }
 
@@ -1174,7 +1173,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (!notification) this.activity();
     return run().then(
       (r) => {
-        this.emit('operation', { operation: op, path: pathText(path), code: codeText(r.code) });
+        this.emit('operation', { operation: op, path: pathText(path), code: formatCode(r.code) });
         return r;
       },
       (e: unknown) => {
@@ -1182,7 +1181,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
         this.emit('operation', {
           operation: op,
           path: req.path.length === 0 ? '/' : `/${req.path.join('/')}`,
-          code: codeText(r.code),
+          code: formatCode(r.code),
           detail: e instanceof Error ? e.message : String(e),
         });
         return r;

@@ -1,3 +1,5 @@
+export { FIRMWARE_DIGEST_OBJECT, FIRMWARE_DIGEST_OBJECT_ID } from '../model/firmware-digest.js';
+export { Sha256, sha256 } from '../util/sha256.js';
 export {
   type AccessOperation,
   AccessRight,
@@ -35,8 +37,6 @@ export {
   type FetchErrorReason,
   type FetchRequest,
   type FetchResume,
-  FIRMWARE_DIGEST_OBJECT,
-  FIRMWARE_DIGEST_OBJECT_ID,
   type FirmwareDownloadInfo,
   FirmwareError,
   FirmwareOutOfMemoryError,
@@ -59,7 +59,6 @@ export {
   type ServerTransportFactory,
   type ServerTransportRequest,
 } from './servers.js';
-export { Sha256, sha256 } from './sha256.js';
 export {
   type ClientState,
   type ClientStateStore,

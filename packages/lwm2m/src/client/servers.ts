@@ -23,6 +23,7 @@ import {
   type CoapResponse,
   type CoapUri,
   Code,
+  formatCode,
   OptionNumber,
   type Peer,
   parseUri,
@@ -265,8 +266,6 @@ const NO_QUERY: readonly string[] = [];
 
 type ConnectionTarget = { readonly peer: Peer; readonly options: readonly CoapOptionInit[] };
 const LINK_FORMAT = 40;
-
-const codeText = (code: number): string => `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
 
 /** A failure to reach the server that is about security (DTLS handshake, OSCORE verification). */
 function classify(e: unknown): Error {
@@ -515,7 +514,7 @@ export class ServerConnection {
       else
         this.host.failed(
           this,
-          new Lwm2mClientError('registration-failed', '5.00', `De-register: ${codeText(res.code)}`),
+          new Lwm2mClientError('registration-failed', '5.00', `De-register: ${formatCode(res.code)}`),
         );
     } catch (e) {
       this.host.failed(this, classify(e));
@@ -583,7 +582,7 @@ export class ServerConnection {
         new Lwm2mClientError(
           'registration-failed',
           '5.00',
-          `Register answered ${codeText(res.code)}${diagnostic ? ` (${diagnostic})` : ''}`,
+          `Register answered ${formatCode(res.code)}${diagnostic ? ` (${diagnostic})` : ''}`,
         ),
       );
       return;
@@ -708,7 +707,7 @@ export class ServerConnection {
     if (withObjects) this.objectsChanged = true;
     this.host.failed(
       this,
-      new Lwm2mClientError('registration-failed', '5.00', `Update answered ${codeText(res.code)}`),
+      new Lwm2mClientError('registration-failed', '5.00', `Update answered ${formatCode(res.code)}`),
     );
     this.reRegister();
   }

@@ -3,7 +3,8 @@ export {
   SECURITY_MODE_CODES,
   serverUriProblem,
   validateBootstrapConfig,
-} from './bootstrap/config.js';
+} from '../bootstrap/config.js';
+export type * from '../bootstrap/types.js';
 export {
   type BootstrapOperationEvent,
   type BootstrapResult,
@@ -14,7 +15,6 @@ export {
   type Lwm2mBootstrapServerOptions,
 } from './bootstrap/server.js';
 export { MemoryBootstrapConfigStore } from './bootstrap/store.js';
-export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
 export { FirmwareCampaigns, type FirmwareCampaignsOptions } from './firmware/campaign.js';
 export type * from './firmware/types.js';
@@ -22,8 +22,8 @@ export {
   MemoryObservationStore,
   type ObservationStore,
   type StoredObservation,
-} from './observation-store.js';
-export type { ServerOscoreOptions } from './oscore-contexts.js';
+} from './observation/store.js';
+export type { ServerOscoreOptions } from './security/oscore.js';
 export {
   DEFAULT_LIFETIME,
   parseLinksPayload,
@@ -33,9 +33,9 @@ export {
   RegistrationError,
   type RegistrationLimits,
   type UpdateParams,
-} from './registration.js';
-export { MemorySecurityStore, validateCredentials } from './security-store.js';
-export type * from './security-types.js';
+} from './registration/parse.js';
+export { MemorySecurityStore, validateCredentials } from './security/store.js';
+export type * from './security/types.js';
 export {
   type CompositeNotificationEvent,
   Lwm2mServer,
@@ -56,5 +56,5 @@ export {
   MemoryRegistrationStore,
   type Registration,
   type RegistrationStore,
-} from './store.js';
+} from './registration/store.js';
 export { type EventStreamOptions, eventStream } from './streams.js';

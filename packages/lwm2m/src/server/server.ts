@@ -22,7 +22,6 @@ import {
   systemClock,
   toHex,
 } from '@thimble/coap-core';
-import { Emitter } from '../client/events.js';
 import {
   decodeComposite,
   decodeNode,
@@ -43,22 +42,23 @@ import {
   validateLwm2mPath,
 } from '../model/path.js';
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
+import { Emitter } from '../util/emitter.js';
 import { Lwm2mServerError } from './errors.js';
 import {
   MemoryObservationStore,
   type ObservationStore,
   type StoredObservation,
-} from './observation-store.js';
-import { OscoreContexts, type ServerOscoreOptions } from './oscore-contexts.js';
+} from './observation/store.js';
+import { OscoreContexts, type ServerOscoreOptions } from './security/oscore.js';
 import {
   parseLinksPayload,
   parseRegisterQuery,
   parseUpdateQuery,
   RegistrationError,
   type RegistrationLimits,
-} from './registration.js';
-import type { SecurityStore } from './security-types.js';
-import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './store.js';
+} from './registration/parse.js';
+import type { SecurityStore } from './security/types.js';
+import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './registration/store.js';
 import { type EventStreamOptions, eventStream } from './streams.js';
 
 const LINK_FORMAT = 40;

@@ -20,12 +20,12 @@ import {
   type ResponseInit,
   systemClock,
 } from '@thimble/coap-core';
-import { FIRMWARE_DIGEST_OBJECT_ID } from '../../client/firmware.js';
-import { Sha256, toHexString } from '../../client/sha256.js';
+import { FIRMWARE_DIGEST_OBJECT_ID } from '../../model/firmware-digest.js';
 import { type Lwm2mNode, singleResource } from '../../model/nodes.js';
+import { Sha256, toHexString } from '../../util/sha256.js';
 import { Lwm2mServerError } from '../errors.js';
 import type { Lwm2mServer, ServerObservation } from '../server.js';
-import type { Registration } from '../store.js';
+import type { Registration } from '../registration/store.js';
 import type {
   CampaignOptions,
   CampaignStatus,

@@ -3,8 +3,8 @@
  * `RegistrationStore` interface with a bounded in-memory default (DESIGN.md "Bounded everything").
  */
 import type { Peer } from '@thimble/coap-core';
-import type { Lwm2mPath } from '../model/path.js';
-import { Lwm2mServerError } from './errors.js';
+import type { Lwm2mPath } from '../../model/path.js';
+import { Lwm2mServerError } from '../errors.js';
 
 export type Lwm2mServerVersion = '1.0' | '1.1' | '1.2';
 
