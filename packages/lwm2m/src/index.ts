@@ -212,6 +212,7 @@ export {
   type Lwm2mBootstrapServerLimits,
   type Lwm2mBootstrapServerOptions,
   Lwm2mServer,
+  type Lwm2mServerEndpointOptions,
   Lwm2mServerError,
   type Lwm2mServerErrorReason,
   type Lwm2mServerEvents,

@@ -23,7 +23,6 @@ export {
   type ObservationStore,
   type StoredObservation,
 } from './observation/store.js';
-export type { ServerOscoreOptions } from './security/oscore.js';
 export {
   DEFAULT_LIFETIME,
   parseLinksPayload,
@@ -34,11 +33,19 @@ export {
   type RegistrationLimits,
   type UpdateParams,
 } from './registration/parse.js';
+export {
+  type Lwm2mServerVersion,
+  MemoryRegistrationStore,
+  type Registration,
+  type RegistrationStore,
+} from './registration/store.js';
+export type { ServerOscoreOptions } from './security/oscore.js';
 export { MemorySecurityStore, validateCredentials } from './security/store.js';
 export type * from './security/types.js';
 export {
   type CompositeNotificationEvent,
   Lwm2mServer,
+  type Lwm2mServerEndpointOptions,
   type Lwm2mServerEvents,
   type Lwm2mServerLimits,
   type Lwm2mServerOptions,
@@ -51,10 +58,4 @@ export {
   type WriteAttributesInput,
   type WriteOptions,
 } from './server.js';
-export {
-  type Lwm2mServerVersion,
-  MemoryRegistrationStore,
-  type Registration,
-  type RegistrationStore,
-} from './registration/store.js';
 export { type EventStreamOptions, eventStream } from './streams.js';

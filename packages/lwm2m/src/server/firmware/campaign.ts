@@ -24,8 +24,8 @@ import { FIRMWARE_DIGEST_OBJECT_ID } from '../../model/firmware-digest.js';
 import { type Lwm2mNode, singleResource } from '../../model/nodes.js';
 import { Sha256, toHexString } from '../../util/sha256.js';
 import { Lwm2mServerError } from '../errors.js';
-import type { Lwm2mServer, ServerObservation } from '../server.js';
 import type { Registration } from '../registration/store.js';
+import type { Lwm2mServer, ServerObservation } from '../server.js';
 import type {
   CampaignOptions,
   CampaignStatus,
@@ -156,7 +156,7 @@ export class FirmwareCampaigns implements FirmwareService {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
     this.prefix = options.routePrefix ?? 'fw';
-    this.server.endpoint.route('GET', `/${this.prefix}/:id`, (req) => this.serveImage(req));
+    this.server.addRoute('GET', `/${this.prefix}/:id`, (req) => this.serveImage(req));
     const gone = (r: Registration, what: string) => {
       const a = this.active.get(r.endpoint);
       if (a !== undefined) this.abort(a, new AttemptError(`the device ${what}`));
