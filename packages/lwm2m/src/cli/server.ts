@@ -23,7 +23,7 @@ import {
 import { MemorySecurityStore } from '../server/security/store.js';
 import type { SecurityStore } from '../server/security/types.js';
 import { Lwm2mServer } from '../server/server.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { untilStopped } from './signals.js';
 
 /** What `--store` opens. */

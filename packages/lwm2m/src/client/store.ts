@@ -145,7 +145,7 @@ export class InstanceStore {
 
   constructor(
     readonly model: Lwm2mModel,
-    /** Upper bound on instances (bounded state, DESIGN.md). */
+    /** Upper bound on instances (bounded state, docs/ARCHITECTURE.md). */
     readonly maxInstances = 1024,
   ) {}
 

@@ -12,9 +12,14 @@ import {
   type Random,
   type ResponseInit,
 } from '@thimble/coap-core';
-import type { ServerLimits } from '../types.js';
 import type { RegistrationAuthorizer } from './authorizer.js';
-import { parseLinksPayload, parseRegisterQuery, parseUpdateQuery, RegistrationError } from './parse.js';
+import {
+  parseLinksPayload,
+  parseRegisterQuery,
+  parseUpdateQuery,
+  RegistrationError,
+  type RegistrationLimits,
+} from './parse.js';
 import type { Registration, RegistrationStore } from './store.js';
 
 /** What the registration handler tells the rest of the server, after the store has changed. */
@@ -23,6 +28,14 @@ export interface RegistrationListener {
   updated(registration: Registration, previous: Registration): void;
   deregistered(registration: Registration): void;
   expired(registration: Registration): void;
+}
+
+/** The limits the handler reads (the server's `Lwm2mServerLimits`, defaults filled in). */
+export interface RegistrationHandlerLimits extends Required<RegistrationLimits> {
+  /** Seconds a registration outlives its lifetime before it expires. */
+  readonly expiryGrace: number;
+  /** Milliseconds between expiry sweeps. */
+  readonly sweepInterval: number;
 }
 
 const peerKey = (p: Peer): string => `${p.address}|${p.port}`;
@@ -49,7 +62,7 @@ export class RegistrationHandler {
     private readonly listener: RegistrationListener,
     private readonly clock: Clock,
     private readonly random: Random,
-    private readonly limits: ServerLimits,
+    private readonly limits: RegistrationHandlerLimits,
   ) {
     // a persistent store may come back with registrations: index them and let expiry run
     for (const r of store.list()) this.byPeer.set(peerKey(r.peer), r.id);

@@ -1,6 +1,6 @@
 /**
  * Registrations as plain data (serialisable, so a persistent store can keep them as rows or JSON) and the
- * `RegistrationStore` interface with a bounded in-memory default (DESIGN.md "Bounded everything").
+ * `RegistrationStore` interface with a bounded in-memory default (bounded, see docs/ARCHITECTURE.md, "lwm2m").
  */
 import type { Peer } from '@thimble/coap-core';
 import type { Lwm2mPath } from '../../model/path.js';
