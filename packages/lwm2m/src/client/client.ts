@@ -51,46 +51,34 @@ import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
 import { type Lwm2mValue, Lwm2mValueError } from '../model/values.js';
 import { Emitter } from '../util/emitter.js';
 import {
-  type AccessOperation,
-  aclAfterCreate,
-  aclAfterDelete,
-  checkAccess,
-  mayRead,
-} from './access-control.js';
-import {
-  AttributeStore,
-  applyAttributeQuery,
-  conditionsMet,
-  type NotificationAttributes,
-} from './attributes.js';
-import {
   type BootstrapOptions,
   type BootstrapState,
   ClientBootstrap,
   type FactoryBootstrap,
   installFactoryBootstrap,
-} from './bootstrap.js';
-import { compositeKey, entryAt, nodeValue, notified, type ObservedPath, observedPath } from './composite.js';
-import { openServerEndpoint } from './endpoints.js';
+} from './bootstrap/bootstrap.js';
 import { codeFromText, Lwm2mClientError } from './errors.js';
 import {
-  type ConnectionHost,
-  type Lwm2mVersion,
-  type RegistrationState,
-  type RetryOptions,
-  resolveServerAccounts,
-  type ServerAccount,
-  ServerConnection,
-  type ServerTransportFactory,
-} from './servers.js';
+  type AccessOperation,
+  aclAfterCreate,
+  aclAfterDelete,
+  checkAccess,
+  mayRead,
+} from './objects/access-control.js';
 import {
-  type ClientState,
-  type ClientStateStore,
-  registrationAlive,
-  restoreObjects,
-  type StoredRegistration,
-  snapshotObjects,
-} from './state.js';
+  AttributeStore,
+  applyAttributeQuery,
+  conditionsMet,
+  type NotificationAttributes,
+} from './objects/attributes.js';
+import {
+  compositeKey,
+  entryAt,
+  nodeValue,
+  notified,
+  type ObservedPath,
+  observedPath,
+} from './objects/composite.js';
 import {
   type InstanceEntry,
   InstanceStore,
@@ -103,9 +91,28 @@ import {
   toResourceValue,
   toStoredValue,
   valueOfNode,
-} from './store.js';
+} from './objects/store.js';
+import { openServerEndpoint } from './registration/endpoints.js';
+import {
+  type ConnectionHost,
+  type Lwm2mVersion,
+  type RegistrationState,
+  type RetryOptions,
+  resolveServerAccounts,
+  type ServerAccount,
+  ServerConnection,
+  type ServerTransportFactory,
+} from './registration/servers.js';
+import {
+  type ClientState,
+  type ClientStateStore,
+  registrationAlive,
+  restoreObjects,
+  type StoredRegistration,
+  snapshotObjects,
+} from './state/state.js';
 
-export type { Lwm2mVersion, RegistrationState, RetryOptions } from './servers.js';
+export type { Lwm2mVersion, RegistrationState, RetryOptions } from './registration/servers.js';
 
 export interface Lwm2mClientOptions {
   /** Endpoint Client Name (`ep`). */

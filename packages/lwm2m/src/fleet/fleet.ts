@@ -23,7 +23,7 @@ import {
   type Lwm2mVersion,
   type RetryOptions,
 } from '../client/client.js';
-import type { ResourceHandler } from '../client/store.js';
+import type { ResourceHandler } from '../client/objects/store.js';
 import { BUILTIN_OBJECTS } from '../model/builtin.js';
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
 import { Emitter } from '../util/emitter.js';

@@ -1,7 +1,7 @@
 /**
  * The vendor object that carries a firmware package's SHA-256 digest, shared by the client's firmware
  * update (which checks a package against it) and the server's firmware campaigns (which write it before a
- * push). See `client/firmware.ts` for how the digest is used.
+ * push). See `client/firmware/firmware.ts` for how the digest is used.
  */
 import type { ObjectDefinition } from './definitions.js';
 

@@ -16,8 +16,8 @@ import {
   type FirmwareSink,
   type FirmwareUpdate,
   installFirmwareUpdate,
-} from '../client/firmware.js';
-import type { ResourceInit } from '../client/store.js';
+} from '../client/firmware/firmware.js';
+import type { ResourceInit } from '../client/objects/store.js';
 import { Sha256, toHexString } from '../util/sha256.js';
 import { httpPackageFetcher } from './firmware-http.js';
 

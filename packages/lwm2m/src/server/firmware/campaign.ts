@@ -3,7 +3,7 @@
  * /5/0/0) or pulled by them (Package URI /5/0/1, served by this server over CoAP Block2 under
  * `/fw/<imageId>`, or any URI the campaign is given), then installed with Execute /5/0/2 (LwM2M TS Core 1.1
  * Appendix E.6). The SHA-256 digest is offered through the vendor object 30500 when the device registered
- * it (see `client/firmware.ts`).
+ * it (see `client/firmware/firmware.ts`).
  *
  * Every device ends `succeeded` or `failed`: attempts have a time limit, a failed attempt is retried up to
  * `retries` times, and a device that de-registers or expires fails its attempt at once.

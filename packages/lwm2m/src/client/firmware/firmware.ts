@@ -38,14 +38,14 @@ import {
   OptionNumber,
   systemClock,
 } from '@thimble/coap-core';
-import type { ObjectDefinition } from '../model/definitions.js';
-import { FIRMWARE_DIGEST_OBJECT, FIRMWARE_DIGEST_OBJECT_ID } from '../model/firmware-digest.js';
-import type { Lwm2mModel } from '../model/registry.js';
-import { Lwm2mError } from '../util/errors.js';
-import { fromHexString, Sha256, toHexString } from '../util/sha256.js';
-import type { Lwm2mClient, StreamedWriteInfo } from './client.js';
-import { Lwm2mClientError } from './errors.js';
-import type { ResourceValue } from './store.js';
+import type { ObjectDefinition } from '../../model/definitions.js';
+import { FIRMWARE_DIGEST_OBJECT, FIRMWARE_DIGEST_OBJECT_ID } from '../../model/firmware-digest.js';
+import type { Lwm2mModel } from '../../model/registry.js';
+import { Lwm2mError } from '../../util/errors.js';
+import { fromHexString, Sha256, toHexString } from '../../util/sha256.js';
+import type { Lwm2mClient, StreamedWriteInfo } from '../client.js';
+import { Lwm2mClientError } from '../errors.js';
+import type { ResourceValue } from '../objects/store.js';
 
 /** /5/0/3 values. */
 export const FirmwareState = { Idle: 0, Downloading: 1, Downloaded: 2, Updating: 3 } as const;

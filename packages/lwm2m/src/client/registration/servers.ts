@@ -33,11 +33,11 @@ import {
   uriToOptions,
   utf8Decode,
 } from '@thimble/coap-core';
-import type { ResourceInstanceNode } from '../model/nodes.js';
-import type { Lwm2mValue } from '../model/values.js';
-import { Lwm2mClientError } from './errors.js';
-import type { StoredRegistration } from './state.js';
-import type { InstanceEntry, InstanceStore } from './store.js';
+import type { ResourceInstanceNode } from '../../model/nodes.js';
+import type { Lwm2mValue } from '../../model/values.js';
+import { Lwm2mClientError } from '../errors.js';
+import type { InstanceEntry, InstanceStore } from '../objects/store.js';
+import type { StoredRegistration } from '../state/state.js';
 
 export type Lwm2mVersion = '1.0' | '1.1' | '1.2';
 

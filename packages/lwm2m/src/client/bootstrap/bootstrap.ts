@@ -45,16 +45,16 @@ import {
   serverInstanceValues,
   serverUriProblem,
   validateBootstrapConfig,
-} from '../bootstrap/config.js';
-import type { BootstrapConfig } from '../bootstrap/types.js';
-import { decodeNode, encodeNode, NODE_FORMATS } from '../content/codecs.js';
-import { Lwm2mContentError } from '../content/errors.js';
-import { isExecutable } from '../model/definitions.js';
-import type { Lwm2mNode, ObjectInstanceNode, ResourceNode } from '../model/nodes.js';
-import { isValidId, type Lwm2mPath, Lwm2mPathError } from '../model/path.js';
-import type { Lwm2mModel } from '../model/registry.js';
-import { type Lwm2mValue, Lwm2mValueError, type ObjectLink } from '../model/values.js';
-import { codeFromText, Lwm2mClientError } from './errors.js';
+} from '../../bootstrap/config.js';
+import type { BootstrapConfig } from '../../bootstrap/types.js';
+import { decodeNode, encodeNode, NODE_FORMATS } from '../../content/codecs.js';
+import { Lwm2mContentError } from '../../content/errors.js';
+import { isExecutable } from '../../model/definitions.js';
+import type { Lwm2mNode, ObjectInstanceNode, ResourceNode } from '../../model/nodes.js';
+import { isValidId, type Lwm2mPath, Lwm2mPathError } from '../../model/path.js';
+import type { Lwm2mModel } from '../../model/registry.js';
+import { type Lwm2mValue, Lwm2mValueError, type ObjectLink } from '../../model/values.js';
+import { codeFromText, Lwm2mClientError } from '../errors.js';
 import {
   type InstanceStore,
   pathText,
@@ -63,7 +63,7 @@ import {
   toResourceValue,
   toStoredValue,
   valueOfNode,
-} from './store.js';
+} from '../objects/store.js';
 
 const LINK_FORMAT = 40;
 const SENML_CBOR = 112;
