@@ -47,3 +47,8 @@ export function codeFromText(text: string): number {
   const dot = text.indexOf('.');
   return (Number(text.slice(0, dot)) << 5) | Number(text.slice(dot + 1));
 }
+
+/** Throws an `Lwm2mClientError` (the request then gets `code` as its response). */
+export function fail(reason: Lwm2mClientErrorReason, code: Lwm2mClientErrorCode, message: string): never {
+  throw new Lwm2mClientError(reason, code, message);
+}

@@ -38,9 +38,48 @@ const SERVER_LAYERS: readonly (readonly string[])[] = [
   ['index.ts'],
 ];
 
+/**
+ * Inside client/: the façade `client.ts` implements `ClientContext` (context.ts) and wires the parts;
+ * `firmware/` is a plug-in on the façade's public API.
+ */
+const CLIENT_LAYERS: readonly (readonly string[])[] = [
+  ['errors.ts', 'types.ts'],
+  ['objects'],
+  ['state'],
+  ['registration'],
+  ['bootstrap'],
+  ['context.ts'],
+  ['observe'],
+  ['operations'],
+  ['send.ts'],
+  ['client.ts'],
+  ['firmware'],
+  ['index.ts'],
+];
+
 /** `server/requests/sender.ts` → `requests`; `server/server.ts` → `server.ts`. */
-const serverPart = (file: string): string => file.split('/')[1]!;
-const layerOf = (part: string): number => SERVER_LAYERS.findIndex((l) => l.includes(part));
+const partOf = (file: string): string => file.split('/')[1]!;
+
+/** Imports inside `folder/` from a part to a part of the same or a higher layer. */
+function layerViolations(
+  graph: Map<string, string[]>,
+  folder: string,
+  layers: readonly (readonly string[])[],
+): string[] {
+  const layerOf = (part: string): number => layers.findIndex((l) => l.includes(part));
+  const violations: string[] = [];
+  for (const [file, targets] of graph) {
+    if (!file.startsWith(`${folder}/`)) continue;
+    const from = partOf(file);
+    if (layerOf(from) < 0) violations.push(`${file} has no layer`);
+    for (const target of targets) {
+      if (!target.startsWith(`${folder}/`)) continue;
+      const to = partOf(target);
+      if (from !== to && layerOf(to) >= layerOf(from)) violations.push(`${file} -> ${target}`);
+    }
+  }
+  return violations;
+}
 
 describe('lwm2m folder dependency rules (docs/ARCHITECTURE.md)', () => {
   const graph = importGraph();
@@ -62,18 +101,11 @@ describe('lwm2m folder dependency rules (docs/ARCHITECTURE.md)', () => {
   });
 
   it('inside server/, each service imports only lower layers (the façade server.ts is imported by none of them)', () => {
-    const violations: string[] = [];
-    for (const [file, targets] of graph) {
-      if (!file.startsWith('server/')) continue;
-      const from = serverPart(file);
-      expect(layerOf(from), `${file} has no layer`).toBeGreaterThanOrEqual(0);
-      for (const target of targets) {
-        if (!target.startsWith('server/')) continue;
-        const to = serverPart(target);
-        if (from !== to && layerOf(to) >= layerOf(from)) violations.push(`${file} -> ${target}`);
-      }
-    }
-    expect(violations).toEqual([]);
+    expect(layerViolations(graph, 'server', SERVER_LAYERS)).toEqual([]);
+  });
+
+  it('inside client/, each part imports only lower layers (parts reach the client through ClientContext)', () => {
+    expect(layerViolations(graph, 'client', CLIENT_LAYERS)).toEqual([]);
   });
 
   it('the package has no import cycles (the cli files included)', () => {
