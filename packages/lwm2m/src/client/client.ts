@@ -48,7 +48,6 @@ import { DeviceManagementHandler } from './operations/handler.js';
 import { openServerEndpoint } from './registration/endpoints.js';
 import { RegistrationLinks } from './registration/links.js';
 import {
-  type ConnectionHost,
   type Lwm2mVersion,
   type RegistrationState,
   type RetryOptions,
@@ -184,7 +183,6 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private runGeneration = 0;
   /** True from `start()` until the accounts were set up (registrationState says 'registering'). */
   private starting = false;
-  private readonly host: ConnectionHost;
   private asleep = false;
   private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
   private readonly bootstrapper: ClientBootstrap;
@@ -202,62 +200,12 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.random = options.random ?? cryptoRandom();
     this.reader = new ObjectReader(this.model, this.objects);
     this.links = new RegistrationLinks(this.model, this.objects, options.objectVersions);
-    const self = this;
     if (options.factoryBootstrap !== undefined)
       installFactoryBootstrap(this.objects, options.factoryBootstrap);
-    this.bootstrapper = new ClientBootstrap(
-      {
-        endpointName: this.endpointName,
-        get endpoint(): CoapEndpoint {
-          return self.endpoint;
-        },
-        version: this.version,
-        model: this.model,
-        objects: this.objects,
-        clock: this.clock,
-        random: this.random,
-        requestTimeout: options.requestTimeout,
-        objectVersion: (oid) => this.objectVersion(oid),
-        readNode: (p) => this.reader.readNode(p),
-        operation: (operation, path, code, detail) =>
-          this.emit('operation', { operation, path, code: formatCode(code), ...(detail ? { detail } : {}) }),
-        changed: (p) => this.emit('changed', p),
-        removed: (p) => this.operations.afterDelete(p),
-        started: (uri) => this.emit('bootstrapStarted', uri),
-        succeeded: () => this.afterBootstrap(),
-        failedOnce: (error, retryIn) => {
-          this.emit('bootstrapFailed', error, retryIn);
-          this.emit('error', error);
-          if (retryIn === undefined && this.bootstrapStatus === 'running') this.bootstrapStatus = 'failed';
-        },
-      },
-      options.bootstrap,
-    );
-    this.context = {
-      version: this.version,
-      model: this.model,
-      objects: this.objects,
-      reader: this.reader,
-      attributes: this.attributes,
-      clock: this.clock,
-      requestTimeout: options.requestTimeout,
-      get connections(): readonly ServerConnection[] {
-        return self.connections;
-      },
-      get sleeping(): boolean {
-        return self.asleep;
-      },
-      accessControlActive: () => this.accessControlActive(),
-      objectVersion: (oid) => this.objectVersion(oid),
-      objectsDidChange: () => this.objectsDidChange(),
-      activity: () => this.activity(),
-      triggerUpdate: () => this.triggerUpdate(),
-      bootstrap: () => this.bootstrap(),
-      emit: (event, ...args) => this.emit(event, ...args),
-    };
+    this.context = this.makeContext();
+    this.bootstrapper = new ClientBootstrap(this.context, options.bootstrap);
     this.observe = new NotificationEngine(this.context, options.maxObservations ?? 64);
     this.operations = new DeviceManagementHandler(this.context, this.observe, this.bootstrapper);
-    this.host = this.connectionHost();
     if (options.endpoint !== undefined) this.operations.route(options.endpoint);
   }
 
@@ -514,7 +462,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
             if (owned) await endpoint.close();
             return;
           }
-          conn = new ServerConnection(this.host, account, endpoint, owned);
+          conn = new ServerConnection(this.context, account, endpoint, owned);
           this.connections.push(conn);
           this.operations.route(endpoint);
           await conn.resolvePeer();
@@ -565,13 +513,23 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     return this.connections.length > 1;
   }
 
-  private connectionHost(): ConnectionHost {
+  /** The one `ClientContext` the client hands to its parts (server connections, bootstrap, operations...). */
+  private makeContext(): ClientContext {
+    const self = this;
     const o = this.options;
     return {
       endpointName: this.endpointName,
+      get endpoint(): CoapEndpoint {
+        return self.endpoint;
+      },
+      version: this.version,
+      model: this.model,
+      objects: this.objects,
+      reader: this.reader,
+      attributes: this.attributes,
       clock: this.clock,
       random: this.random,
-      version: this.version,
+      requestTimeout: o.requestTimeout,
       defaults: {
         lifetime: o.lifetime,
         binding: o.binding,
@@ -579,6 +537,21 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
         retry: o.retry,
         requestTimeout: o.requestTimeout,
       },
+      get connections(): readonly ServerConnection[] {
+        return self.connections;
+      },
+      get sleeping(): boolean {
+        return self.asleep;
+      },
+      accessControlActive: () => this.accessControlActive(),
+      objectVersion: (oid) => this.objectVersion(oid),
+      objectsDidChange: () => this.objectsDidChange(),
+      activity: () => this.activity(),
+      triggerUpdate: () => this.triggerUpdate(),
+      bootstrap: () => this.bootstrap(),
+      emit: (event, ...args) => this.emit(event, ...args),
+      readNode: (p) => this.reader.readNode(p),
+      // registration (ConnectionHost)
       registrationLinks: (version) => this.registrationPayload(version),
       serverResource: (account, rid) => {
         const iid = account.serverInstanceId;
@@ -608,6 +581,18 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
           this.bootstrapStatus = 'running';
           this.bootstrapper.begin();
         }
+      },
+      // bootstrap (BootstrapHost)
+      operation: (operation, path, code, detail) =>
+        this.emit('operation', { operation, path, code: formatCode(code), ...(detail ? { detail } : {}) }),
+      changed: (p) => this.emit('changed', p),
+      removed: (p) => this.operations.afterDelete(p),
+      bootstrapStarted: (uri) => this.emit('bootstrapStarted', uri),
+      bootstrapSucceeded: () => this.afterBootstrap(),
+      bootstrapFailed: (error, retryIn) => {
+        this.emit('bootstrapFailed', error, retryIn);
+        this.emit('error', error);
+        if (retryIn === undefined && this.bootstrapStatus === 'running') this.bootstrapStatus = 'failed';
       },
     };
   }

@@ -1,17 +1,20 @@
 /**
- * `ClientContext`: what the parts of the client (device management, notifications, Send) may ask of the
- * client they belong to. The façade `Lwm2mClient` implements it once; the parts get it instead of bags
- * of callbacks (docs/ARCHITECTURE.md, "lwm2m").
+ * `ClientContext`: what the parts of the client (server connections, bootstrap, device management,
+ * notifications, Send) may ask of the client they belong to. The façade `Lwm2mClient` implements it once
+ * and hands the same object to every part; a part in a lower folder declares the view it needs
+ * (`ConnectionHost` in registration/, `BootstrapHost` in bootstrap/) and this interface extends those
+ * (docs/ARCHITECTURE.md, "lwm2m").
  */
 import type { Clock } from '@thimble/coap-core';
 import type { Lwm2mModel } from '../model/registry.js';
+import type { BootstrapHost } from './bootstrap/bootstrap.js';
 import type { AttributeStore } from './objects/attributes.js';
 import type { ObjectReader } from './objects/reader.js';
 import type { InstanceStore } from './objects/store.js';
-import type { Lwm2mVersion, ServerConnection } from './registration/servers.js';
+import type { ConnectionHost, Lwm2mVersion, ServerConnection } from './registration/servers.js';
 import type { Lwm2mClientEvents } from './types.js';
 
-export interface ClientContext {
+export interface ClientContext extends ConnectionHost, BootstrapHost {
   /** The highest LwM2M version the client speaks (a server may have registered a lower one). */
   readonly version: Lwm2mVersion;
   readonly model: Lwm2mModel;

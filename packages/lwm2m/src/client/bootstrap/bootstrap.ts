@@ -101,6 +101,7 @@ export type FactoryBootstrap = Pick<BootstrapConfig, 'security' | 'servers' | 'o
 export type BootstrapState = 'idle' | 'holdoff' | 'requesting' | 'serving' | 'waiting' | 'failed';
 
 /** What the bootstrap logic needs from the client. */
+/** What the bootstrap needs from the client: its view of `ClientContext` (client/context.ts). */
 export interface BootstrapHost {
   readonly endpointName: string;
   readonly endpoint: CoapEndpoint;
@@ -118,11 +119,12 @@ export interface BootstrapHost {
   changed(path: Lwm2mPath): void;
   /** An instance was removed by Bootstrap-Delete. */
   removed(path: Lwm2mPath): void;
-  started(serverUri: string): void;
+  /** A Bootstrap-Request goes to the bootstrap server at `serverUri`. */
+  bootstrapStarted(serverUri: string): void;
   /** Bootstrap-Finish accepted: register with the servers objects 0 and 1 now name. */
-  succeeded(): void;
+  bootstrapSucceeded(): void;
   /** One bootstrap failed; `retryIn` ms until the next one, undefined when the client gives up. */
-  failedOnce(error: Error, retryIn: number | undefined): void;
+  bootstrapFailed(error: Error, retryIn: number | undefined): void;
 }
 
 interface Snapshot {
@@ -353,7 +355,7 @@ export class ClientBootstrap {
     }
     if (iid === undefined) {
       this.state = 'failed';
-      this.host.failedOnce(
+      this.host.bootstrapFailed(
         new Lwm2mClientError('not-registered', '5.00', 'no bootstrap-server account'),
         undefined,
       );
@@ -414,7 +416,7 @@ export class ClientBootstrap {
     const query = [`ep=${encodeURIComponent(this.host.endpointName)}`];
     const pct = this.options.preferredFormat === undefined ? SENML_CBOR : this.options.preferredFormat;
     if (this.host.version !== '1.0' && pct !== null) query.push(`pct=${pct}`);
-    this.host.started(uri);
+    this.host.bootstrapStarted(uri);
     let res: CoapResponse;
     try {
       res = await this.host.endpoint.request({
@@ -480,7 +482,7 @@ export class ClientBootstrap {
     const maxAttempts = r.maxAttempts ?? Number.POSITIVE_INFINITY;
     if (this.failures >= maxAttempts) {
       this.state = 'failed';
-      this.host.failedOnce(error, undefined);
+      this.host.bootstrapFailed(error, undefined);
       return;
     }
     const backoff = Math.min(r.maxDelay ?? 3600, (r.initialDelay ?? 10) * 2 ** (this.failures - 1));
@@ -488,7 +490,7 @@ export class ClientBootstrap {
     // jitter (up to 10 %) so devices that failed together do not come back together
     const ms = seconds * 1000 + randomInt(this.host.random, 0, Math.floor(seconds * 100));
     this.state = 'waiting';
-    this.host.failedOnce(error, ms);
+    this.host.bootstrapFailed(error, ms);
     this.arm(() => void this.request(), ms);
   }
 
@@ -622,7 +624,7 @@ export class ClientBootstrap {
     // registration starts once the 2.04 is on its way
     const gen = this.generation;
     this.host.clock.setTimeout(() => {
-      if (gen === this.generation) this.host.succeeded();
+      if (gen === this.generation) this.host.bootstrapSucceeded();
     }, 0);
     return { code: Code.Changed };
   }

@@ -234,7 +234,7 @@ export function uriHostPort(uri: string): {
 /** Strips the IPv4-mapped prefix so `::ffff:127.0.0.1` and `127.0.0.1` compare equal. */
 export const plainAddress = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a).toLowerCase();
 
-/** What a connection needs from the client. */
+/** What a connection needs from the client: its view of `ClientContext` (client/context.ts). */
 export interface ConnectionHost {
   readonly endpointName: string;
   readonly clock: Clock;
