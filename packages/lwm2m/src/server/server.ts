@@ -219,7 +219,9 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
           queue.wake(r.endpoint, r);
         },
         updated: (r, previous) => {
-          queue.spoke(r);
+          // an Update may leave queue mode (1.0: a binding without Q)
+          if (r.queueMode) queue.spoke(r);
+          else queue.forget(r);
           this.emit('updated', r, previous);
           queue.wake(r.endpoint, r);
         },
@@ -253,7 +255,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       authorizer,
       {
         sent: (r, entries) => {
-          if (r.queueMode) queue.spoke(r);
+          queue.spoke(r);
           this.emit('send', { registration: r, endpoint: r.endpoint, entries });
         },
       },

@@ -66,7 +66,6 @@ export class QueueModeSender implements DeviceRequestSender {
   /** The device spoke (Register, Update, Send): a queue-mode device is awake for `awakeTime` (others always are). */
   spoke(r: Registration): void {
     if (r.queueMode) this.awakeUntil.set(r.id, this.clock.now() + this.limits.awakeTime);
-    else this.awakeUntil.delete(r.id);
   }
 
   /** A registration that is gone (replaced, de-registered, expired). */
