@@ -7,20 +7,24 @@
  */
 import { parseArgs } from 'node:util';
 import type { CoapEndpoint } from '@thimble/coap-core';
-import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { UdpTransport } from '@thimble/coap-core/node';
 import { nodeCrypto } from '@thimble/oscore/node';
+import type { BootstrapConfigStore } from '../bootstrap/types.js';
 import { createRestApi, startRestApi } from '../node/rest/app.js';
 import { isLoopbackHost, RequestGuard } from '../node/rest/guard.js';
 import { openSqliteStores } from '../node/sqlite-store.js';
-import type { BootstrapConfigStore } from '../server/bootstrap/types.js';
 import { FirmwareCampaigns } from '../server/firmware/campaign.js';
 import type { FirmwareService } from '../server/firmware/types.js';
-import type { ObservationStore } from '../server/observation-store.js';
-import { MemorySecurityStore } from '../server/security-store.js';
-import type { SecurityStore } from '../server/security-types.js';
+import type { ObservationStore } from '../server/observation/store.js';
+import {
+  MemoryRegistrationStore,
+  type Registration,
+  type RegistrationStore,
+} from '../server/registration/store.js';
+import { MemorySecurityStore } from '../server/security/store.js';
+import type { SecurityStore } from '../server/security/types.js';
 import { Lwm2mServer } from '../server/server.js';
-import { MemoryRegistrationStore, type Registration, type RegistrationStore } from '../server/store.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { untilStopped } from './signals.js';
 
 /** What `--store` opens. */
@@ -155,15 +159,17 @@ export async function runServer(
     }
   };
   try {
-    const endpoint = await createUdpEndpoint({ address: values['coap-host'], port: coapPort });
-    closers.push(() => endpoint.close());
+    const transport = await UdpTransport.bind({ address: values['coap-host'], port: coapPort });
+    closers.push(() => transport.close());
+    // the server builds its endpoint on the socket (with the OSCORE layer when there are credentials)
     const server = new Lwm2mServer({
-      endpoint,
+      transport,
       store: stores.registrations,
       ...(stores.observations === undefined ? {} : { observationStore: stores.observations }),
       ...(stores.security === undefined ? {} : { security: stores.security, oscore: { crypto: nodeCrypto } }),
     });
     closers.push(() => server.close());
+    const endpoint = server.endpoint;
     server.on('registered', (r, replaced) => log(`registered ${describe(r)}${replaced ? ' (again)' : ''}`));
     server.on('updated', (r) => log(`updated "${r.endpoint}"`));
     server.on('deregistered', (r) => log(`de-registered "${r.endpoint}"`));

@@ -60,7 +60,9 @@ export function serverSetup(
     store?: RegistrationStore;
     seed?: number;
     /** More server options (security, oscore, observationStore). */
-    server?: Partial<Omit<Lwm2mServerOptions, 'endpoint' | 'clock' | 'random'>>;
+    server?: Partial<
+      Omit<Lwm2mServerOptions, 'endpoint' | 'transport' | 'endpointOptions' | 'clock' | 'random'>
+    >;
     /** Run on this clock and network (a restarted server joins the network of the first). */
     clock?: FakeClock;
     network?: MemoryNetwork;
@@ -68,19 +70,30 @@ export function serverSetup(
 ): ServerSetup {
   const clock = options.clock ?? new FakeClock();
   const network = options.network ?? new MemoryNetwork({ clock, seed: options.seed ?? 3 });
-  const serverEndpoint = new CoapEndpoint({
-    transport: network.bind(SERVER, 5683),
-    clock,
-    random: seededRandom(1),
-  });
-  const server = new Lwm2mServer({
-    endpoint: serverEndpoint,
+  const serverOptions = {
     clock,
     random: seededRandom(7),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.store === undefined ? {} : { store: options.store }),
     ...options.server,
-  });
+  };
+  // with OSCORE the server builds its endpoint (the OSCORE layer is set when the endpoint is made)
+  const server =
+    options.server?.oscore === undefined
+      ? new Lwm2mServer({
+          endpoint: new CoapEndpoint({
+            transport: network.bind(SERVER, 5683),
+            clock,
+            random: seededRandom(1),
+          }),
+          ...serverOptions,
+        })
+      : new Lwm2mServer({
+          transport: network.bind(SERVER, 5683),
+          endpointOptions: { clock, random: seededRandom(1) },
+          ...serverOptions,
+        });
+  const serverEndpoint = server.endpoint;
   const events: EventLog = { registered: [], updated: [], deregistered: [], expired: [] };
   server.on('registered', (r) => events.registered.push(r));
   server.on('updated', (r) => events.updated.push(r));

@@ -6,10 +6,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { BootstrapConfigStore } from '../../bootstrap/types.js';
 import { formatLwm2mPath } from '../../model/path.js';
-import type { BootstrapConfigStore } from '../../server/bootstrap/types.js';
 import type { FirmwareEvent, FirmwareService } from '../../server/firmware/types.js';
-import type { SecurityStore } from '../../server/security-types.js';
+import type { SecurityStore } from '../../server/security/types.js';
 import type { Lwm2mServer, Lwm2mServerEvents } from '../../server/server.js';
 import { clientRoutes, registrationToJson } from './clients.js';
 import { type ErrorBody, errorResponse } from './errors.js';

@@ -1,10 +1,10 @@
 /**
  * Registrations as plain data (serialisable, so a persistent store can keep them as rows or JSON) and the
- * `RegistrationStore` interface with a bounded in-memory default (DESIGN.md "Bounded everything").
+ * `RegistrationStore` interface with a bounded in-memory default (bounded, see docs/ARCHITECTURE.md, "lwm2m").
  */
 import type { Peer } from '@thimble/coap-core';
-import type { Lwm2mPath } from '../model/path.js';
-import { Lwm2mServerError } from './errors.js';
+import type { Lwm2mPath } from '../../model/path.js';
+import { Lwm2mServerError } from '../errors.js';
 
 export type Lwm2mServerVersion = '1.0' | '1.1' | '1.2';
 

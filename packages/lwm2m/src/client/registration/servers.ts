@@ -23,6 +23,7 @@ import {
   type CoapResponse,
   type CoapUri,
   Code,
+  formatCode,
   OptionNumber,
   type Peer,
   parseUri,
@@ -32,11 +33,11 @@ import {
   uriToOptions,
   utf8Decode,
 } from '@thimble/coap-core';
-import type { ResourceInstanceNode } from '../model/nodes.js';
-import type { Lwm2mValue } from '../model/values.js';
-import { Lwm2mClientError } from './errors.js';
-import type { StoredRegistration } from './state.js';
-import type { InstanceEntry, InstanceStore } from './store.js';
+import type { ResourceInstanceNode } from '../../model/nodes.js';
+import type { Lwm2mValue } from '../../model/values.js';
+import { Lwm2mClientError } from '../errors.js';
+import type { InstanceEntry, InstanceStore } from '../objects/store.js';
+import type { StoredRegistration } from '../state/state.js';
 
 export type Lwm2mVersion = '1.0' | '1.1' | '1.2';
 
@@ -233,7 +234,7 @@ export function uriHostPort(uri: string): {
 /** Strips the IPv4-mapped prefix so `::ffff:127.0.0.1` and `127.0.0.1` compare equal. */
 export const plainAddress = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a).toLowerCase();
 
-/** What a connection needs from the client. */
+/** What a connection needs from the client: its view of `ClientContext` (client/context.ts). */
 export interface ConnectionHost {
   readonly endpointName: string;
   readonly clock: Clock;
@@ -265,8 +266,6 @@ const NO_QUERY: readonly string[] = [];
 
 type ConnectionTarget = { readonly peer: Peer; readonly options: readonly CoapOptionInit[] };
 const LINK_FORMAT = 40;
-
-const codeText = (code: number): string => `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
 
 /** A failure to reach the server that is about security (DTLS handshake, OSCORE verification). */
 function classify(e: unknown): Error {
@@ -515,7 +514,7 @@ export class ServerConnection {
       else
         this.host.failed(
           this,
-          new Lwm2mClientError('registration-failed', '5.00', `De-register: ${codeText(res.code)}`),
+          new Lwm2mClientError('registration-failed', '5.00', `De-register: ${formatCode(res.code)}`),
         );
     } catch (e) {
       this.host.failed(this, classify(e));
@@ -583,7 +582,7 @@ export class ServerConnection {
         new Lwm2mClientError(
           'registration-failed',
           '5.00',
-          `Register answered ${codeText(res.code)}${diagnostic ? ` (${diagnostic})` : ''}`,
+          `Register answered ${formatCode(res.code)}${diagnostic ? ` (${diagnostic})` : ''}`,
         ),
       );
       return;
@@ -708,7 +707,7 @@ export class ServerConnection {
     if (withObjects) this.objectsChanged = true;
     this.host.failed(
       this,
-      new Lwm2mClientError('registration-failed', '5.00', `Update answered ${codeText(res.code)}`),
+      new Lwm2mClientError('registration-failed', '5.00', `Update answered ${formatCode(res.code)}`),
     );
     this.reRegister();
   }

@@ -3,18 +3,18 @@
  * objects keyed by id (integer keys iterate in increasing order), no `Map`/`Set`: this is the client's hot
  * path and must stay ES2015-level for Espruino-class boards.
  */
-import type { ResourceDefinition } from '../model/definitions.js';
+import type { ResourceDefinition } from '../../model/definitions.js';
 import {
   type Lwm2mNode,
   type ObjectInstanceNode,
   type ResourceInstanceNode,
   type ResourceNode,
   resourceInstance,
-} from '../model/nodes.js';
-import type { Lwm2mPath } from '../model/path.js';
-import type { Lwm2mModel } from '../model/registry.js';
-import { type Lwm2mValue, Lwm2mValueError, normalizeValue } from '../model/values.js';
-import { Lwm2mClientError } from './errors.js';
+} from '../../model/nodes.js';
+import type { Lwm2mPath } from '../../model/path.js';
+import type { Lwm2mModel } from '../../model/registry.js';
+import { type Lwm2mValue, Lwm2mValueError, normalizeValue } from '../../model/values.js';
+import { Lwm2mClientError } from '../errors.js';
 
 /**
  * A value as the application gives it: one value for a single resource; for a multiple resource an
@@ -145,7 +145,7 @@ export class InstanceStore {
 
   constructor(
     readonly model: Lwm2mModel,
-    /** Upper bound on instances (bounded state, DESIGN.md). */
+    /** Upper bound on instances (bounded state, docs/ARCHITECTURE.md). */
     readonly maxInstances = 1024,
   ) {}
 

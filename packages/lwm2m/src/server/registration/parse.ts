@@ -3,12 +3,17 @@
  * query parameters `ep`, `lt`, `lwm2m`, `b`, `Q`, `sms` and the link-format payload. Everything wrong
  * becomes a `RegistrationError` with a diagnostic, which the server answers with 4.00.
  */
-import { Lwm2mContentError } from '../content/errors.js';
-import { parseRegistrationLinks, type RegistrationLinks } from '../content/link-format.js';
+import { Lwm2mContentError } from '../../content/errors.js';
+import { parseRegistrationLinks, type RegistrationLinks } from '../../content/link-format.js';
+import { Lwm2mError } from '../../util/errors.js';
 import type { Lwm2mServerVersion } from './store.js';
 
-export class RegistrationError extends Error {
+/** A Register / Update the server cannot accept (answered 4.00 Bad Request with the message). */
+export class RegistrationError extends Lwm2mError<'invalid-registration'> {
   override readonly name = 'RegistrationError';
+  constructor(message: string) {
+    super('invalid-registration', message);
+  }
 }
 
 export interface RegistrationLimits {

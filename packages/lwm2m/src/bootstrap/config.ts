@@ -10,10 +10,11 @@ import {
   objectInstance,
   type ResourceNode,
   singleResource,
-} from '../../model/nodes.js';
-import { type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../../model/path.js';
-import type { Lwm2mModel } from '../../model/registry.js';
-import type { Lwm2mValue } from '../../model/values.js';
+} from '../model/nodes.js';
+import { type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../model/path.js';
+import type { Lwm2mModel } from '../model/registry.js';
+import type { Lwm2mValue } from '../model/values.js';
+import { Lwm2mError } from '../util/errors.js';
 import type {
   BootstrapConfig,
   BootstrapOscoreConfig,
@@ -31,10 +32,10 @@ export const SECURITY_MODE_CODES: Readonly<Record<SecurityModeName, number>> = {
   est: 4,
 };
 
-export class BootstrapConfigError extends Error {
+export class BootstrapConfigError extends Lwm2mError<'inconsistent-config'> {
   override readonly name = 'BootstrapConfigError';
   constructor(readonly problems: readonly string[]) {
-    super(`inconsistent bootstrap configuration: ${problems.join('; ')}`);
+    super('inconsistent-config', `inconsistent bootstrap configuration: ${problems.join('; ')}`);
   }
 }
 

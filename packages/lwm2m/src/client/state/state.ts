@@ -17,9 +17,9 @@
 import { fromHex, toHex } from '@thimble/coap-core';
 import type { SequenceNumberStore } from '@thimble/oscore';
 import { MemorySequenceStore } from '@thimble/oscore';
-import type { ResourceInstanceNode } from '../model/nodes.js';
-import type { Lwm2mValue } from '../model/values.js';
-import type { InstanceStore, ResourceInit } from './store.js';
+import type { ResourceInstanceNode } from '../../model/nodes.js';
+import type { Lwm2mValue } from '../../model/values.js';
+import type { InstanceStore, ResourceInit } from '../objects/store.js';
 
 /** A value as the state file holds it. */
 export type StoredValue =

@@ -5,10 +5,10 @@
  * text; a resource inherits what its instance and object do not override (TS Core 1.1 §5.1.2: attributes
  * at a lower level take precedence).
  */
-import type { Lwm2mAttributes } from '../content/link-format.js';
-import type { Lwm2mPath } from '../model/path.js';
-import type { Lwm2mValue } from '../model/values.js';
-import { Lwm2mClientError } from './errors.js';
+import type { Lwm2mAttributes } from '../../content/link-format.js';
+import type { Lwm2mPath } from '../../model/path.js';
+import type { Lwm2mValue } from '../../model/values.js';
+import { Lwm2mClientError } from '../errors.js';
 
 export type NotificationAttributes = Pick<
   Lwm2mAttributes,

@@ -34,15 +34,18 @@ import {
   Code,
   decodeBlock,
   encodeBlock,
+  formatCode,
   OptionNumber,
   systemClock,
 } from '@thimble/coap-core';
-import type { ObjectDefinition } from '../model/definitions.js';
-import type { Lwm2mModel } from '../model/registry.js';
-import type { Lwm2mClient, StreamedWriteInfo } from './client.js';
-import { Lwm2mClientError } from './errors.js';
-import { fromHexString, Sha256, toHexString } from './sha256.js';
-import type { ResourceValue } from './store.js';
+import type { ObjectDefinition } from '../../model/definitions.js';
+import { FIRMWARE_DIGEST_OBJECT, FIRMWARE_DIGEST_OBJECT_ID } from '../../model/firmware-digest.js';
+import type { Lwm2mModel } from '../../model/registry.js';
+import { Lwm2mError } from '../../util/errors.js';
+import { fromHexString, Sha256, toHexString } from '../../util/sha256.js';
+import type { Lwm2mClient, StreamedWriteInfo } from '../client.js';
+import { Lwm2mClientError } from '../errors.js';
+import type { ResourceValue } from '../objects/store.js';
 
 /** /5/0/3 values. */
 export const FirmwareState = { Idle: 0, Downloading: 1, Downloaded: 2, Updating: 3 } as const;
@@ -71,30 +74,17 @@ export const PROTOCOL_OF_SCHEME: { readonly [scheme: string]: number } = {
   'coaps+tcp': 5,
 };
 
-/** The vendor object that carries the package digest (see the module comment). */
-export const FIRMWARE_DIGEST_OBJECT_ID = 30500;
-
-export const FIRMWARE_DIGEST_OBJECT: ObjectDefinition = {
-  id: FIRMWARE_DIGEST_OBJECT_ID,
-  name: 'Firmware Package Digest',
-  version: '1.0',
-  lwm2mVersion: '1.1',
-  multiple: false,
-  mandatory: false,
-  resources: [{ id: 0, name: 'SHA-256', operations: 'RW', multiple: false, mandatory: true, type: 'Opaque' }],
-};
-
 /**
  * Thrown by a sink or an install step to end the update with a given Update Result (e.g. 6 for a
  * package the device cannot use).
  */
-export class FirmwareError extends Error {
+export class FirmwareError extends Lwm2mError<'update-failed'> {
   override readonly name: string = 'FirmwareError';
   constructor(
     readonly result: number,
     message: string,
   ) {
-    super(message);
+    super('update-failed', message);
   }
 }
 
@@ -178,14 +168,8 @@ export type FetchErrorReason =
   /** The package changed since the first attempt (ETag): the download starts again from zero. */
   | 'changed';
 
-export class FetchError extends Error {
+export class FetchError extends Lwm2mError<FetchErrorReason> {
   override readonly name = 'FetchError';
-  constructor(
-    readonly reason: FetchErrorReason,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Downloads a package for a pull (one per URI scheme set). Resolves once the package is complete. */
@@ -249,7 +233,7 @@ export function coapPackageFetcher(options: CoapFetcherOptions): PackageFetcher 
         }
         if (res.code !== Code.Content) {
           const cls = res.code >>> 5;
-          const text = `GET ${req.uri} answered ${cls}.${String(res.code & 31).padStart(2, '0')}`;
+          const text = `GET ${req.uri} answered ${formatCode(res.code)}`;
           if (cls === 4) throw new FetchError('invalid-uri', text);
           throw new FetchError('connection', text);
         }

@@ -26,8 +26,8 @@ import {
   oscoreServer,
   type SecurityContext,
 } from '@thimble/oscore';
-import { MemorySequenceRecords } from './security-store.js';
-import type { EndpointCredentials, SecurityStore } from './security-types.js';
+import { MemorySequenceRecords } from './store.js';
+import type { EndpointCredentials, SecurityStore } from './types.js';
 
 export interface ServerOscoreOptions {
   /** The crypto implementation (e.g. `nodeCrypto` from `@thimble/oscore/node`). */

@@ -15,8 +15,8 @@
  * Short Server ID); Access Control instances are readable and writable by their owner only, and only the
  * Bootstrap-Server creates or deletes them.
  */
-import type { ResourceInstanceNode } from '../model/nodes.js';
-import { Lwm2mClientError } from './errors.js';
+import type { ResourceInstanceNode } from '../../model/nodes.js';
+import { Lwm2mClientError } from '../errors.js';
 import type { InstanceEntry, InstanceStore } from './store.js';
 
 export const AccessRight = {

@@ -4,14 +4,14 @@
  * IDs ('kid') are unique: each names one endpoint, so a device authenticated by one can be held to the
  * endpoint name it is bound to (Core §6.2.1).
  */
-import { Lwm2mServerError } from './errors.js';
+import { Lwm2mServerError } from '../errors.js';
 import type {
   EndpointCredentials,
   OscoreCredential,
   OscoreSequenceRecord,
   PskCredential,
   SecurityStore,
-} from './security-types.js';
+} from './types.js';
 
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 

@@ -16,10 +16,10 @@ import {
   type FirmwareSink,
   type FirmwareUpdate,
   installFirmwareUpdate,
-} from '../client/firmware.js';
-import { Sha256, toHexString } from '../client/sha256.js';
-import type { ResourceInit } from '../client/store.js';
-import { httpPackageFetcher } from '../node/firmware-http.js';
+} from '../client/firmware/firmware.js';
+import type { ResourceInit } from '../client/objects/store.js';
+import { Sha256, toHexString } from '../util/sha256.js';
+import { httpPackageFetcher } from './firmware-http.js';
 
 /** How the example device secures its server account (Security object, TS Core 1.1 Appendix E.1). */
 export interface ExampleSecurity {

@@ -27,6 +27,7 @@ import {
   type CoapResponse,
   Code,
   ContentFormat,
+  formatCode,
   formatLinkFormat,
   type Link,
   type LinkAttribute,
@@ -36,13 +37,6 @@ import {
   randomInt,
   utf8Encode,
 } from '@thimble/coap-core';
-import { decodeNode, encodeNode, NODE_FORMATS } from '../content/codecs.js';
-import { Lwm2mContentError } from '../content/errors.js';
-import { isExecutable } from '../model/definitions.js';
-import type { Lwm2mNode, ObjectInstanceNode, ResourceNode } from '../model/nodes.js';
-import { isValidId, type Lwm2mPath, Lwm2mPathError } from '../model/path.js';
-import type { Lwm2mModel } from '../model/registry.js';
-import { type Lwm2mValue, Lwm2mValueError, type ObjectLink } from '../model/values.js';
 import {
   type InstanceValues,
   isSecureScheme,
@@ -51,9 +45,16 @@ import {
   serverInstanceValues,
   serverUriProblem,
   validateBootstrapConfig,
-} from '../server/bootstrap/config.js';
-import type { BootstrapConfig } from '../server/bootstrap/types.js';
-import { codeFromText, Lwm2mClientError } from './errors.js';
+} from '../../bootstrap/config.js';
+import type { BootstrapConfig } from '../../bootstrap/types.js';
+import { decodeNode, encodeNode, NODE_FORMATS } from '../../content/codecs.js';
+import { Lwm2mContentError } from '../../content/errors.js';
+import { isExecutable } from '../../model/definitions.js';
+import type { Lwm2mNode, ObjectInstanceNode, ResourceNode } from '../../model/nodes.js';
+import { isValidId, type Lwm2mPath, Lwm2mPathError } from '../../model/path.js';
+import type { Lwm2mModel } from '../../model/registry.js';
+import { type Lwm2mValue, Lwm2mValueError, type ObjectLink } from '../../model/values.js';
+import { codeFromText, Lwm2mClientError } from '../errors.js';
 import {
   type InstanceStore,
   pathText,
@@ -62,7 +63,7 @@ import {
   toResourceValue,
   toStoredValue,
   valueOfNode,
-} from './store.js';
+} from '../objects/store.js';
 
 const LINK_FORMAT = 40;
 const SENML_CBOR = 112;
@@ -100,6 +101,7 @@ export type FactoryBootstrap = Pick<BootstrapConfig, 'security' | 'servers' | 'o
 export type BootstrapState = 'idle' | 'holdoff' | 'requesting' | 'serving' | 'waiting' | 'failed';
 
 /** What the bootstrap logic needs from the client. */
+/** What the bootstrap needs from the client: its view of `ClientContext` (client/context.ts). */
 export interface BootstrapHost {
   readonly endpointName: string;
   readonly endpoint: CoapEndpoint;
@@ -117,11 +119,12 @@ export interface BootstrapHost {
   changed(path: Lwm2mPath): void;
   /** An instance was removed by Bootstrap-Delete. */
   removed(path: Lwm2mPath): void;
-  started(serverUri: string): void;
+  /** A Bootstrap-Request goes to the bootstrap server at `serverUri`. */
+  bootstrapStarted(serverUri: string): void;
   /** Bootstrap-Finish accepted: register with the servers objects 0 and 1 now name. */
-  succeeded(): void;
+  bootstrapSucceeded(): void;
   /** One bootstrap failed; `retryIn` ms until the next one, undefined when the client gives up. */
-  failedOnce(error: Error, retryIn: number | undefined): void;
+  bootstrapFailed(error: Error, retryIn: number | undefined): void;
 }
 
 interface Snapshot {
@@ -139,8 +142,6 @@ function peerOfUri(uri: string): Peer | undefined {
 
 const samePeer = (a: Peer | undefined, b: Peer): boolean =>
   a !== undefined && a.port === b.port && a.address === b.address;
-
-const codeText = (code: number): string => `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
 
 function fail(
   reason: ConstructorParameters<typeof Lwm2mClientError>[0],
@@ -354,7 +355,7 @@ export class ClientBootstrap {
     }
     if (iid === undefined) {
       this.state = 'failed';
-      this.host.failedOnce(
+      this.host.bootstrapFailed(
         new Lwm2mClientError('not-registered', '5.00', 'no bootstrap-server account'),
         undefined,
       );
@@ -415,7 +416,7 @@ export class ClientBootstrap {
     const query = [`ep=${encodeURIComponent(this.host.endpointName)}`];
     const pct = this.options.preferredFormat === undefined ? SENML_CBOR : this.options.preferredFormat;
     if (this.host.version !== '1.0' && pct !== null) query.push(`pct=${pct}`);
-    this.host.started(uri);
+    this.host.bootstrapStarted(uri);
     let res: CoapResponse;
     try {
       res = await this.host.endpoint.request({
@@ -446,7 +447,7 @@ export class ClientBootstrap {
         new Lwm2mClientError(
           'registration-failed',
           '5.00',
-          `Bootstrap-Request answered ${codeText(res.code)}${diagnostic === '' ? '' : `: ${diagnostic}`}`,
+          `Bootstrap-Request answered ${formatCode(res.code)}${diagnostic === '' ? '' : `: ${diagnostic}`}`,
         ),
       );
       return;
@@ -481,7 +482,7 @@ export class ClientBootstrap {
     const maxAttempts = r.maxAttempts ?? Number.POSITIVE_INFINITY;
     if (this.failures >= maxAttempts) {
       this.state = 'failed';
-      this.host.failedOnce(error, undefined);
+      this.host.bootstrapFailed(error, undefined);
       return;
     }
     const backoff = Math.min(r.maxDelay ?? 3600, (r.initialDelay ?? 10) * 2 ** (this.failures - 1));
@@ -489,7 +490,7 @@ export class ClientBootstrap {
     // jitter (up to 10 %) so devices that failed together do not come back together
     const ms = seconds * 1000 + randomInt(this.host.random, 0, Math.floor(seconds * 100));
     this.state = 'waiting';
-    this.host.failedOnce(error, ms);
+    this.host.bootstrapFailed(error, ms);
     this.arm(() => void this.request(), ms);
   }
 
@@ -623,7 +624,7 @@ export class ClientBootstrap {
     // registration starts once the 2.04 is on its way
     const gen = this.generation;
     this.host.clock.setTimeout(() => {
-      if (gen === this.generation) this.host.succeeded();
+      if (gen === this.generation) this.host.bootstrapSucceeded();
     }, 0);
     return { code: Code.Changed };
   }

@@ -20,9 +20,9 @@ import {
   oscoreServer,
   type SecurityContext,
 } from '@thimble/oscore';
-import { Lwm2mClientError } from './errors.js';
+import { Lwm2mClientError } from '../errors.js';
+import type { ClientStateStore } from '../state/state.js';
 import { SecurityMode, type ServerAccount, type ServerTransportFactory, uriHostPort } from './servers.js';
-import type { ClientStateStore } from './state.js';
 
 export interface EndpointContext {
   /** Shared by NoSec accounts when given. */

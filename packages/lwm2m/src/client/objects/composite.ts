@@ -6,10 +6,10 @@
  * pmax is the smallest of the paths'). Plain objects and arrays only (Espruino-class boards).
  */
 import { type CoapRequest, peerKey, toHex } from '@thimble/coap-core';
-import type { Lwm2mCompositeEntry } from '../content/senml.js';
-import type { Lwm2mNode } from '../model/nodes.js';
-import type { Lwm2mPath } from '../model/path.js';
-import type { Lwm2mValue } from '../model/values.js';
+import type { Lwm2mCompositeEntry } from '../../content/senml.js';
+import type { Lwm2mNode } from '../../model/nodes.js';
+import type { Lwm2mPath } from '../../model/path.js';
+import type { Lwm2mValue } from '../../model/values.js';
 
 /** The evaluation state of one observed path (a single observation is its own and only one). */
 export interface ObservedPath {
