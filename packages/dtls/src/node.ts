@@ -1,0 +1,3 @@
+/** @thimble/dtls/node: the Node adapters (node:crypto, node:dgram). */
+
+export { nodeCrypto } from './node/crypto.js';
