@@ -132,6 +132,8 @@ export interface ConnectionEvents {
   onConnected?(identity: PeerIdentity | undefined): void;
   /** Application data arrived. */
   onData?(data: Uint8Array): void;
+  /** A record authenticated (called before its content is handled): the server moves a CID session here. */
+  onAuthenticated?(): void;
   /** The connection closed; `error.reason` says why (`closed` for an orderly close). Called once. */
   onClose?(error: DtlsError): void;
 }
@@ -441,6 +443,7 @@ export class Connection {
     }
     this.replay.accept(record.seq);
     this.authenticated++;
+    this.events.onAuthenticated?.();
     this.lastActivity = this.clock.now();
     switch (type) {
       case ContentType.handshake:

@@ -75,6 +75,8 @@ class Session implements ServerSession {
   connection!: Connection;
   established = false;
   cidKey: string | undefined;
+  /** Where the CID datagram being processed came from. */
+  candidate: { address: string; port: number } | undefined;
 
   constructor(
     address: string,
@@ -160,17 +162,10 @@ export class ServerEngine {
         this.counters.droppedDatagrams++;
         return;
       }
-      const before = session.connection.lastActivityAt;
-      const seen = session.connection.authenticatedRecords;
+      // Only an authenticated record moves the session to a new address (RFC 9146 §6): see onAuthenticated.
+      session.candidate = { address, port };
       session.connection.receive(datagram);
-      void before;
-      // Only an authenticated record moves the session to a new address (RFC 9146 §6).
-      if (
-        session.connection.authenticatedRecords > seen &&
-        (session.address !== address || session.port !== port)
-      ) {
-        this.migrate(session, address, port);
-      }
+      session.candidate = undefined;
       return;
     }
     const key = addressKey(address, port);
@@ -312,6 +307,11 @@ export class ServerEngine {
             this.byCid.set(session.cidKey, session);
           }
           this.events.onSession?.(session);
+        },
+        onAuthenticated: () => {
+          const c = session.candidate;
+          if (c !== undefined && (c.address !== session.address || c.port !== session.port))
+            this.migrate(session, c.address, c.port);
         },
         onData: (d) => this.events.onData?.(d, session),
         onClose: (error) => {

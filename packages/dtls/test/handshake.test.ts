@@ -64,6 +64,19 @@ describe('PSK handshake over an in-memory network (RFC 6347 §4.2, RFC 4279)', (
     expect(pipe.server.stats.migrations).toBe(1);
   });
 
+  it('a forged CID record from another address does not move the session (RFC 9146 §6)', () => {
+    const pipe = new Pipe();
+    const client = pipe.connect();
+    client.send(utf8('genuine'));
+    const record = pipe.log[pipe.log.length - 1]!.data.slice();
+    pipe.deliver();
+    record[record.length - 1]! ^= 1; // breaks the tag
+    pipe.server.receive(record, '203.0.113.5', 666);
+    expect(pipe.sessions[0]!.address).toBe('10.0.0.2');
+    expect(pipe.server.stats.migrations).toBe(0);
+    expect(pipe.serverData).toHaveLength(1);
+  });
+
   it('without CID a new address is a new peer: data from it is dropped', () => {
     const pipe = new Pipe({ connectionIdLength: 0 });
     const client = pipe.connect();

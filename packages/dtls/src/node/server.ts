@@ -42,6 +42,8 @@ export class DtlsServer {
   private closeHandlers: ((peer: DtlsPeer, error: DtlsError) => void)[] = [];
   private logHandlers: ((message: string, peer: { address: string; port: number }) => void)[] = [];
   private closing: Promise<void> | undefined;
+  private sending = 0;
+  private drained: (() => void) | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -50,7 +52,13 @@ export class DtlsServer {
     this.engine = new ServerEngine(
       { ...options, crypto: options.crypto ?? nodeCrypto, clock: options.clock ?? systemClock },
       {
-        send: (datagram, address, port) => this.socket.send(datagram, port, address),
+        send: (datagram, address, port) => {
+          this.sending++;
+          this.socket.send(datagram, port, address, () => {
+            this.sending--;
+            if (this.sending === 0) this.drained?.();
+          });
+        },
         onSession: (s) => {
           for (const h of this.sessionHandlers) h(peerOf(s));
         },
@@ -140,7 +148,11 @@ export class DtlsServer {
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     this.engine.close();
-    this.closing = new Promise((resolve) => this.socket.close(() => resolve()));
+    // Let the close_notify alerts leave before the socket goes.
+    this.closing = new Promise<void>((resolve) => {
+      if (this.sending === 0) resolve();
+      else this.drained = resolve;
+    }).then(() => new Promise<void>((resolve) => this.socket.close(() => resolve())));
     return this.closing;
   }
 }
