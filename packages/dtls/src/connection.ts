@@ -247,7 +247,13 @@ export class Connection {
   /** Starts a client handshake: sends the first ClientHello (flight 1). */
   static client(settings: ClientConnectionSettings, events: ConnectionEvents): Connection {
     const c = new Connection('client', settings, events, undefined);
-    c.sendClientHello(new Uint8Array(0));
+    try {
+      c.sendClientHello(new Uint8Array(0));
+    } catch (e) {
+      const error = asDtlsError(e);
+      c.finish(error); // clears the handshake timer and reports through onClose
+      throw error;
+    }
     return c;
   }
 
@@ -605,9 +611,18 @@ export class Connection {
   private sendClientHello(cookie: Uint8Array): void {
     if (this.clientRandom.length === 0) this.clientRandom = this.randomWithTime();
     const s = this.settings;
+    // Certificate suites only when we can judge the server's key; PSK suites only with a PSK.
+    const canVerify =
+      s.trustAnchors !== undefined || s.trustedPublicKeys !== undefined || s.verifyPeer !== undefined;
     const offered = this.suites.filter((suite) =>
-      suite.keyExchange === 'ecdhe-ecdsa' ? true : s.psk !== undefined,
+      suite.keyExchange === 'ecdhe-ecdsa' ? canVerify : s.psk !== undefined,
     );
+    if (offered.length === 0) {
+      throw new DtlsError(
+        'handshake-failure',
+        'no cipher suite to offer: give a PSK or a way to verify the server (trustAnchors, trustedPublicKeys, verifyPeer)',
+      );
+    }
     const extensions: Extension[] = [
       { type: ExtensionType.supportedGroups, data: Uint8Array.of(0, 2, 0, SECP256R1) },
       { type: ExtensionType.ecPointFormats, data: Uint8Array.of(1, 0) },
