@@ -151,6 +151,11 @@ export class ServerEngine {
     return this.byAddress.values();
   }
 
+  /** The session at this transport address (handshaking or established), if any. */
+  sessionAt(address: string, port: number): ServerSession | undefined {
+    return this.byAddress.get(addressKey(address, port));
+  }
+
   /** Feeds one datagram received from `address`:`port`. */
   receive(datagram: Uint8Array, address: string, port: number): void {
     if (this.closedEngine) return;

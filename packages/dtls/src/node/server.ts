@@ -131,8 +131,7 @@ export class DtlsServer {
 
   /** The session currently at this transport address, if any. */
   session(peer: { address: string; port: number }): ServerSession | undefined {
-    for (const s of this.engine.sessions()) if (s.address === peer.address && s.port === peer.port) return s;
-    return undefined;
+    return this.engine.sessionAt(peer.address, peer.port);
   }
 
   /** Sends application data to an established session. Throws `DtlsError('closed')` when there is none. */
