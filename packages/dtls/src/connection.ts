@@ -531,18 +531,18 @@ export class Connection {
   }
 
   private handleHandshakeWhenConnected(msgType: number, messageSeq: number, epoch: number): void {
-    if (messageSeq < this.nextReceiveSeq) {
-      // The peer repeats its Finished flight: our last flight was lost (RFC 6347 §4.2.4, figure 2).
-      if (epoch > 0 && this.flight.length > 0) this.sendFlight();
-      return;
-    }
+    if (epoch === 0) return;
     if (
       (this.role === 'server' && msgType === HandshakeType.clientHello) ||
       (this.role === 'client' && msgType === HandshakeType.helloRequest)
     ) {
-      // Renegotiation is refused (RFC 5746 §4.2 / §4.4: no_renegotiation warning).
-      if (epoch > 0) this.sendAlert(1, AlertDescription.noRenegotiation);
+      // Renegotiation is refused (RFC 5746 §4.2 / §4.4: a no_renegotiation warning). A new handshake starts at
+      // message_seq 0 (RFC 6347 §4.2.2), so this is checked before the retransmission test below.
+      this.sendAlert(1, AlertDescription.noRenegotiation);
+      return;
     }
+    // The peer repeats its Finished flight: our last flight was lost (RFC 6347 §4.2.4, figure 2).
+    if (messageSeq < this.nextReceiveSeq && this.flight.length > 0) this.sendFlight();
   }
 
   // ------------------------------------------------------------------------------------------ handshake

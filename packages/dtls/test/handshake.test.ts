@@ -271,3 +271,66 @@ describe('limits', () => {
     void first;
   });
 });
+
+describe('timeouts and cleanup', () => {
+  it('a client that stalls mid-handshake is forgotten after the handshake timeout, with no timer left', () => {
+    const pipe = new Pipe({ handshakeTimeoutMs: 10_000 });
+    // the client's Finished flight never arrives
+    pipe.filter = (d) =>
+      !(d.from === 'client' && d.data.length > 13 && d.data[13] === HandshakeType.clientKeyExchange);
+    pipe.connect({ handshakeTimeoutMs: 60_000 });
+    expect(pipe.server.stats.handshakes).toBe(1);
+    pipe.advance(10_000);
+    expect(pipe.server.stats.handshakes).toBe(0);
+    expect([...pipe.server.sessions()]).toHaveLength(0);
+    expect(pipe.serverLog.join('\n')).toContain('handshake-timeout');
+    pipe.client.abort(pipe.serverCloses[0]!);
+    pipe.server.close();
+    expect(pipe.clock.pending).toBe(0);
+  });
+
+  it('an idle established session is dropped after idleTimeoutMs', () => {
+    const pipe = new Pipe({ idleTimeoutMs: 60_000 });
+    pipe.connect();
+    expect(pipe.server.stats.sessions).toBe(1);
+    pipe.advance(30_000);
+    expect(pipe.server.stats.sessions).toBe(1);
+    pipe.advance(61_000);
+    expect(pipe.server.stats.sessions).toBe(0);
+    expect(pipe.serverCloses[0]?.message).toContain('idle');
+  });
+
+  it('resumes a session with an abbreviated handshake and the same identity (RFC 5246 §7.3)', () => {
+    const pipe = new Pipe();
+    const first = pipe.connect();
+    const session = first.session!;
+    expect(session.sessionId.length).toBe(32);
+    first.close();
+    pipe.deliver();
+    const before = pipe.log.length;
+    const second = pipe.connect({ resume: session });
+    expect(second.connected).toBe(true);
+    expect(second.wasResumed).toBe(true);
+    expect(pipe.sessions[1]!.identity).toEqual({ kind: 'psk', identity: 'device-1' });
+    // CH, HVR, CH+cookie, SH+CCS+Finished, CCS+Finished: no key exchange
+    expect(pipe.log.length - before).toBe(5);
+    second.send(utf8('again'));
+    pipe.deliver();
+    expect(new TextDecoder().decode(pipe.serverData.at(-1))).toBe('again');
+  });
+
+  it('an unknown session id falls back to a full handshake', () => {
+    const pipe = new Pipe();
+    const c = pipe.connect({
+      resume: {
+        sessionId: new Uint8Array(32).fill(9),
+        suite: 0xc0a8,
+        masterSecret: new Uint8Array(48),
+        extendedMasterSecret: true,
+        identity: undefined,
+      },
+    });
+    expect(c.connected).toBe(true);
+    expect(c.wasResumed).toBe(false);
+  });
+});

@@ -125,6 +125,32 @@ describe.skipIf(!available)('openssl s_client -dtls1_2 -> our DtlsServer (PSK)',
     });
   }
 
+  it('refuses renegotiation (RFC 5746 §4.4): s_client\'s "R" gets a no_renegotiation warning', async () => {
+    server = await DtlsServer.listen({
+      address: '127.0.0.1',
+      pskLookup: (id) => (id === IDENTITY ? KEY : undefined),
+    });
+    server.onData((d, peer) => server!.send(peer, d));
+    const client = startPeer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      toHex(KEY),
+      '-psk_identity',
+      IDENTITY,
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-connect',
+      `127.0.0.1:${server.local.port}`,
+    ]);
+    await client.waitFor('Cipher is PSK-AES128-CCM8');
+    client.write('first\n');
+    await client.waitFor('first');
+    client.write('R\n');
+    await client.waitFor('no renegotiation'); // OpenSSL reports our warning alert, then gives up the session
+    expect(server.stats.handshakes).toBe(0);
+  });
+
   it('a wrong key: s_client gets a decrypt_error alert, our server logs bad-psk', async () => {
     server = await DtlsServer.listen({
       address: '127.0.0.1',
