@@ -38,7 +38,27 @@ function get(mid: number): Uint8Array {
   return Uint8Array.of(0x40, 0x01, mid >> 8, mid & 0xff);
 }
 
+/** Waits until the server completes a handshake (a server starting under load may take seconds). */
+async function ready(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    try {
+      const c = await connect({
+        host: '127.0.0.1',
+        port,
+        psk: { identity: 'probe', key: utf8(KEY) },
+        timeoutMs: 1000,
+      });
+      await c.close();
+      return;
+    } catch {
+      // not up yet
+    }
+  }
+  throw new Error(`no DTLS server on port ${port}`);
+}
+
 async function handshakes(port: number): Promise<number> {
+  await ready(port);
   const end = Date.now() + SECONDS * 1000;
   let done = 0;
   let failed = 0;
