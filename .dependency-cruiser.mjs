@@ -14,6 +14,7 @@ const allowedPackages = {
   oscore: ['coap-core'],
   lwm2m: ['coap-core', 'oscore'],
   'coap-cli': ['coap-core', 'oscore'],
+  dtls: [],
 };
 
 /**

@@ -138,21 +138,59 @@ afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-/** Starts a peer process, killed when the test file ends. Output is kept for diagnostics. */
-export function startPeer(
-  command: string,
-  args: readonly string[],
-): { process: ChildProcess; output: () => string } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export interface RunningPeer {
+  readonly process: ChildProcess;
+  output(): string;
+  /** Resolves when the output contains `text` (rejects after `timeoutMs`). */
+  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  write(text: string): void;
+  stop(): void;
+}
+
+/**
+ * Starts a peer process, killed when the test file ends. Its stdin is kept open (openssl s_server/s_client
+ * end on stdin EOF); output (stdout and stderr) is kept for diagnostics and `waitFor`.
+ */
+export function startPeer(command: string, args: readonly string[]): RunningPeer {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
+  const waiters: (() => void)[] = [];
+  const onData = (d: Buffer) => {
+    output += d.toString('latin1');
+    for (const w of [...waiters]) w();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  child.stdin?.on('error', () => {});
   children.push(child);
-  return { process: child, output: () => output };
+  return {
+    process: child,
+    output: () => output,
+    write: (text) => child.stdin?.write(text),
+    stop: () => child.kill('SIGKILL'),
+    waitFor(text, timeoutMs = 10_000) {
+      const has = () => (typeof text === 'string' ? output.includes(text) : text.test(output));
+      if (has()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(check), 1);
+          reject(new Error(`${command}: no ${String(text)} within ${timeoutMs} ms; output:\n${output}`));
+        }, timeoutMs);
+        const check = () => {
+          if (!has()) return;
+          clearTimeout(timer);
+          waiters.splice(waiters.indexOf(check), 1);
+          resolve();
+        };
+        waiters.push(check);
+      });
+    },
+  };
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Runs a peer command to completion. */

@@ -17,7 +17,7 @@ import {
   runScandiumCoapClient,
   type ScandiumEvent,
   startScandiumServer,
-} from '../../../dtls/test/interop/scandium-peer.js';
+} from './scandium-peer.js';
 
 const ready = requireScandium('scandium-openssl', ['openssl', 'coap-client-openssl']);
 
