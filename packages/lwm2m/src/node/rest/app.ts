@@ -12,9 +12,12 @@ import type { FirmwareEvent, FirmwareService } from '../../server/firmware/types
 import type { SecurityStore } from '../../server/security-types.js';
 import type { Lwm2mServer, Lwm2mServerEvents } from '../../server/server.js';
 import { clientRoutes, registrationToJson } from './clients.js';
+import { consoleRoutes } from './console.js';
 import { type ErrorBody, errorResponse } from './errors.js';
 import { EventHub, type EventHubOptions } from './events.js';
 import { entriesToJson, nodeToJson } from './json-nodes.js';
+import { objectRoutes } from './objects.js';
+import { registrationRoutes } from './registrations.js';
 import { errors, SHARED_SCHEMAS } from './schemas.js';
 import { serviceRoutes } from './services.js';
 
@@ -33,6 +36,8 @@ export interface RestApiOptions {
   readonly maxImageBytes?: number;
   /** Largest JSON body, bytes (default 1 MiB). */
   readonly bodyLimit?: number;
+  /** A folder with the web console's built files, served at `/` (see `consoleRoutes`). */
+  readonly console?: string;
 }
 
 export interface ListenOptions {
@@ -92,6 +97,8 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
   if (options.token !== undefined) {
     const expected = digest(options.token);
     app.addHook('onRequest', async (req, reply) => {
+      // the console's static files: a browser loads the page before the operator gives the token
+      if (req.routeOptions.config.public === true && !req.url.startsWith('/api/')) return;
       const header = req.headers.authorization ?? '';
       const m = /^Bearer +(.+)$/i.exec(header);
       if (m === null || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
@@ -188,6 +195,8 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
 
   // ---- routes
   clientRoutes(app, server);
+  registrationRoutes(app, server);
+  objectRoutes(app, server.model);
   serviceRoutes(app, {
     firmware: options.firmware,
     bootstrap: options.bootstrap,
@@ -205,6 +214,8 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     },
     async () => app.swagger(),
   );
+
+  if (options.console !== undefined) consoleRoutes(app, options.console);
 
   await app.ready();
   return app;
