@@ -10,6 +10,7 @@ import type { CoapEndpoint } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { nodeCrypto } from '@thimble/oscore/node';
 import { createRestApi, startRestApi } from '../node/rest/app.js';
+import { CoapMessageLog } from '../node/rest/message-log.js';
 import { openSqliteStores } from '../node/sqlite-store.js';
 import type { BootstrapConfigStore } from '../server/bootstrap/types.js';
 import { FirmwareCampaigns } from '../server/firmware/campaign.js';
@@ -19,6 +20,7 @@ import { MemorySecurityStore } from '../server/security-store.js';
 import type { SecurityStore } from '../server/security-types.js';
 import { Lwm2mServer } from '../server/server.js';
 import { MemoryRegistrationStore, type Registration, type RegistrationStore } from '../server/store.js';
+import { defaultConsoleDir } from './console-dir.js';
 import type { CliIo } from './main.js';
 import { untilStopped } from './signals.js';
 
@@ -62,7 +64,7 @@ export const serverCommandDeps: ServerCommandDeps = {
   createFirmware: ({ server, coapUri }) => new FirmwareCampaigns({ server, publicUri: coapUri }),
 };
 
-export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
+export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T] [--console DIR|none]
 
 Server options:
       --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
@@ -71,6 +73,7 @@ Server options:
       --host ADDR         address the REST API listens on (default 127.0.0.1)
       --store SPEC        memory (default) or sqlite:PATH
       --token TOKEN       require "Authorization: Bearer TOKEN" on the API (or set LWM2M_API_TOKEN)
+      --console DIR|none  the web console's files, served at / (default: the console shipped in the package)
 `;
 
 function port(text: string | undefined, fallback: number): number {
@@ -129,7 +132,13 @@ export async function runServer(
     }
   };
   try {
-    const endpoint = await createUdpEndpoint({ address: values['coap-host'], port: coapPort });
+    // the console's per-device CoAP log: logs only the devices someone watches
+    const messageLog = new CoapMessageLog();
+    const endpoint = await createUdpEndpoint({
+      address: values['coap-host'],
+      port: coapPort,
+      trace: messageLog.trace,
+    });
     closers.push(() => endpoint.close());
     const server = new Lwm2mServer({
       endpoint,
@@ -149,8 +158,11 @@ export async function runServer(
       coapUri: `coap://${hostPort(values['coap-host'] ?? '127.0.0.1', local.port)}`,
     });
     if (firmware?.close !== undefined) closers.push(() => firmware.close?.());
+    const consoleDir = values.console === 'none' ? undefined : (values.console ?? defaultConsoleDir());
     const app = await createRestApi({
       server,
+      ...(consoleDir === undefined ? {} : { console: consoleDir }),
+      messageLog,
       ...(firmware === undefined ? {} : { firmware }),
       ...(stores.security === undefined ? {} : { security: stores.security }),
       ...(stores.bootstrap === undefined ? {} : { bootstrap: stores.bootstrap }),
@@ -159,7 +171,7 @@ export async function runServer(
     closers.push(() => app.close());
     const url = await startRestApi(app, { host: values.host ?? '127.0.0.1', port: httpPort });
     log(
-      `LwM2M server on udp ${hostPort(local.address, local.port)}, REST API on ${url}/api${token ? ' (bearer token)' : ''}`,
+      `LwM2M server on udp ${hostPort(local.address, local.port)}, REST API on ${url}/api${token ? ' (bearer token)' : ''}${consoleDir === undefined ? '' : `, web console on ${url}/`}`,
     );
   } catch (e) {
     io.stderr.write(`lwm2m server: ${(e as Error).message}\n`);
@@ -183,6 +195,7 @@ function parse(argv: readonly string[]) {
       host: { type: 'string' },
       store: { type: 'string' },
       token: { type: 'string' },
+      console: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

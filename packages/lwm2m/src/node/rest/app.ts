@@ -16,6 +16,8 @@ import { consoleRoutes } from './console.js';
 import { type ErrorBody, errorResponse } from './errors.js';
 import { EventHub, type EventHubOptions } from './events.js';
 import { entriesToJson, nodeToJson } from './json-nodes.js';
+import { logRoutes } from './log-routes.js';
+import type { CoapMessageLog } from './message-log.js';
 import { objectRoutes } from './objects.js';
 import { registrationRoutes } from './registrations.js';
 import { errors, SHARED_SCHEMAS } from './schemas.js';
@@ -38,6 +40,11 @@ export interface RestApiOptions {
   readonly bodyLimit?: number;
   /** A folder with the web console's built files, served at `/` (see `consoleRoutes`). */
   readonly console?: string;
+  /**
+   * The per-device CoAP message log behind `/api/clients/:endpoint/log` (its `trace` must be the CoAP
+   * endpoint's trace hook); without one that route answers 501.
+   */
+  readonly messageLog?: CoapMessageLog;
 }
 
 export interface ListenOptions {
@@ -196,6 +203,9 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
   // ---- routes
   clientRoutes(app, server);
   registrationRoutes(app, server);
+  const detachLog = options.messageLog?.attach(server);
+  if (detachLog !== undefined) app.addHook('onClose', async () => detachLog());
+  logRoutes(app, options.messageLog);
   objectRoutes(app, server.model);
   serviceRoutes(app, {
     firmware: options.firmware,
