@@ -29,6 +29,7 @@ export interface Stats {
   byVersion: Record<string, number>;
   byBinding: Record<string, number>;
   queueMode: number;
+  services: { firmware: boolean; bootstrap: boolean; security: boolean; messageLog: boolean };
 }
 
 export type Operations = 'R' | 'W' | 'RW' | 'E' | 'none';

@@ -1,7 +1,8 @@
 /** Bootstrap configurations (LwM2M TS Core 1.1 §6.1.7), when the server has a bootstrap store. */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api } from '../api.js';
+import { api } from '../api.js';
 import { ErrorBox, Section, useAction } from '../components.js';
+import type { Stats } from '../types.js';
 
 interface Entry {
   endpoint: string;
@@ -32,12 +33,9 @@ export function BootstrapView() {
 
   const refresh = () =>
     load.run(async () => {
-      try {
-        setList(await api<Entry[]>('GET', '/api/bootstrap'));
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 501) setAbsent(true);
-        else throw e;
-      }
+      const stats = await api<Stats>('GET', '/api/stats');
+      if (!stats.services.bootstrap) return setAbsent(true);
+      setList(await api<Entry[]>('GET', '/api/bootstrap'));
     });
   useEffect(() => {
     void refresh();

@@ -15,6 +15,7 @@ import {
   type ObjectDefinition,
   type Registration,
   type ResourceDefinition,
+  type Stats,
 } from '../types.js';
 import { CoapLog } from './coap-log.js';
 
@@ -165,15 +166,21 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
       },
       controller.signal,
     );
-    stream(
-      `${base}/log`,
-      {
-        onState: (s, detail) => setLogState(s === 'error' ? `unavailable: ${detail ?? ''}` : s),
-        onEvent: (name, data) => {
-          if (name === 'coap') setLog((old) => [...old, data as CoapLogEntry].slice(-200));
+    const log = () =>
+      stream(
+        `${base}/log`,
+        {
+          onState: (s, detail) => setLogState(s === 'error' ? `unavailable: ${detail ?? ''}` : s),
+          onEvent: (name, data) => {
+            if (name === 'coap') setLog((old) => [...old, data as CoapLogEntry].slice(-200));
+          },
         },
-      },
-      controller.signal,
+        controller.signal,
+      );
+    // only a server with a message log has the route
+    void api<Stats>('GET', '/api/stats').then(
+      (s) => (s.services.messageLog ? log() : setLogState('not kept by this server')),
+      () => setLogState('unavailable'),
     );
     return () => controller.abort();
   }, [endpoint]);

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, stream, upload } from '../api.js';
 import { ago, ErrorBox, Progress, Section, useAction, useNow } from '../components.js';
-import type { Campaign, DeviceCampaignStatus, FirmwareImage, RegistrationPage } from '../types.js';
+import type { Campaign, DeviceCampaignStatus, FirmwareImage, RegistrationPage, Stats } from '../types.js';
 
 const MAX_TARGETS = 100_000;
 
@@ -41,17 +41,14 @@ export function FirmwareView() {
 
   const refresh = () =>
     load.run(async () => {
-      try {
-        const [i, c] = await Promise.all([
-          api<FirmwareImage[]>('GET', '/api/firmware'),
-          api<Campaign[]>('GET', '/api/firmware/campaigns'),
-        ]);
-        setImages(i);
-        setCampaigns(c);
-      } catch (e) {
-        if ((e as { status?: number }).status === 501) setAbsent(true);
-        else throw e;
-      }
+      const stats = await api<Stats>('GET', '/api/stats');
+      if (!stats.services.firmware) return setAbsent(true);
+      const [i, c] = await Promise.all([
+        api<FirmwareImage[]>('GET', '/api/firmware'),
+        api<Campaign[]>('GET', '/api/firmware/campaigns'),
+      ]);
+      setImages(i);
+      setCampaigns(c);
     });
 
   useEffect(() => {

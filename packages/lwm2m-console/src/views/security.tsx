@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { ErrorBox, Section, useAction } from '../components.js';
-import type { CredentialsView } from '../types.js';
+import type { CredentialsView, Stats } from '../types.js';
 
 const HEX = /^([0-9a-fA-F]{2})*$/;
 
@@ -30,7 +30,13 @@ export function SecurityView() {
   });
   const [saved, setSaved] = useState<string | undefined>(undefined);
 
-  const refresh = () => load.run(async () => setList(await api<CredentialsView[]>('GET', '/api/security')));
+  const [absent, setAbsent] = useState(false);
+  const refresh = () =>
+    load.run(async () => {
+      const stats = await api<Stats>('GET', '/api/stats');
+      if (!stats.services.security) return setAbsent(true);
+      setList(await api<CredentialsView[]>('GET', '/api/security'));
+    });
   useEffect(() => {
     void refresh();
   }, []);
@@ -89,6 +95,13 @@ export function SecurityView() {
       />
     </label>
   );
+
+  if (absent)
+    return (
+      <Section title="Security">
+        <p class="muted">This server has no security store.</p>
+      </Section>
+    );
 
   return (
     <div class="stack">

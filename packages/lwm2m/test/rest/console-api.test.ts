@@ -82,6 +82,7 @@ describe('REST API: the registrations a page at a time (/api/registrations, /api
       byVersion: { '1.0': 2, '1.1': 9 },
       byBinding: expect.any(Object),
       queueMode: 2,
+      services: { firmware: false, bootstrap: false, security: false, messageLog: false },
     });
 
     for (const bad of ['limit=0', 'limit=1001', 'queueMode=maybe', 'other=1', `prefix=${'x'.repeat(129)}`]) {

@@ -202,7 +202,12 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
 
   // ---- routes
   clientRoutes(app, server);
-  registrationRoutes(app, server);
+  registrationRoutes(app, server, {
+    firmware: options.firmware !== undefined,
+    bootstrap: options.bootstrap !== undefined,
+    security: options.security !== undefined,
+    messageLog: options.messageLog !== undefined,
+  });
   const detachLog = options.messageLog?.attach(server);
   if (detachLog !== undefined) app.addHook('onClose', async () => detachLog());
   logRoutes(app, options.messageLog);

@@ -138,7 +138,19 @@ export function serverStats(server: Lwm2mServer): ServerStats {
 
 const counts = { type: 'object', additionalProperties: { type: 'integer' } } as const;
 
-export function registrationRoutes(app: FastifyInstance, server: Lwm2mServer): void {
+/** Which optional parts this server has (a console hides what is absent instead of asking for a 501). */
+export interface ServerServices {
+  readonly firmware: boolean;
+  readonly bootstrap: boolean;
+  readonly security: boolean;
+  readonly messageLog: boolean;
+}
+
+export function registrationRoutes(
+  app: FastifyInstance,
+  server: Lwm2mServer,
+  services: ServerServices,
+): void {
   const index = new RegistrationIndex(server);
   app.addHook('onClose', async () => index.close());
 
@@ -195,7 +207,8 @@ export function registrationRoutes(app: FastifyInstance, server: Lwm2mServer): v
     '/api/stats',
     {
       schema: {
-        summary: 'Counts of registered devices: in all, by LwM2M version, by binding, in queue mode',
+        summary:
+          'Counts of registered devices (in all, by LwM2M version, by binding, in queue mode) and which optional services this server has',
         tags: ['clients'],
         response: {
           200: {
@@ -205,12 +218,21 @@ export function registrationRoutes(app: FastifyInstance, server: Lwm2mServer): v
               byVersion: counts,
               byBinding: counts,
               queueMode: { type: 'integer' },
+              services: {
+                type: 'object',
+                properties: {
+                  firmware: { type: 'boolean' },
+                  bootstrap: { type: 'boolean' },
+                  security: { type: 'boolean' },
+                  messageLog: { type: 'boolean' },
+                },
+              },
             },
           },
           ...errors(401),
         },
       },
     },
-    async () => serverStats(server),
+    async () => ({ ...serverStats(server), services }),
   );
 }
