@@ -192,6 +192,7 @@ export function FirmwareView() {
           <label>
             Image
             <select
+              name="imageId"
               value={form.imageId}
               onChange={(e) => setForm({ ...form, imageId: e.currentTarget.value })}
             >

@@ -250,7 +250,7 @@ describe.skipIf(browserPath === undefined)('web console in Chromium (issue 19)',
             window.progressSeen.push(Number(r.target.getAttribute('aria-valuenow')));
       }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['aria-valuenow'] });
     `);
-    await page.getByLabel('Image', { exact: true }).selectOption({ index: 1 });
+    await page.locator('select[name=imageId]').selectOption({ index: 1 });
     await page.getByLabel('Devices (names)').fill(EP);
     await page.getByRole('button', { name: 'Start campaign' }).click();
     try {
