@@ -500,7 +500,7 @@ function ResourceRow(p: RowProps) {
         ) : null}
         {r.units && value !== undefined && !r.multiple ? <span class="muted"> {r.units}</span> : null}
       </td>
-      <td class="ops">
+      <td class="res-ops">
         {readable ? (
           <button type="button" onClick={() => p.read(path)} aria-label={`Read ${r.name}`}>
             Read
