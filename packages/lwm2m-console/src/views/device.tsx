@@ -103,6 +103,7 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
   const [format, setFormat] = useState('');
   const [panel, setPanel] = useState<Panel | undefined>(undefined);
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [composites, setComposites] = useState<string[]>([]);
   const [log, setLog] = useState<CoapLogEntry[]>([]);
   const [logState, setLogState] = useState('connecting');
   const [gone, setGone] = useState<string | undefined>(undefined);
@@ -158,7 +159,11 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
           if (d.endpoint !== endpoint) return;
           if (name === 'notification' && d.path !== undefined && d.node !== undefined)
             merge(d.path, d.node, Date.now(), true);
-          else if (name === 'updated' || name === 'registered') {
+          else if (name === 'composite-notification') {
+            const now = Date.now();
+            for (const e of (data as { entries: { path: string; node: JsonNode }[] }).entries)
+              merge(e.path, e.node, now, true);
+          } else if (name === 'updated' || name === 'registered') {
             setGone(undefined);
             setReg(data as Registration);
           } else if (name === 'deregistered' || name === 'expired') setGone(name);
@@ -239,6 +244,22 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
       setPanel({ kind: 'result', title: `Read-Composite ${paths}`, body: entries });
     });
 
+  const compositeKey = [...selected].join(',');
+  const observeComposite = () =>
+    op.run(async () => {
+      const r = await api<{ entries?: { path: string; node: JsonNode }[] }>(
+        'POST',
+        `${base}/composite/observe?paths=${encodeURIComponent(compositeKey)}${format === '' ? '' : `&format=${format}`}`,
+      );
+      for (const e of r.entries ?? []) merge(e.path, e.node, Date.now(), true);
+      setComposites((c) => [...new Set([...c, compositeKey])]);
+    });
+  const cancelComposite = (key: string) =>
+    op.run(async () => {
+      await api('DELETE', `${base}/composite/observe?paths=${encodeURIComponent(key)}`);
+      setComposites((c) => c.filter((k) => k !== key));
+    });
+
   const formats = (reg?.contentFormats ?? []).filter((f) => FORMATS[f] !== undefined);
   const observeButtons = (path: string) =>
     observed.has(path) ? (
@@ -310,10 +331,21 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
             <button type="button" disabled={selected.size === 0} onClick={readComposite}>
               Read composite ({selected.size})
             </button>
+            <button type="button" disabled={selected.size === 0} onClick={observeComposite}>
+              Observe composite
+            </button>
           </div>
         }
       >
         <ErrorBox error={op.error} />
+        {composites.map((key) => (
+          <p key={key} class="row">
+            Observe-Composite of <code>{key}</code>
+            <button type="button" class="on" onClick={() => cancelComposite(key)}>
+              Cancel
+            </button>
+          </p>
+        ))}
         {panel === undefined ? null : (
           <OperationPanel
             panel={panel}

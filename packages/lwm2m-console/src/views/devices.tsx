@@ -79,7 +79,7 @@ export function DevicesView() {
       } catch (e) {
         if (mine === seq.current) setError(e);
       }
-    }, 120);
+    }, 50);
     return () => clearTimeout(t);
   }, [filters, cursor, tick]);
 

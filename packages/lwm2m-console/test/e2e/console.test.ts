@@ -224,6 +224,15 @@ describe.skipIf(browserPath === undefined)('web console in Chromium (issue 19)',
     // the CoAP log streams the device's messages (notifications are 2.05 Content)
     await page.locator('.log tbody tr').filter({ hasText: '2.05' }).first().waitFor();
     await shot('device');
+    // composite: Read-Composite and Observe-Composite of the resources ticked
+    await page.getByLabel('Select Manufacturer for Read-Composite').check();
+    await page.getByLabel('Select Sensor Value for Read-Composite').check();
+    await page.getByRole('button', { name: 'Read composite (2)' }).click();
+    await page.getByText('Read-Composite /3/0/0,/3303/0/5700').waitFor();
+    await page.getByRole('button', { name: 'Observe composite' }).click();
+    await page.getByText('Observe-Composite of').waitFor();
+    await page.locator('p.row').getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText('Observe-Composite of').waitFor({ state: 'detached' });
   }, 30_000);
 
   it('runs a firmware campaign to "succeeded" with its progress bar moving', async () => {

@@ -95,6 +95,37 @@ describe('REST API: the registrations a page at a time (/api/registrations, /api
   });
 });
 
+describe('REST API: Observe-Composite (/api/clients/:ep/composite/observe, Core §6.4.3)', () => {
+  it('observes several paths at once, answers the current values, notifies, and cancels', async () => {
+    const s = await restSetup();
+    const url = '/api/clients/dev1/composite/observe?paths=/3/0/0,/3303/0/5700';
+    const res = await s.call({ method: 'POST', url });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({
+      endpoint: 'dev1',
+      paths: ['/3/0/0', '/3303/0/5700'],
+      entries: expect.arrayContaining([
+        expect.objectContaining({ path: '/3/0/0', node: expect.objectContaining({ value: 'Thimble' }) }),
+        expect.objectContaining({ path: '/3303/0/5700', node: expect.objectContaining({ value: 21.5 }) }),
+      ]),
+    });
+    // the same paths again: the running observation answers, no second one
+    expect((await s.call({ method: 'POST', url })).statusCode).toBe(200);
+    expect(s.server.compositeObservationsOf('dev1')).toHaveLength(1);
+    const notified: unknown[] = [];
+    s.server.on('compositeNotification', (e) => notified.push(e.entries));
+    s.client.set('/3303/0/5700', 30.25);
+    await until(s.clock, () => notified.length > 0);
+    expect(JSON.stringify(notified[0])).toContain('30.25');
+    const cancel = await s.call({ method: 'DELETE', url });
+    expect(cancel.json()).toEqual({ cancelled: 1 });
+    expect((await s.call({ method: 'DELETE', url })).statusCode).toBe(404);
+    expect(
+      (await s.call({ method: 'POST', url: '/api/clients/dev1/composite/observe?paths=/x' })).statusCode,
+    ).toBe(400);
+  });
+});
+
 describe('REST API: object definitions (/api/objects)', () => {
   it("answers the model's objects with resource names, types, units and operations", async () => {
     const s = await restSetup();

@@ -149,6 +149,14 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
         e.endpoint,
       );
     },
+    compositeNotification: (e) => {
+      if (hub.size === 0) return;
+      hub.publish(
+        'composite-notification',
+        { endpoint: e.endpoint, paths: e.paths.map(formatLwm2mPath), entries: entriesToJson(e.entries) },
+        e.endpoint,
+      );
+    },
     send: (e) => {
       if (hub.size === 0) return;
       hub.publish('send', { endpoint: e.endpoint, entries: entriesToJson(e.entries) }, e.endpoint);
@@ -173,7 +181,7 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     {
       schema: {
         summary:
-          'Server-sent events: registered, updated, deregistered, expired, notification, send, firmware-progress, campaign-finished (data: JSON)',
+          'Server-sent events: registered, updated, deregistered, expired, notification, composite-notification, send, firmware-progress, campaign-finished (data: JSON)',
         tags: ['events'],
         querystring: {
           type: 'object',
