@@ -281,6 +281,9 @@ describe('REST API: the OpenAPI document lists the console routes', () => {
       '/api/objects/{objectId}',
       '/api/firmware/campaigns/{id}/cancel',
       '/api/firmware/{id}',
+      '/api/clients/{endpoint}/composite/observe',
+      '/api/clients/{endpoint}/log',
+      '/api/clients/{endpoint}/log/entries',
     ])
       expect(Object.keys(doc.paths), path).toContain(path);
     expect(doc.paths['/api/firmware/{id}']).toHaveProperty('delete');
