@@ -49,8 +49,8 @@ export async function api<T>(method: Method, path: string, body?: unknown): Prom
   if (body !== undefined) {
     init.headers = headers({ 'content-type': 'application/json' });
     init.body = JSON.stringify(body);
-  } else if (method !== 'GET' && method !== 'DELETE') {
-    // state-changing requests always say they are JSON (the API's CSRF check wants it)
+  } else if (method !== 'GET') {
+    // state-changing requests always say they are JSON (a cross-site form cannot), DELETE included
     init.headers = headers({ 'content-type': 'application/json' });
     init.body = '{}';
   }

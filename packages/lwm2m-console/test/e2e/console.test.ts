@@ -295,7 +295,7 @@ describe.skipIf(browserPath === undefined)('web console in Chromium (issue 19)',
   it('has a dark theme, fits a phone-sized window, and logged no console errors', async () => {
     await page.goto(`${url}/#/devices`);
     await page.getByRole('button', { name: /Switch to dark theme/ }).click();
-    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
+    await expect.poll(() => page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     await page.getByTestId('page-info').filter({ hasText: 'of' }).waitFor();
     await shot('devices-dark');
     await page.setViewportSize({ width: 390, height: 844 });
