@@ -16,6 +16,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../lwm2m/src/cli/main.js';
+import { fileDescriptorLimit } from '../../../lwm2m/src/node/fleet.js';
 import { capture, waitFor } from '../../../lwm2m/test/cli/io.js';
 import { CHROMIUM_ARGS, chromiumPath } from './chromium.js';
 
@@ -53,6 +54,12 @@ describe.skipIf(browserPath === undefined)('web console in Chromium (issue 19)',
   };
 
   beforeAll(async () => {
+    // each fleet device holds one UDP socket: say so plainly when the process may not open enough
+    const limit = fileDescriptorLimit();
+    if (limit !== undefined && limit < FLEET + 1000)
+      throw new Error(
+        `${SUITE}: needs ${FLEET + 1000} open files, ulimit -n is ${limit} (raise it: ulimit -n 20000)`,
+      );
     mkdirSync(ARTIFACTS, { recursive: true });
     dir = await mkdtemp(join(tmpdir(), 'thimble-console-'));
     // the console as it ships: Vite's production build (into a temporary folder, not the package's dist)
