@@ -15,6 +15,7 @@ const allowedPackages = {
   lwm2m: ['coap-core', 'oscore'],
   'coap-cli': ['coap-core', 'oscore'],
   dtls: [],
+  'lwm2m-console': [],
 };
 
 /**

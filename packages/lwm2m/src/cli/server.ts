@@ -12,6 +12,7 @@ import { nodeCrypto } from '@thimble/oscore/node';
 import type { BootstrapConfigStore } from '../bootstrap/types.js';
 import { createRestApi, startRestApi } from '../node/rest/app.js';
 import { isLoopbackHost, RequestGuard } from '../node/rest/guard.js';
+import { CoapMessageLog } from '../node/rest/message-log.js';
 import { openSqliteStores } from '../node/sqlite-store.js';
 import { FirmwareCampaigns } from '../server/firmware/campaign.js';
 import type { FirmwareService } from '../server/firmware/types.js';
@@ -24,6 +25,7 @@ import {
 import { MemorySecurityStore } from '../server/security/store.js';
 import type { SecurityStore } from '../server/security/types.js';
 import { Lwm2mServer } from '../server/server.js';
+import { defaultConsoleDir } from './console-dir.js';
 import type { CliIo } from './io.js';
 import { untilStopped } from './signals.js';
 
@@ -68,7 +70,7 @@ export const serverCommandDeps: ServerCommandDeps = {
 };
 
 export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
-               [--allowed-host NAME]... [--cors-origin ORIGIN]...
+               [--allowed-host NAME]... [--cors-origin ORIGIN]... [--console DIR|none]
 
 Server options:
       --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
@@ -82,6 +84,7 @@ Server options:
                           [::1] and --host (repeatable; DNS rebinding protection)
       --cors-origin ORIGIN  an origin (https://console.example) allowed to call the API cross-origin
                           (repeatable)
+      --console DIR|none  the web console's files, served at / (default: the console shipped in the package)
 `;
 
 function port(text: string | undefined, fallback: number): number {
@@ -159,11 +162,14 @@ export async function runServer(
     }
   };
   try {
+    // the console's per-device CoAP log: logs only the devices someone watches
+    const messageLog = new CoapMessageLog();
     const transport = await UdpTransport.bind({ address: values['coap-host'], port: coapPort });
     closers.push(() => transport.close());
     // the server builds its endpoint on the socket (with the OSCORE layer when there are credentials)
     const server = new Lwm2mServer({
       transport,
+      endpointOptions: { trace: messageLog.trace },
       store: stores.registrations,
       ...(stores.observations === undefined ? {} : { observationStore: stores.observations }),
       ...(stores.security === undefined ? {} : { security: stores.security, oscore: { crypto: nodeCrypto } }),
@@ -181,8 +187,11 @@ export async function runServer(
       coapUri: `coap://${hostPort(values['coap-host'] ?? '127.0.0.1', local.port)}`,
     });
     if (firmware?.close !== undefined) closers.push(() => firmware.close?.());
+    const consoleDir = values.console === 'none' ? undefined : (values.console ?? defaultConsoleDir());
     const app = await createRestApi({
       server,
+      ...(consoleDir === undefined ? {} : { console: consoleDir }),
+      messageLog,
       ...(firmware === undefined ? {} : { firmware }),
       ...(stores.security === undefined ? {} : { security: stores.security }),
       ...(stores.bootstrap === undefined ? {} : { bootstrap: stores.bootstrap }),
@@ -191,7 +200,7 @@ export async function runServer(
     closers.push(() => app.close());
     const url = await startRestApi(app, { host, port: httpPort });
     log(
-      `LwM2M server on udp ${hostPort(local.address, local.port)}, REST API on ${url}/api${token ? ' (bearer token)' : ''}`,
+      `LwM2M server on udp ${hostPort(local.address, local.port)}, REST API on ${url}/api${token ? ' (bearer token)' : ''}${consoleDir === undefined ? '' : `, web console on ${url}/`}`,
     );
   } catch (e) {
     io.stderr.write(`lwm2m server: ${(e as Error).message}\n`);
@@ -217,6 +226,7 @@ function parse(argv: readonly string[]) {
       token: { type: 'string' },
       'allowed-host': { type: 'string', multiple: true },
       'cors-origin': { type: 'string', multiple: true },
+      console: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,32 @@ async function started(
 }
 
 describe('lwm2m server', () => {
+  it('serves the web console at / from --console DIR (no token needed for it), none with --console none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'thimble-cli-console-'));
+    try {
+      writeFileSync(join(dir, 'index.html'), '<!doctype html><title>the console</title>');
+      const s = await started(['--token', 'tk', '--console', dir]);
+      expect(s.c.out()).toContain(`web console on ${s.api}/`);
+      const page = await fetch(`${s.api}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('the console');
+      // the page's per-device CoAP log is wired to the CoAP endpoint
+      const stats = (await (
+        await fetch(`${s.api}/api/stats`, { headers: { authorization: 'Bearer tk' } })
+      ).json()) as { services: unknown };
+      expect(stats.services).toMatchObject({ messageLog: true, firmware: true });
+      s.stop.abort();
+      expect(await s.exit).toBe(0);
+      const off = await started(['--console', 'none']);
+      expect(off.c.out()).not.toContain('web console');
+      expect((await fetch(`${off.api}/`)).status).toBe(404);
+      off.stop.abort();
+      expect(await off.exit).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs a server on UDP with the REST API, logs registrations and stops on the signal', async () => {
     const s = await started(['--token', 'tk', '--host', '127.0.0.1']);
     expect(s.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

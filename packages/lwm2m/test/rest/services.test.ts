@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FakeBootstrapStore, FakeFirmwareService, FakeSecurityStore } from './fakes.js';
 import { restSetup } from './harness.js';
+
+const sha256Hex16 = (hex: string) =>
+  createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex').slice(0, 16);
 
 const IMAGE = new Uint8Array(3000).map((_, i) => i & 0xff);
 
@@ -94,12 +98,16 @@ describe('REST API: credentials (/api/security) and bootstrap configurations (/a
     const psk = { identity: 'dev1-id', key: '00112233445566778899aabbccddeeff' };
     const put = await s.call({ method: 'PUT', url: '/api/security/dev1', payload: { psk } });
     expect(put.statusCode).toBe(200);
-    expect(put.json()).toEqual({ endpoint: 'dev1', psk });
+    // secrets are write-only: the answer has the identity and a fingerprint (SHA-256 of the key, 8 bytes)
+    expect(put.json()).toEqual({
+      endpoint: 'dev1',
+      psk: { identity: 'dev1-id', keyFingerprint: sha256Hex16(psk.key) },
+    });
     const oscore = { masterSecret: '0102030405060708090a0b0c0d0e0f10', senderId: '01', recipientId: '' };
     await s.call({ method: 'PUT', url: '/api/security/dev2', payload: { endpoint: 'dev2', oscore } });
     expect((await s.call({ method: 'GET', url: '/api/security/dev2' })).json()).toEqual({
       endpoint: 'dev2',
-      oscore,
+      oscore: { senderId: '01', recipientId: '', masterSecretFingerprint: sha256Hex16(oscore.masterSecret) },
     });
     expect((await s.call({ method: 'GET', url: '/api/security' })).json()).toHaveLength(2);
     const taken = await s.call({ method: 'PUT', url: '/api/security/dev3', payload: { psk } });

@@ -12,10 +12,15 @@ import type { FirmwareEvent, FirmwareService } from '../../server/firmware/types
 import type { SecurityStore } from '../../server/security/types.js';
 import type { Lwm2mServer, Lwm2mServerEvents } from '../../server/server.js';
 import { clientRoutes, registrationToJson } from './clients.js';
+import { consoleRoutes } from './console.js';
 import { type ErrorBody, errorResponse } from './errors.js';
 import { EventHub, type EventHubOptions } from './events.js';
 import { guardOf, guardRestApi, isLoopbackHost, RestApiConfigError } from './guard.js';
 import { entriesToJson, nodeToJson } from './json-nodes.js';
+import { logRoutes } from './log-routes.js';
+import type { CoapMessageLog } from './message-log.js';
+import { objectRoutes } from './objects.js';
+import { registrationRoutes } from './registrations.js';
 import { errors, SHARED_SCHEMAS } from './schemas.js';
 import { serviceRoutes } from './services.js';
 
@@ -44,6 +49,13 @@ export interface RestApiOptions {
   readonly maxImageBytes?: number;
   /** Largest JSON body, bytes (default 1 MiB). */
   readonly bodyLimit?: number;
+  /** A folder with the web console's built files, served at `/` (see `consoleRoutes`). */
+  readonly console?: string;
+  /**
+   * The per-device CoAP message log behind `/api/clients/:endpoint/log` (its `trace` must be the CoAP
+   * endpoint's trace hook); without one that route answers 501.
+   */
+  readonly messageLog?: CoapMessageLog;
 }
 
 export interface ListenOptions {
@@ -107,6 +119,8 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
   if (options.token !== undefined) {
     const expected = digest(options.token);
     app.addHook('onRequest', async (req, reply) => {
+      // the console's static files: a browser loads the page before the operator gives the token
+      if (req.routeOptions.config.public === true && !req.url.startsWith('/api/')) return;
       const header = req.headers.authorization ?? '';
       const m = /^Bearer +(.+)$/i.exec(header);
       if (m === null || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
@@ -150,6 +164,14 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
         e.endpoint,
       );
     },
+    compositeNotification: (e) => {
+      if (hub.size === 0) return;
+      hub.publish(
+        'composite-notification',
+        { endpoint: e.endpoint, paths: e.paths.map(formatLwm2mPath), entries: entriesToJson(e.entries) },
+        e.endpoint,
+      );
+    },
     send: (e) => {
       if (hub.size === 0) return;
       hub.publish('send', { endpoint: e.endpoint, entries: entriesToJson(e.entries) }, e.endpoint);
@@ -174,7 +196,7 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     {
       schema: {
         summary:
-          'Server-sent events: registered, updated, deregistered, expired, notification, send, firmware-progress, campaign-finished (data: JSON)',
+          'Server-sent events: registered, updated, deregistered, expired, notification, composite-notification, send, firmware-progress, campaign-finished (data: JSON)',
         tags: ['events'],
         querystring: {
           type: 'object',
@@ -203,6 +225,16 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
 
   // ---- routes
   clientRoutes(app, server);
+  registrationRoutes(app, server, {
+    firmware: options.firmware !== undefined,
+    bootstrap: options.bootstrap !== undefined,
+    security: options.security !== undefined,
+    messageLog: options.messageLog !== undefined,
+  });
+  const detachLog = options.messageLog?.attach(server);
+  if (detachLog !== undefined) app.addHook('onClose', async () => detachLog());
+  logRoutes(app, options.messageLog);
+  objectRoutes(app, server.model);
   serviceRoutes(app, {
     firmware: options.firmware,
     bootstrap: options.bootstrap,
@@ -220,6 +252,8 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     },
     async () => app.swagger(),
   );
+
+  if (options.console !== undefined) consoleRoutes(app, options.console);
 
   await app.ready();
   return app;

@@ -426,6 +426,81 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
     },
   );
 
+  // Observe-Composite (Core §6.4.3, LwM2M 1.1+): notifications go to /api/events as composite-notification
+  const pathsQuery = {
+    type: 'string',
+    maxLength: 4096,
+    description: 'comma-separated paths: /3/0/0,/3303/0',
+  } as const;
+  const sameKey = (paths: readonly Lwm2mPath[]) => paths.map(formatLwm2mPath).join(',');
+  app.post<{ Params: { endpoint: string }; Querystring: DeviceQuery & { paths: string } }>(
+    '/api/clients/:endpoint/composite/observe',
+    {
+      schema: {
+        summary:
+          'Observe-Composite (Core §6.4.3): answers the current values; notifications go to /api/events (composite-notification)',
+        tags: ['information reporting'],
+        params: endpointOnly,
+        querystring: {
+          type: 'object',
+          required: ['paths'],
+          properties: { paths: pathsQuery, format: formatQuery, timeout: timeoutQuery },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              endpoint: { type: 'string' },
+              paths: { type: 'array', items: { type: 'string' } },
+              entries: { type: 'array', items: compositeEntry },
+            },
+          },
+          ...DEVICE_ERRORS,
+        },
+      },
+    },
+    async (req) => {
+      const { endpoint } = req.params;
+      const paths = req.query.paths.split(',').map((p) => parsePath(p.trim()));
+      const key = sameKey(paths);
+      // observing the same paths twice would only double the notifications: the running observation answers
+      const running = server
+        .compositeObservationsOf(endpoint)
+        .find((o) => !o.done && sameKey(o.paths) === key);
+      const observation = running ?? (await server.observeComposite(endpoint, paths, options(req.query)));
+      const latest = observation.latest;
+      return {
+        endpoint,
+        paths: paths.map(formatLwm2mPath),
+        ...(latest === undefined ? {} : { entries: entriesToJson(latest) }),
+      };
+    },
+  );
+
+  app.delete<{ Params: { endpoint: string }; Querystring: { paths: string } }>(
+    '/api/clients/:endpoint/composite/observe',
+    {
+      schema: {
+        summary: 'Cancel an Observe-Composite (Core §6.4.2) of exactly these paths',
+        tags: ['information reporting'],
+        params: endpointOnly,
+        querystring: { type: 'object', required: ['paths'], properties: { paths: pathsQuery } },
+        response: {
+          200: { type: 'object', properties: { cancelled: { type: 'integer' } } },
+          ...errors(400, 401, 404),
+        },
+      },
+    },
+    async (req) => {
+      const { endpoint } = req.params;
+      registered(endpoint);
+      const paths = req.query.paths.split(',').map((p) => parsePath(p.trim()));
+      const cancelled = await server.cancelObserveComposite(endpoint, paths);
+      if (cancelled === 0) throw new HttpError(404, 'not-observed', `${sameKey(paths)} is not observed`);
+      return { cancelled };
+    },
+  );
+
   app.put<{
     Params: { endpoint: string };
     Querystring: DeviceQuery;

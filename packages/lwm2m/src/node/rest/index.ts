@@ -21,4 +21,10 @@ export {
   valueFromJson,
   valueToJson,
 } from './json-nodes.js';
+export {
+  type CoapLogEntry,
+  CoapMessageLog,
+  type CoapMessageLogOptions,
+  describeEntry,
+} from './message-log.js';
 export { FORMAT_NAMES } from './schemas.js';

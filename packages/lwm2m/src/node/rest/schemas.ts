@@ -116,6 +116,7 @@ export const CampaignSchema = {
     state: { type: 'string', enum: ['running', 'finished'] },
     createdAt: { type: 'number' },
     finishedAt: { type: 'number' },
+    cancelled: { type: 'boolean' },
     succeeded: { type: 'integer' },
     failed: { type: 'integer' },
     devices: { type: 'array', items: { $ref: 'DeviceCampaignStatus#' } },
@@ -148,6 +149,35 @@ export const CredentialsSchema = {
     },
   },
   additionalProperties: false,
+} as const;
+
+const fingerprint = {
+  type: 'string',
+  description: 'the first 8 bytes of the SHA-256 of the secret, hex: tells keys apart, reveals none',
+} as const;
+
+export const CredentialsViewSchema = {
+  $id: 'EndpointCredentialsView',
+  type: 'object',
+  description:
+    'Credentials of one endpoint as the API shows them: identities and key fingerprints, never a key (secrets are write-only).',
+  properties: {
+    endpoint: { type: 'string' },
+    psk: {
+      type: 'object',
+      properties: { identity: { type: 'string' }, keyFingerprint: fingerprint },
+    },
+    oscore: {
+      type: 'object',
+      properties: {
+        senderId: { type: 'string' },
+        recipientId: { type: 'string' },
+        idContext: { type: 'string' },
+        masterSecretFingerprint: fingerprint,
+        masterSaltFingerprint: fingerprint,
+      },
+    },
+  },
 } as const;
 
 const securityInstance = {
@@ -227,6 +257,7 @@ export const SHARED_SCHEMAS = [
   DeviceCampaignStatusSchema,
   CampaignSchema,
   CredentialsSchema,
+  CredentialsViewSchema,
   BootstrapConfigSchema,
 ] as const;
 

@@ -2,6 +2,7 @@
  * `/api/firmware`, `/api/bootstrap` and `/api/security`: thin routes over the `FirmwareService`,
  * `BootstrapConfigStore` and `SecurityStore` contracts. A route whose service was not given answers 501.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { BootstrapConfig, BootstrapConfigStore } from '../../bootstrap/types.js';
 import type { CampaignOptions, FirmwareService } from '../../server/firmware/types.js';
@@ -32,6 +33,33 @@ function refused<T>(status: number, code: string, f: () => T): T {
   }
 }
 
+/** The first 8 bytes of the SHA-256 of a hex secret, in hex. */
+const fingerprintOf = (hex: string): string =>
+  createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex').slice(0, 16);
+
+/** Credentials without their secrets (schema `EndpointCredentialsView`): keys are write-only. */
+export function credentialsView(c: EndpointCredentials) {
+  return {
+    endpoint: c.endpoint,
+    ...(c.psk === undefined
+      ? {}
+      : { psk: { identity: c.psk.identity, keyFingerprint: fingerprintOf(c.psk.key) } }),
+    ...(c.oscore === undefined
+      ? {}
+      : {
+          oscore: {
+            senderId: c.oscore.senderId,
+            recipientId: c.oscore.recipientId,
+            ...(c.oscore.idContext === undefined ? {} : { idContext: c.oscore.idContext }),
+            masterSecretFingerprint: fingerprintOf(c.oscore.masterSecret),
+            ...(c.oscore.masterSalt === undefined
+              ? {}
+              : { masterSaltFingerprint: fingerprintOf(c.oscore.masterSalt) }),
+          },
+        }),
+  };
+}
+
 const BINARY_BODY = {
   content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
 };
@@ -45,6 +73,7 @@ const byEndpoint = {
 export function serviceRoutes(app: FastifyInstance, options: ServiceRouteOptions): void {
   // a scope of their own: only the image upload takes application/octet-stream (elsewhere it is a 415)
   app.register(async (scope) => firmwareRoutes(scope, options));
+  firmwareRemovalRoutes(app, options);
   securityRoutes(app, options.security);
   bootstrapRoutes(app, options.bootstrap);
 }
@@ -169,6 +198,78 @@ function firmwareRoutes(app: FastifyInstance, options: ServiceRouteOptions): voi
   );
 }
 
+function firmwareRemovalRoutes(app: FastifyInstance, options: ServiceRouteOptions): void {
+  const tags = ['firmware'];
+  const firmware = () => need(options.firmware, 'firmware service');
+  const idParams = {
+    type: 'object',
+    required: ['id'],
+    properties: { id: { type: 'string', maxLength: 128 } },
+  } as const;
+  const optional = <K extends 'cancelCampaign' | 'removeImage' | 'removeCampaign'>(
+    name: K,
+  ): NonNullable<FirmwareService[K]> => {
+    const service = firmware();
+    const f = service[name];
+    if (f === undefined) throw new HttpError(501, 'not-implemented', `this firmware service has no ${name}`);
+    return f.bind(service) as NonNullable<FirmwareService[K]>;
+  };
+
+  app.post<{ Params: { id: string } }>(
+    '/api/firmware/campaigns/:id/cancel',
+    {
+      schema: {
+        summary:
+          'Cancel a running campaign: devices not started fail, attempts in progress are aborted (a finished campaign is answered as it is)',
+        tags,
+        params: idParams,
+        response: { 200: ref('Campaign'), ...errors(401, 404, 501) },
+      },
+    },
+    async (req) => {
+      const status = optional('cancelCampaign')(req.params.id);
+      if (status === undefined) throw notFound(`no campaign "${req.params.id}"`);
+      return status;
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/api/firmware/campaigns/:id',
+    {
+      schema: {
+        summary: 'Forget a finished campaign (409 while it runs)',
+        tags,
+        params: idParams,
+        response: { 204: { type: 'null' }, ...errors(401, 404, 409, 501) },
+      },
+    },
+    async (req, reply) => {
+      const remove = optional('removeCampaign');
+      if (!refused(409, 'conflict', () => remove(req.params.id)))
+        throw notFound(`no campaign "${req.params.id}"`);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/api/firmware/:id',
+    {
+      schema: {
+        summary: 'Remove a firmware image (409 while a running campaign uses it)',
+        tags,
+        params: idParams,
+        response: { 204: { type: 'null' }, ...errors(401, 404, 409, 501) },
+      },
+    },
+    async (req, reply) => {
+      const remove = optional('removeImage');
+      if (!refused(409, 'conflict', () => remove(req.params.id)))
+        throw notFound(`no image "${req.params.id}"`);
+      return reply.code(204).send();
+    },
+  );
+}
+
 function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined): void {
   const tags = ['security'];
   const security = () => need(store, 'security store');
@@ -177,28 +278,28 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
     '/api/security',
     {
       schema: {
-        summary: 'Credentials of every endpoint',
+        summary: 'Credentials of every endpoint: identities and key fingerprints, never keys',
         tags,
-        response: { 200: { type: 'array', items: ref('EndpointCredentials') }, ...errors(401, 501) },
+        response: { 200: { type: 'array', items: ref('EndpointCredentialsView') }, ...errors(401, 501) },
       },
     },
-    async () => security().list(),
+    async () => security().list().map(credentialsView),
   );
 
   app.get<{ Params: { endpoint: string } }>(
     '/api/security/:endpoint',
     {
       schema: {
-        summary: 'Credentials of one endpoint',
+        summary: 'Credentials of one endpoint: identities and key fingerprints, never keys',
         tags,
         params: byEndpoint,
-        response: { 200: ref('EndpointCredentials'), ...errors(401, 404, 501) },
+        response: { 200: ref('EndpointCredentialsView'), ...errors(401, 404, 501) },
       },
     },
     async (req) => {
       const credentials = security().get(req.params.endpoint);
       if (credentials === undefined) throw notFound(`no credentials for "${req.params.endpoint}"`);
-      return credentials;
+      return credentialsView(credentials);
     },
   );
 
@@ -210,11 +311,11 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
     {
       schema: {
         summary:
-          'Add or replace the credentials of an endpoint (a PSK identity or OSCORE kid is bound to one endpoint)',
+          'Add or replace (rotate) the credentials of an endpoint (a PSK identity or OSCORE kid is bound to one endpoint); answers them without the keys',
         tags,
         params: byEndpoint,
         body: ref('EndpointCredentials'),
-        response: { 200: ref('EndpointCredentials'), ...errors(400, 401, 409, 501) },
+        response: { 200: ref('EndpointCredentialsView'), ...errors(400, 401, 409, 501) },
       },
     },
     async (req) => {
@@ -226,7 +327,7 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
       if (body.psk === undefined && body.oscore === undefined) throw badRequest('give psk and / or oscore');
       const credentials: EndpointCredentials = { ...body, endpoint };
       refused(409, 'conflict', () => store.put(credentials));
-      return credentials;
+      return credentialsView(credentials);
     },
   );
 

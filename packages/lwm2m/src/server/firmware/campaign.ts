@@ -90,6 +90,8 @@ interface Campaign {
   readonly devices: MutableDevice[];
   readonly queue: MutableDevice[];
   running: number;
+  /** `cancelCampaign` was called: devices not yet done fail. */
+  cancelled: boolean;
 }
 
 /** One attempt on one device: its cancellation and what the device reported. */
@@ -302,12 +304,53 @@ export class FirmwareCampaigns implements FirmwareService {
       devices,
       queue: devices.slice(),
       running: 0,
+      cancelled: false,
     };
     this.campaignsById.set(id, campaign);
     this.trimFinished();
     // workers start after the caller has the status (and could subscribe)
     this.clock.setTimeout(() => this.pump(campaign), 0);
     return this.status(campaign);
+  }
+
+  /**
+   * Cancels a running campaign: devices not started yet fail at once, attempts in progress are aborted
+   * (their observations cancelled; a device already updating may still finish on its own). Undefined for
+   * an unknown campaign; a finished one stays as it was.
+   */
+  cancelCampaign(id: string): CampaignStatus | undefined {
+    const c = this.campaignsById.get(id);
+    if (c === undefined) return undefined;
+    if (c.finishedAt !== undefined || c.cancelled) return this.status(c);
+    c.cancelled = true;
+    for (const d of c.queue.splice(0)) {
+      d.state = 'failed';
+      d.error = 'the campaign was cancelled';
+      d.finishedAt = this.clock.now();
+      this.progress(c, d);
+    }
+    for (const a of [...this.active.values()])
+      if (a.campaign === c) this.abort(a, new AttemptError('the campaign was cancelled', true));
+    if (c.running === 0) this.finish(c);
+    return this.status(c);
+  }
+
+  /** Forgets an image no running campaign uses; false for an unknown one; throws while one uses it. */
+  removeImage(id: string): boolean {
+    const image = this.imagesById.get(id);
+    if (image === undefined) return false;
+    for (const c of this.campaignsById.values())
+      if (c.image === image && c.finishedAt === undefined)
+        throw new Error(`image "${id}" is in use by running campaign "${c.id}"`);
+    return this.imagesById.delete(id);
+  }
+
+  /** Forgets a finished campaign; false for an unknown one; throws while it runs. */
+  removeCampaign(id: string): boolean {
+    const c = this.campaignsById.get(id);
+    if (c === undefined) return false;
+    if (c.finishedAt === undefined) throw new Error(`campaign "${id}" is running: cancel it first`);
+    return this.campaignsById.delete(id);
   }
 
   campaign(id: string): CampaignStatus | undefined {
@@ -355,6 +398,7 @@ export class FirmwareCampaigns implements FirmwareService {
       state: c.finishedAt === undefined ? 'running' : 'finished',
       createdAt: c.createdAt,
       ...(c.finishedAt === undefined ? {} : { finishedAt: c.finishedAt }),
+      ...(c.cancelled ? { cancelled: true } : {}),
       succeeded,
       failed,
       devices: c.devices.map(copyDevice),
@@ -390,12 +434,15 @@ export class FirmwareCampaigns implements FirmwareService {
       void this.runDevice(c, d).finally(() => {
         c.running--;
         if (c.queue.length > 0) this.pump(c);
-        else if (c.running === 0 && c.finishedAt === undefined) {
-          c.finishedAt = this.clock.now();
-          this.emit({ type: 'campaign-finished', campaign: this.status(c) });
-        }
+        else if (c.running === 0) this.finish(c);
       });
     }
+  }
+
+  private finish(c: Campaign): void {
+    if (c.finishedAt !== undefined) return;
+    c.finishedAt = this.clock.now();
+    this.emit({ type: 'campaign-finished', campaign: this.status(c) });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -414,6 +461,7 @@ export class FirmwareCampaigns implements FirmwareService {
       delete d.error;
       let error: Error | undefined;
       if (this.closed) error = new AttemptError('the firmware service closed', true);
+      else if (c.cancelled) error = new AttemptError('the campaign was cancelled', true);
       else if (this.active.has(d.endpoint))
         error = new AttemptError('the device is in another campaign', true);
       else error = await this.attempt(c, d);

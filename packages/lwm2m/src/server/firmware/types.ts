@@ -62,6 +62,8 @@ export interface CampaignStatus {
   readonly state: 'running' | 'finished';
   readonly createdAt: number;
   readonly finishedAt?: number;
+  /** The campaign was cancelled (`cancelCampaign`). */
+  readonly cancelled?: boolean;
   readonly succeeded: number;
   readonly failed: number;
   readonly devices: readonly DeviceCampaignStatus[];
@@ -80,6 +82,12 @@ export interface FirmwareService {
   startCampaign(options: CampaignOptions): CampaignStatus;
   campaign(id: string): CampaignStatus | undefined;
   campaigns(): CampaignStatus[];
+  /** Cancels a running campaign (optional: without it the REST API answers 501); undefined when unknown. */
+  cancelCampaign?(id: string): CampaignStatus | undefined;
+  /** Forgets an image; false when unknown; throws an `Error` while a running campaign uses it. */
+  removeImage?(id: string): boolean;
+  /** Forgets a finished campaign; false when unknown; throws an `Error` while it runs. */
+  removeCampaign?(id: string): boolean;
   /** Listens to progress and campaign ends; returns the function that stops listening. */
   subscribe(listener: (event: FirmwareEvent) => void): () => void;
 }
