@@ -39,8 +39,12 @@ describe('REST API: firmware (/api/firmware)', () => {
     expect(campaign.devices).toEqual([
       { endpoint: 'dev1', state: 'pending', bytesSent: 0, totalBytes: 3000, attempts: 0 },
     ]);
-    await new Promise((r) => setTimeout(r, 50));
-    const shown = await s.call({ method: 'GET', url: `/api/firmware/campaigns/${campaign.id}` });
+    // the fake campaign finishes on a timer of its own: wait for it (up to 10 s on a loaded machine)
+    let shown = await s.call({ method: 'GET', url: `/api/firmware/campaigns/${campaign.id}` });
+    for (let i = 0; i < 200 && shown.json().state !== 'finished'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      shown = await s.call({ method: 'GET', url: `/api/firmware/campaigns/${campaign.id}` });
+    }
     expect(shown.json()).toMatchObject({
       state: 'finished',
       succeeded: 1,
