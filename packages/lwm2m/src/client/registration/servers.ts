@@ -21,6 +21,7 @@ import {
   type CoapOptionInit,
   CoapRequestError,
   type CoapResponse,
+  CoapTransportError,
   type CoapUri,
   Code,
   formatCode,
@@ -267,10 +268,16 @@ const NO_QUERY: readonly string[] = [];
 type ConnectionTarget = { readonly peer: Peer; readonly options: readonly CoapOptionInit[] };
 const LINK_FORMAT = 40;
 
+/** A DTLS failure of the secure transport (handshake, alert, bad key): typed, never read from a message. */
+const isDtlsFailure = (e: unknown): boolean => e instanceof CoapTransportError && e.reason === 'dtls';
+
+/** A request refused by the security layer (OSCORE verification). */
+const isSecurityRefusal = (e: unknown): boolean => e instanceof CoapRequestError && e.reason === 'security';
+
 /** A failure to reach the server that is about security (DTLS handshake, OSCORE verification). */
 function classify(e: unknown): Error {
   const err = e instanceof Error ? e : new Error(String(e));
-  if (/DTLS|handshake|alert/i.test(err.message) || (e instanceof CoapRequestError && e.reason === 'security'))
+  if (isDtlsFailure(e) || (e instanceof CoapRequestError && isDtlsFailure(e.cause)) || isSecurityRefusal(e))
     return new Lwm2mClientError('security', '5.00', `security: ${err.message}`);
   return err;
 }
