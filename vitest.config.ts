@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const packages = ['coap-core', 'oscore', 'lwm2m'];
+const packages = ['coap-core', 'oscore', 'lwm2m', 'lwm2m-espruino'];
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
