@@ -69,15 +69,16 @@ function enc(t, code, mid, tok, o, p) {
       e = C(d - 13);
       d = 13;
     }
+    if (l > 12 && l < 269) {
+      e += C(l - 13);
+      l = 13;
+    }
     /*FULL*/
     if (l > 268) {
       e += C((l - 269) >> 8, (l - 269) & 255);
       l = 14;
-    } else if (l > 12) {
-      /*END*/
-      e += C(l - 13);
-      l = 13;
     }
+    /*END*/
     s += C((d << 4) | l) + e + x[1];
   });
   return p ? s + '\xff' + p : s;
@@ -186,7 +187,7 @@ function tparse(s, t) {
   /*END*/
   if (t == 'i' || t == 'f') {
     var v = num(s);
-    return s.charCodeAt(0) > 127 ? v - 2 ** (8 * s.length) : v;
+    return s.charCodeAt(0) > 127 ? v - Math.pow(2, 8 * s.length) : v;
   }
   return s;
 }
@@ -246,7 +247,7 @@ var SK = [];
   while (SK.length < 64) {
     var q = 2;
     while (q * q <= p && p % q) q++;
-    if (q * q > p) SK.push(((p ** (1 / 3) % 1) * 4294967296) | 0);
+    if (q * q > p) SK.push(((Math.pow(p, 1 / 3) % 1) * 4294967296) | 0);
     p++;
   }
 })();
@@ -535,9 +536,9 @@ function read(p, h, f) {
     }
     if (p.length > 3) pl = tlv(1, p[3], tval(v, kind(v)));
     /*END*/
-  } else if (f == SENML)
-    /*FULL*/
-    pl = senml(p, h);
+  }
+  /*FULL*/
+  if (f == SENML) pl = senml(p, h);
   /*END*/
   return pl == undefined ? [NOT_ACCEPTABLE] : [CONTENT, f, pl];
 }

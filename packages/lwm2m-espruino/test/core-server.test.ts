@@ -149,6 +149,5 @@ describe.runIf(run)('core profile (1,600 variables) against lwm2m server', () =>
     expect(peak).toBeGreaterThan(0);
     // the issue targets 1,000 (not met yet, see bench/RESULTS.md); this guards against growth
     expect(peak).toBeLessThanOrEqual(1450);
-    expect(await device.exit).toBe(0);
   }, 30_000);
 });
