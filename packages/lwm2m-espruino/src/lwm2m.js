@@ -343,8 +343,8 @@ var ticker;
 var regTimer;
 var sock;
 
-function emit(e, v) {
-  api.emit(e, v);
+function emit(e, v, w) {
+  api.emit(e, v, w);
 }
 
 /** Stops a timer if there is one (Espruino throws on clearTimeout(undefined)); gives 0. */
@@ -504,6 +504,7 @@ function writes(p, cf, pl, inst) {
   }
   if (cf == TEXT && p.length == 3) w.push([p[2], untext(pl, typ(inst[p[2]]))]);
   else if (cf == TLV) untlv(pl).forEach(one);
+  /*FULL*/ else if (cf == OPAQUE && p.length == 3) w.push([p[2], pl]);
   /*FULL*/ else if (cf == SENML) w = unsenml(pl, p, inst);
   /*END*/ else throw UNSUPPORTED;
   return w;
@@ -769,6 +770,201 @@ function update(withObjects) {
 }
 
 /*FULL*/
+// ---- full profile: SenML JSON, Create/Delete, Firmware Update (object 5), Send
+
+/** SenML JSON (RFC 8428, LwM2M TS Core 1.1 §7.4.4) of path `p` at `h`: full names, no base name. */
+function senml(p, h) {
+  var out = [];
+  function res(path, r) {
+    var v = val(r);
+    var t = typ(r);
+    (isA(v) ? v : [v]).forEach((x, j) => {
+      var e = { n: path + (isA(v) ? '/' + j : '') };
+      if (t == 'o') e.vd = btoa(x);
+      else e[{ b: 'vb', s: 'vs' }[kind(x)] || 'v'] = x;
+      out.push(e);
+    });
+  }
+  function inst(path, i) {
+    for (var r in i) if (readable(i[r])) res(path + '/' + r, i[r]);
+  }
+  var base = '/' + p.join('/');
+  if (p.length > 2) res(base, h);
+  if (p.length == 2) inst(base, h);
+  if (p.length == 1) for (var i in h) inst(base + '/' + i, h[i]);
+  return JSON.stringify(out);
+}
+
+/** SenML JSON records for instance path `p` as [resourceId, value] pairs (bn + n names a resource). */
+function unsenml(pl, p, inst) {
+  var bn = '';
+  var w = [];
+  JSON.parse(pl).forEach((e) => {
+    if (e.bn != undefined) bn = e.bn;
+    var q = (bn + (e.n || '')).split('/');
+    var r = q.length > 3 ? q[3] : p[2];
+    var v = e.vd != undefined ? atob(e.vd) : e.v != undefined ? e.v : e.vs != undefined ? e.vs : e.vb;
+    if (q.length > 4) {
+      var a = (w.filter((x) => x[0] == r)[0] || w[w.push([r, []]) - 1])[1];
+      a[q[4]] = v;
+    } else w.push([r, v]);
+  });
+  if (inst == undefined) throw BAD_REQUEST;
+  return w;
+}
+
+// Firmware Update (LwM2M TS Core 1.1 Appendix E.6): state 0 idle, 1 downloading, 2 downloaded,
+// 3 updating; Update Result 0 initial, 1 success, 2 not enough flash, 4 connection lost, 5 integrity
+// check failure, 7 invalid URI, 8 update failed. The image goes to Storage as it arrives (never whole
+// in RAM) and its SHA-256 is checked against /30500/0/0 when the server wrote one.
+var fw = { s: 0, r: 0, n: 0, u: '' };
+
+function fwSet(s, r) {
+  fw.s = s;
+  fw.r = r;
+  emit('firmware', s, r);
+  changed('/5/0/3');
+  changed('/5/0/5');
+}
+
+/** Starts a download of `size` bytes (0: unknown, the largest the client takes). */
+function fwStart(size) {
+  var S = require('Storage');
+  fw.f = o.firmwareFile || 'fw';
+  fw.t = size > 0 ? size : o.firmwareMax || 131072;
+  fw.n = 0;
+  fw.h = new Sha();
+  S.erase(fw.f);
+  if (fw.t > S.getFree()) return fwSet(0, 2);
+  fwSet(1, 0);
+}
+
+/** One chunk of the image, written at its offset; false when the image outgrows its space. */
+function fwChunk(b) {
+  if (fw.n + b.length > fw.t) {
+    fwSet(0, 2);
+    return false;
+  }
+  require('Storage').write(fw.f, b, fw.n, fw.t);
+  fw.n += b.length;
+  fw.h.u(b);
+  return true;
+}
+
+function fwEnd() {
+  var want = val(objs[30500][0][0]);
+  var got = fw.h.d();
+  var hex = '';
+  for (var i = 0; i < (want || '').length; i++) hex += (256 + want.charCodeAt(i)).toString(16).substr(1);
+  fw.d = got;
+  if (hex && hex != got) return fwSet(0, 5);
+  fwSet(2, 0);
+}
+
+/** Pull (Appendix E.6): GETs the Package URI block by block (RFC 7959 Block2, 256 bytes: see `full`). */
+function fwPull(num) {
+  // coap://host[:port]/path (no regular expression: Espruino's engine misses optional groups); coaps
+  // is not supported here: Update Result 7
+  var r = fw.u.substr(7);
+  var i = r.indexOf('/');
+  var u = r.substr(0, i).split(':');
+  if (fw.u.indexOf('coap://') || i < 1) return fwSet(0, 7);
+  req(
+    1,
+    r.substr(i + 1).split('/'),
+    [[23, uint((num << 4) | 4)]],
+    '',
+    (r) => {
+      if (fw.s != 1) return;
+      if (!r || r.c != CONTENT) return fwSet(0, r ? 7 : 4);
+      if (num == 0) fwStart(optn(r, 28));
+      var b2 = optn(r, 23);
+      if (!fwChunk(r.p)) return;
+      if (b2 >= 0 && b2 & 8) return fwPull(num + 1);
+      fwEnd();
+    },
+    u[0],
+    Number(u[1]) || 5683,
+  );
+}
+
+/**
+ * Requests the full profile answers itself: Block1 writes of /5/0/0 (push), Create (POST on an object)
+ * and Delete; undefined for the others. [code, options].
+ */
+function full(m, p, h, cf) {
+  var b1 = optn(m, 27);
+  if (p[0] == 5 && p[2] == 0 && m.c == 3) {
+    // push: PUT /5/0/0 in blocks (RFC 7959 §2.5); a block out of order answers 4.08. Espruino's UDP
+    // takes datagrams of up to 528 bytes: blocks above 256 bytes get 4.13 with SZX 4, the size to
+    // start over with (RFC 7959 §2.9.3).
+    if ((b1 & 7) > 4) return [141, [[27, C(4)]]];
+    var n = b1 < 0 ? 0 : b1 >> 4;
+    if (n == 0) fwStart(optn(m, 60));
+    else if (fw.s != 1 || n * (16 << (b1 & 7)) != fw.n) return [INCOMPLETE];
+    if (fw.s != 1 || !fwChunk(m.p)) return [141];
+    if (b1 >= 0 && b1 & 8) return [CONTINUE, [[27, uint(b1)]]];
+    fwEnd();
+    return [CHANGED, b1 < 0 ? [] : [[27, uint(b1)]]];
+  }
+  if (m.c == 2 && p.length == 1 && h) {
+    // Create (Core §6.3.7): TLV instance records, or resources for the lowest free instance id
+    var id = 0;
+    while (h[id]) id++;
+    var t = h[Object.keys(h)[0]] || {};
+    var recs = cf == TLV ? untlv(m.p) : [];
+    if (recs.length && recs[0][0] == 0) {
+      id = recs[0][1];
+      m.p = recs[0][2];
+    }
+    if (h[id]) return [BAD_REQUEST];
+    var res = {};
+    try {
+      writes([p[0], id], cf, m.p, t).forEach((x) => {
+        res[x[0]] = x[1];
+      });
+    } catch (e) {
+      return [BAD_REQUEST];
+    }
+    addInstance(p[0], id, res);
+    return [CREATED, [[8, '' + p[0]], [8, '' + id]]];
+  }
+  if (m.c == 4) {
+    // Delete (Core §6.3.8) of an instance of an app object
+    if (p.length != 2 || !h || p[0] < 4) return [NOT_ALLOWED];
+    delete objs[p[0]][p[1]];
+    update(1);
+    return [DELETED];
+  }
+}
+
+/**
+ * Execute /5/0/2: updating (state 3), then the app's `install(file, length, done)` (or, without one,
+ * success); `done(ok)` gives Update Result 1 or 8 (Appendix E.6).
+ */
+function fwUpdate() {
+  if (fw.s != 2) return;
+  fwSet(3, 0);
+  setTimeout(() => {
+    function done(ok) {
+      fwSet(0, ok ? 1 : 8);
+    }
+    if (o.install) o.install(fw.f, fw.n, done);
+    else done(1);
+  }, 10);
+}
+
+/** Send (LwM2M TS Core 1.1 §6.4.3): the values of `paths` as SenML JSON, POST /dp. */
+function sendValues(paths, cb) {
+  var all2 = [];
+  paths.forEach((s) => {
+    var q = s.split('/').slice(1);
+    all2 = all2.concat(JSON.parse(senml(q, node(q))));
+  });
+  req(2, ['dp'], [[12, C(SENML)]], JSON.stringify(all2), (r) => {
+    if (cb) cb(!!r && r.c == CHANGED);
+  });
+}
 /*END*/
 
 /** Adds (or replaces) an object instance: resources as values or {read, write, execute} handlers. */
@@ -839,6 +1035,17 @@ function Lwm2mClient(opts) {
   lifetime = o.lifetime || 300;
   sid = o.shortId || 1;
   addInstance(0, 0, { 0: 'coap://' + host + ':' + port, 1: !!o.bootstrap, 2: 3, 10: sid });
+  /*FULL*/
+  addInstance(5, 0, {
+    0: { write: () => 0 },
+    1: { read: () => fw.u, write: (u) => ((fw.u = u) ? fwPull(0) : fwSet(0, 0)) },
+    2: { execute: fwUpdate },
+    3: { read: () => fw.s },
+    5: { read: () => fw.r },
+    9: 2,
+  });
+  addInstance(30500, 0, { 0: { value: '', type: 'o' } });
+  /*END*/
   addInstance(1, 0, {
     0: sid,
     1: { read: ltRead, write: ltWrite },
@@ -856,6 +1063,9 @@ proto.changed = changed;
 proto.update = update;
 proto.start = start;
 proto.stop = stop;
+/*FULL*/
+proto.send = sendValues;
+/*END*/
 exports.Lwm2mClient = Lwm2mClient;
 /*FULL*/
 exports.encode = enc;
