@@ -869,6 +869,7 @@ function fwPull(num) {
   var i = r.indexOf('/');
   var u = r.substr(0, i).split(':');
   if (fw.u.indexOf('coap://') || i < 1) return fwSet(0, 7);
+  if (!num) fwSet(1, 0);
   req(
     1,
     r.substr(i + 1).split('/'),

@@ -14,7 +14,7 @@ setTimeout(() => {
       print('MEM ' + u);
     }
   }
-  var c = new L.Lwm2mClient({
+  var opts = {
     endpoint: '__EP__',
     host: '__HOST__',
     port: __PORT__,
@@ -26,8 +26,10 @@ setTimeout(() => {
       if (m) version = m[1];
       done(!!m);
     },
-    __EXTRA__,
-  });
+  };
+  // further options from the test (statements on opts)
+  __EXTRA__;
+  var c = new L.Lwm2mClient(opts);
   c.addInstance(3, 0, {
     0: 'Thimble',
     1: 'Espruino full',
