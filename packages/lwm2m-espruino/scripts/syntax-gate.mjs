@@ -76,12 +76,22 @@ export function checkEspruinoSyntax(code) {
     const declared = new Map();
     for (const st of body) if (st.type === 'FunctionDeclaration') declared.set(st.id.name, st.start);
     if (declared.size === 0) return;
-    const visit = (n, nested) => {
-      if (n.type === 'Identifier' && declared.has(n.name) && !nested && n.start < declared.get(n.name))
+    const visit = (n, nested, parent) => {
+      const isName =
+        parent !== null &&
+        ((parent.type === 'MemberExpression' && parent.property === n && !parent.computed) ||
+          (parent.type === 'Property' && parent.key === n && !parent.computed));
+      if (
+        n.type === 'Identifier' &&
+        !isName &&
+        declared.has(n.name) &&
+        !nested &&
+        n.start < declared.get(n.name)
+      )
         bad(n, `${n.name} used before its function declaration (Espruino does not hoist functions)`);
-      for (const c of children(n)) visit(c, nested || /Function/.test(c.type));
+      for (const c of children(n)) visit(c, nested || /Function/.test(c.type), n);
     };
-    for (const st of body) if (st.type !== 'FunctionDeclaration') visit(st, false);
+    for (const st of body) if (st.type !== 'FunctionDeclaration') visit(st, false, null);
   }
 
   function walk(n, parent) {

@@ -379,8 +379,6 @@ function req(code, path, op, p, cb, h, pt) {
   var x = {
     m: nmid(),
     k: uint((Math.random() * 4294967295) >>> 0 || 1),
-    n: 0,
-    to: 2000 + Math.random() * 1000,
     cb: cb,
   };
   // Uri-Path (11) comes before the options callers add: Content-Format (12), Uri-Query (15), Block2 (23)
@@ -396,6 +394,13 @@ function req(code, path, op, p, cb, h, pt) {
       .concat(op),
     p,
   );
+  retx(x, h, pt);
+}
+
+/** Sends confirmable message `x` (x.b) and retransmits it until answered (RFC 7252 §4.2). */
+function retx(x, h, pt) {
+  x.n = 0;
+  x.to = 2000 + Math.random() * 1000;
   function again() {
     if (x.n++ > 4) return done(x);
     sock.send(x.b, pt || port, h || host);
@@ -639,16 +644,28 @@ function tick() {
       w.ch = 0;
       w.t = now;
       w.m = nmid();
-      if (a[0] == CONTENT)
-        send(
+      var op = [
+        [6, uint(++seq & 16777215)],
+        [12, uint(w.f)],
+      ];
+      if (a[0] != CONTENT) return;
+      /*FULL*/
+      // confirmable notifications: one that is never acknowledged ends the observation (RFC 7641 §4.5)
+      var x = { m: w.m, k: w.k, a: 1, b: enc(0, CONTENT, w.m, w.k, op, a[2]) };
+      x.cb = (r) => {
+        if (!r)
+          watch = watch.filter((y) => {
+            return y != w;
+          });
+      };
+      return retx(x);
+      /*END*/
+      send(
           1,
           CONTENT,
           w.m,
           w.k,
-          [
-            [6, uint(++seq & 16777215)],
-            [12, uint(w.f)],
-          ],
+          op,
           a[2],
         );
     }
@@ -685,7 +702,7 @@ function rx(b, ri) {
       });
     if (!x) return;
     // an empty ACK stops the retransmissions: the response comes separately (RFC 7252 §5.2.2)
-    if (m.t == 2 && !m.c) return (x.tm = clr(x.tm));
+    if (m.t == 2 && !m.c && !x.a) return (x.tm = clr(x.tm));
     done(x, m.t == 3 ? undefined : m);
   }
   if (m.c > 31) return;

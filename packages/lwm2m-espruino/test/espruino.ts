@@ -61,9 +61,18 @@ export interface Device {
 }
 
 const running: ChildProcess[] = [];
+
+/** Ends an interpreter run (run.sh, its sleep and the interpreter: one process group). */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
 const dirs: string[] = [];
 afterAll(() => {
-  for (const c of running) if (c.exitCode === null && c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+  for (const c of running) if (c.exitCode === null && c.pid !== undefined) killGroup(c.pid);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -183,7 +192,7 @@ export function runDevice(profile: Profile, app: string, seconds = 60, vars?: nu
       return peak;
     },
     kill() {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      if (child.exitCode === null && child.pid !== undefined) killGroup(child.pid);
     },
   };
 }
@@ -232,4 +241,11 @@ export async function until<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A 64 KiB image the test device installs as `version`. */
+export function image(version: string, size = 64 * 1024): Uint8Array {
+  const bytes = new Uint8Array(size).map((_, i) => (i * 31 + 7 + (i >> 8)) & 0xff);
+  bytes.set(new TextEncoder().encode(`THIMBLE-FW ${version}\n`));
+  return bytes;
 }

@@ -11,19 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lwm2m/src/cli/main.js';
-import { type Device, requireEspruino, runDevice, until } from './espruino.js';
+import { type Device, image, requireEspruino, runDevice, until } from './espruino.js';
 import { api, app, type RunningServer, startLwm2mServer } from './server.js';
 
 const run = requireEspruino('lwm2m-espruino full profile firmware');
 const EP = `esp-full-${process.pid}`;
 const firmwareApp = readFileSync(join(__dirname, 'apps/firmware.js'), 'utf8');
-
-/** A 64 KiB image the test device installs as `version`. */
-export function image(version: string, size = 64 * 1024): Uint8Array {
-  const bytes = new Uint8Array(size).map((_, i) => (i * 31 + 7 + (i >> 8)) & 0xff);
-  bytes.set(new TextEncoder().encode(`THIMBLE-FW ${version}\n`));
-  return bytes;
-}
 
 describe.runIf(run)('full profile (16,383 variables): firmware update against lwm2m server', () => {
   let server: RunningServer;
