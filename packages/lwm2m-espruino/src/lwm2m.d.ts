@@ -17,8 +17,8 @@ export interface ResourceHandler {
   execute?: (args: string) => void;
   /** A plain value that Write replaces (when there is no `read`). */
   value?: ResourceValue;
-  /** The type to encode and decode: i integer, f float, b boolean, s string; else from the value. */
-  type?: 'i' | 'f' | 'b' | 's';
+  /** The type to encode and decode: i integer, f float, b boolean, s string, o opaque (full); else from the value. */
+  type?: 'i' | 'f' | 'b' | 's' | 'o';
 }
 
 export type Resource = ResourceValue | ResourceHandler;
@@ -36,10 +36,14 @@ export interface Lwm2mClientOptions {
   shortId?: number;
   /** The local UDP port; any when absent. */
   localPort?: number;
-  /** full: start with client-initiated bootstrap (LwM2M TS Core 1.1 §6.1.3) from host:port. */
+  /** Sets /0/0/1 (Bootstrap-Server). Client-initiated bootstrap is not implemented yet. */
   bootstrap?: boolean;
-  /** full: queue mode, binding UQ (Core §6.5). */
+  /** Registers with binding UQ (queue mode, Core §6.5); the client itself does not sleep yet. */
   queue?: boolean;
+  /** full: the largest image taken when the server does not say its size (Size1/Size2); 131072 when absent. */
+  firmwareMax?: number;
+  /** full: runs on Execute /5/0/2 with the image in Storage; `done(ok)` gives Update Result 1 or 8. */
+  install?: (file: string, length: number, done: (ok: boolean) => void) => void;
   /** full: the StorageFile name firmware images are written to; "fw" when absent. */
   firmwareFile?: string;
 }
@@ -67,14 +71,14 @@ export declare class Lwm2mClient {
   /** full: Send (LwM2M TS Core 1.1 §6.4.3): the values of `paths` as SenML JSON to the server. */
   send(paths: string[], done?: (ok: boolean) => void): void;
   on(event: 'registered', listener: (location: string) => void): void;
-  on(event: 'updated' | 'deregistered' | 'bootstrapped', listener: () => void): void;
+  on(event: 'updated' | 'deregistered', listener: () => void): void;
   on(event: 'error', listener: (reason: string) => void): void;
   on(event: 'operation', listener: (operation: OperationEvent) => void): void;
   /** full: the Firmware Update state (5/0/3) changed: 0 idle, 1 downloading, 2 downloaded, 3 updating. */
   on(event: 'firmware', listener: (state: number, result: number) => void): void;
 }
 
-/** Encodes a CoAP message (RFC 7252 §3) as a binary string; options as [number, binary string] pairs in order. */
+/** full profile only: encodes a CoAP message (RFC 7252 §3) as a binary string; options as [number, binary string] pairs in order. */
 export declare function encode(
   type: number,
   code: number,
@@ -94,5 +98,5 @@ export interface DecodedMessage {
   p: string;
 }
 
-/** Decodes a CoAP message from a binary string; throws a string naming what is malformed. */
+/** full profile only: decodes a CoAP message from a binary string; throws a string naming what is malformed. */
 export declare function decode(datagram: string): DecodedMessage;

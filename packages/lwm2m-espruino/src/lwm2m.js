@@ -999,9 +999,6 @@ function start() {
   sock.on('message', rx);
   sock.bind(o.localPort || 0);
   ticker = setInterval(tick, 1000);
-  /*FULL*/
-  if (o.bootstrap) return boot();
-  /*END*/
   register();
 }
 

@@ -3,6 +3,7 @@
  * time, and both profiles, as built, pass it.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module script of the package, without typings
 import { checkEspruinoSyntax } from '../scripts/syntax-gate.mjs';
@@ -61,6 +62,11 @@ describe('syntax gate (the interpreter subset)', () => {
       console.warn(`SKIPPED: ${file} missing (npm run build)`);
       return;
     }
+    expect(check(readFileSync(file, 'utf8'))).toEqual([]);
+  });
+
+  it('passes the example app (examples/espruino-device/device.js)', () => {
+    const file = join(__dirname, '../../../examples/espruino-device/device.js');
     expect(check(readFileSync(file, 'utf8'))).toEqual([]);
   });
 });
