@@ -569,11 +569,11 @@ function serve(m) {
   function r(c, op, pay) {
     return [c, op, pay, ps];
   }
-  if (!p.length || p.some(isNaN)) return r(NOT_FOUND);
   /*FULL*/
   x = full(m, p, h, cf);
   if (x) return r(x[0], x[1], x[2]);
   /*END*/
+  if (!p.length || p.some(isNaN)) return r(NOT_FOUND);
   if (h == undefined) return r(NOT_FOUND);
   if (m.c == 1) {
     if (optn(m, 17) == LINK) return r(CONTENT, [[12, C(LINK)]], disc(p, h));
@@ -912,6 +912,11 @@ function fwPull(num) {
  */
 function full(m, p, h, cf) {
   var b1 = optn(m, 27);
+  if (booting) {
+    var bt = boot(m, p);
+    if (bt) return bt;
+  }
+  if (p.some(isNaN)) return;
   if (p[0] == 5 && p[2] == 0 && m.c == 3) {
     // push: PUT /5/0/0 in blocks (RFC 7959 §2.5); a block out of order answers 4.08. Espruino's UDP
     // takes datagrams of up to 528 bytes: blocks above 256 bytes get 4.13 with SZX 4, the size to
@@ -972,6 +977,66 @@ function fwUpdate() {
   }, 10);
 }
 
+// ---- client-initiated bootstrap (LwM2M TS Core 1.1 §6.1.3, §5.2.7): Bootstrap-Request with pct=TLV,
+// then the bootstrap server's Delete, Write of Security (0) and Server (1) instances, Bootstrap-Finish.
+var booting = 0;
+// resource types of the Security and Server objects, for their TLV writes
+var BT = { 0: 'sbiooo____i', 1: 'iiii_ib s' };
+
+function bootstrap() {
+  booting = 1;
+  req(2, ['bs'], [[15, 'ep=' + o.endpoint], [15, 'pct=11542']], '', (r) => {
+    if (r && r.c == CHANGED) return;
+    emit('error', r ? r.c : 0);
+    regTimer = setTimeout(bootstrap, 10000);
+  });
+}
+
+/** The bootstrap server's requests: [code, options] or undefined for the others. */
+function boot(m, p) {
+  if (m.c == 2 && all(m, 11).join('/') == 'bs') {
+    // Bootstrap-Finish: register with the LwM2M server of the Security instance without Bootstrap-Server
+    for (var i in objs[0]) {
+      var sec = objs[0][i];
+      if (sec[1] === false && /^coap:\/\//.test(sec[0])) {
+        var hp = sec[0].substr(7).split('/')[0].split(':');
+        host = hp[0];
+        port = Number(hp[1]) || 5683;
+      }
+    }
+    for (i in objs[1]) lifetime = objs[1][i][1] || lifetime;
+    booting = 0;
+    objs[1][Object.keys(objs[1])[0]][7] = objs[1][Object.keys(objs[1])[0]][7] || 'U';
+    emit('bootstrapped');
+    setTimeout(register, 10);
+    return [CHANGED];
+  }
+  if (m.c == 4 && p.length < 3) {
+    // Bootstrap-Delete of /, /0, /1 or one of their instances
+    [0, 1].forEach((ob) => {
+      if (!p.length || p[0] == ob) {
+        if (p.length == 2) delete objs[ob][p[1]];
+        else objs[ob] = {};
+      }
+    });
+    return [DELETED];
+  }
+  if (m.c == 3 && p.length == 2 && BT[p[0]]) {
+    // Bootstrap-Write of a whole Security or Server instance (TLV, as asked with pct)
+    var inst = objs[p[0]][p[1]] || {};
+    try {
+      untlv(m.p).forEach((x) => {
+        var t = BT[p[0]].charAt(x[1]);
+        if (x[0] == 3) inst[x[1]] = tparse(x[2], t == 'b' || t == 'i' ? t : 's');
+      });
+    } catch (e) {
+      return [BAD_REQUEST];
+    }
+    objs[p[0]][p[1]] = inst;
+    return [CHANGED];
+  }
+}
+
 /** Send (LwM2M TS Core 1.1 §6.4.3): the values of `paths` as SenML JSON, POST /dp. */
 function sendValues(paths, cb) {
   var all2 = [];
@@ -999,6 +1064,9 @@ function start() {
   sock.on('message', rx);
   sock.bind(o.localPort || 0);
   ticker = setInterval(tick, 1000);
+  /*FULL*/
+  if (o.bootstrap) return bootstrap();
+  /*END*/
   register();
 }
 
