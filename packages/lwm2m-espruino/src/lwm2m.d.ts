@@ -36,7 +36,7 @@ export interface Lwm2mClientOptions {
   shortId?: number;
   /** The local UDP port; any when absent. */
   localPort?: number;
-  /** Sets /0/0/1 (Bootstrap-Server). Client-initiated bootstrap is not implemented yet. */
+  /** full: host/port are the bootstrap server's: client-initiated bootstrap first (Core §6.1.3), then Register. */
   bootstrap?: boolean;
   /** Registers with binding UQ (queue mode, Core §6.5); the client itself does not sleep yet. */
   queue?: boolean;
@@ -71,7 +71,7 @@ export declare class Lwm2mClient {
   /** full: Send (LwM2M TS Core 1.1 §6.4.3): the values of `paths` as SenML JSON to the server. */
   send(paths: string[], done?: (ok: boolean) => void): void;
   on(event: 'registered', listener: (location: string) => void): void;
-  on(event: 'updated' | 'deregistered', listener: () => void): void;
+  on(event: 'updated' | 'deregistered' | 'bootstrapped', listener: () => void): void;
   on(event: 'error', listener: (reason: string) => void): void;
   on(event: 'operation', listener: (operation: OperationEvent) => void): void;
   /** full: the Firmware Update state (5/0/3) changed: 0 idle, 1 downloading, 2 downloaded, 3 updating. */
