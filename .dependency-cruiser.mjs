@@ -16,6 +16,7 @@ const allowedPackages = {
   'coap-cli': ['coap-core', 'oscore'],
   dtls: [],
   'lwm2m-console': [],
+  'lwm2m-espruino': [],
 };
 
 /**

@@ -2,7 +2,16 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const packages = ['coap-core', 'oscore', 'lwm2m', 'coap-cli', 'test-support', 'dtls', 'lwm2m-console'];
+const packages = [
+  'coap-core',
+  'oscore',
+  'lwm2m',
+  'coap-cli',
+  'test-support',
+  'dtls',
+  'lwm2m-console',
+  'lwm2m-espruino',
+];
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
