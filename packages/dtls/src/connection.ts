@@ -654,6 +654,7 @@ export class Connection {
       const own = this.readCid ?? new Uint8Array(0);
       extensions.push({ type: ExtensionType.connectionId, data: concat(Uint8Array.of(own.length), own) });
     }
+    this.offeredExtensions = extensions.map((e) => e.type);
     const resume = s.resume;
     const hello: ClientHello = {
       version: DTLS_1_2,
@@ -683,6 +684,16 @@ export class Connection {
 
   private onServerHello(body: Uint8Array): void {
     const sh = parseServerHello(body);
+    // RFC 5246 §7.4.1.4: a server may only answer extensions we offered (renegotiation_info answers the SCSV).
+    for (const e of sh.extensions) {
+      if (e.type !== ExtensionType.renegotiationInfo && !this.offeredExtensions.includes(e.type)) {
+        throw new DtlsError(
+          'handshake-failure',
+          `the server answered extension ${e.type}, which we did not offer`,
+          AlertDescription.unsupportedExtension,
+        );
+      }
+    }
     if (sh.version !== DTLS_1_2)
       throw new DtlsError(
         'handshake-failure',
@@ -743,6 +754,7 @@ export class Connection {
   }
 
   private serverHint: string | undefined;
+  private offeredExtensions: number[] = [];
 
   private onServerFlightMessage(msgType: number, body: Uint8Array): void {
     const suite = this.suite!;

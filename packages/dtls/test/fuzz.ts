@@ -12,6 +12,7 @@ import { nodeCrypto } from '../src/node/crypto.js';
 import { parseRecords } from '../src/record.js';
 import { ServerEngine } from '../src/server.js';
 import { FakeClock, Pipe } from './helpers.js';
+import { ecKey } from './keys.js';
 
 /** xorshift32: reproducible inputs from a seed. */
 export function rng(seed: number): () => number {
@@ -54,7 +55,13 @@ function corpus(): { datagrams: Uint8Array[]; bodies: Uint8Array[] } {
   const client = pipe.connect({ cipherSuites: undefined });
   client.send(utf8('some application data'));
   pipe.deliver();
-  const datagrams = pipe.log.map((d) => d.data);
+  // and an ECDHE_ECDSA handshake with raw public keys and client authentication (Certificate,
+  // CertificateRequest, CertificateVerify, signed ServerKeyExchange)
+  const serverKey = ecKey();
+  const clientKey = ecKey();
+  const ecdsa = new Pipe({ ecdsa: serverKey, trustedPublicKeys: [clientKey.publicKey] });
+  ecdsa.connect({ psk: undefined, ecdsa: clientKey, trustedPublicKeys: [serverKey.publicKey] });
+  const datagrams = [...pipe.log, ...ecdsa.log].map((d) => d.data);
   const bodies: Uint8Array[] = [];
   for (const d of datagrams) {
     try {
