@@ -23,10 +23,10 @@
  * sets the rate). --pin runs the server on CPU 0 and the fleet on CPU 1 (taskset).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { leshanServerDemoArgs } from '../packages/lwm2m/test/interop/leshan-args.js';
+import { findLeshanJar, LESHAN_DIR, leshanServerDemoArgs } from '@thimble/test-support/leshan';
 import type { FleetConfig } from './registration/fleet.js';
 import { procCpuMs, procMemory } from './registration/proc.js';
 
@@ -36,7 +36,6 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const OUT = here('../node_modules/.cache/thimble-bench-registration');
 const SERVER = `${OUT}/server.js`;
 const FLEET = `${OUT}/fleet.js`;
-const LESHAN_DIR = here('../.interop/leshan/');
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -328,14 +327,6 @@ async function measureThimble(): Promise<Result> {
   }
 }
 
-function leshanJar(): string | undefined {
-  if (!existsSync(LESHAN_DIR)) return undefined;
-  const jars = readdirSync(LESHAN_DIR)
-    .filter((f) => /^leshan-(demo-server|server-demo)-.*jar-with-dependencies\.jar$/.test(f))
-    .sort();
-  return jars.length === 0 ? undefined : `${LESHAN_DIR}${jars[jars.length - 1]}`;
-}
-
 /** Heap used after a full GC (jcmd GC.run, then GC.heap_info), bytes. */
 function jvmHeapAfterGc(pid: number): number {
   execFileSync('jcmd', [String(pid), 'GC.run'], { stdio: 'ignore', timeout: 60_000 });
@@ -351,7 +342,7 @@ function jvmHeapAfterGc(pid: number): number {
 }
 
 async function measureLeshan(): Promise<Result> {
-  const jar = leshanJar();
+  const jar = findLeshanJar();
   if (jar === undefined) throw new Error(`no Leshan server demo jar in ${LESHAN_DIR} (run .ci/run)`);
   const coapPort = 20000 + Math.floor(Math.random() * 20000);
   const webPort = await freePort();

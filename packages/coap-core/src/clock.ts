@@ -1,5 +1,5 @@
 /**
- * Injected time (DESIGN.md "Portable core"): the stack never calls Date.now or setTimeout directly, so
+ * Injected time (docs/ARCHITECTURE.md, "Portable core"): the stack never calls Date.now or setTimeout directly, so
  * tests run on fake time and embedded runtimes can supply their own timers.
  */
 

@@ -15,16 +15,13 @@ export {
   type ResponseInit,
   type RouteOptions,
 } from './endpoint/endpoint.js';
-export { CoapRequestError, type CoapRequestErrorReason } from './endpoint/errors.js';
-export { DEFAULT_MAX_UNFRAGMENTED_SIZE, type OuterBlockwiseOptions } from './endpoint/outer-blockwise.js';
-export { METHOD_CODES, type Method } from './endpoint/router.js';
-export type {
-  ClientSecurity,
-  SecuredRequest,
-  SecurityIdentity,
-  ServerSecurity,
-  UnprotectResult,
-} from './endpoint/security.js';
+export {
+  CoapError,
+  CoapRequestError,
+  type CoapRequestErrorReason,
+  CoapTransportError,
+  type CoapTransportErrorReason,
+} from './errors.js';
 export {
   filterLinks,
   formatLinkFormat,
@@ -129,6 +126,15 @@ export {
 export { Observation, type ObservationEvent } from './observe/observation.js';
 export { isFresher, OBSERVE_FRESHNESS_MS, OBSERVE_MODULUS } from './observe/sequence.js';
 export { cryptoRandom, type Random, randomFloat, randomInt, seededRandom } from './random.js';
+export { DEFAULT_MAX_UNFRAGMENTED_SIZE, type OuterBlockwiseOptions } from './security/outer-blockwise.js';
+export type {
+  ClientSecurity,
+  SecuredRequest,
+  SecurityIdentity,
+  ServerSecurity,
+  UnprotectResult,
+} from './security/types.js';
+export { METHOD_CODES, type Method } from './server/router.js';
 export {
   MemoryNetwork,
   type MemoryNetworkOptions,

@@ -1,4 +1,7 @@
-/** Injected randomness (DESIGN.md): cryptographic by default, seeded in tests so runs can be replayed. */
+/**
+ * Injected randomness (docs/ARCHITECTURE.md, "Portable core"): cryptographic by default, seeded in tests so
+ * runs can be replayed.
+ */
 export interface Random {
   /** A uniformly distributed integer in [0, 2^32). */
   nextUint32(): number;

@@ -1,3 +1,4 @@
+export type * from './bootstrap/types.js';
 export {
   type AccessOperation,
   AccessRight,
@@ -194,7 +195,6 @@ export {
   valueFromText,
   valueToText,
 } from './model/values.js';
-export type * from './server/bootstrap/types.js';
 export type * from './server/firmware/types.js';
 export {
   BootstrapConfigError,
@@ -212,6 +212,7 @@ export {
   type Lwm2mBootstrapServerLimits,
   type Lwm2mBootstrapServerOptions,
   Lwm2mServer,
+  type Lwm2mServerEndpointOptions,
   Lwm2mServerError,
   type Lwm2mServerErrorReason,
   type Lwm2mServerEvents,
@@ -247,4 +248,5 @@ export {
   type WriteAttributesInput,
   type WriteOptions,
 } from './server/index.js';
-export type * from './server/security-types.js';
+export type * from './server/security/types.js';
+export { Lwm2mError } from './util/errors.js';

@@ -24,6 +24,7 @@ import {
   OptionNumber,
   utf8Encode,
 } from '@thimble/coap-core';
+import { OscoreEchoRequiredError } from './echo-error.js';
 import { OscoreError } from './errors.js';
 import { protectResponse } from './protect.js';
 
@@ -64,7 +65,7 @@ export function oscoreErrorAnswer(error: OscoreError): { code: number; diagnosti
  */
 export function oscoreErrorResponse(error: OscoreError, request: RequestHeader): CoapMessageInit {
   const type = request.type === MessageType.CON ? MessageType.ACK : MessageType.NON;
-  if (error.reason === 'echo-required' && error.detail !== undefined && error.detail.echo !== undefined) {
+  if (error instanceof OscoreEchoRequiredError) {
     try {
       return protectResponse(
         error.detail.context,

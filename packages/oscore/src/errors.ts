@@ -1,5 +1,3 @@
-import type { RequestBinding, SecurityContext } from './context.js';
-
 /**
  * Typed OSCORE errors. Every failure of the protection layer, whether caused by a peer's bytes or by the
  * local state, is an `OscoreError` with a `reason`; `oscoreErrorResponse` (error-response.ts) maps the
@@ -47,13 +45,16 @@ const TEXT: Record<OscoreErrorReason, string> = {
 export class OscoreError extends Error {
   override readonly name = 'OscoreError';
   readonly reason: OscoreErrorReason;
-  /** Extra information attached by the thrower (for 'echo-required': what the challenge needs). */
-  readonly detail: OscoreErrorDetail | undefined;
+  /**
+   * Extra information attached by the thrower. An 'echo-required' error is an `OscoreEchoRequiredError`
+   * (echo-error.ts) whose detail also holds the context and request binding the challenge needs.
+   */
+  readonly detail: OscoreErrorExtra | undefined;
 
   constructor(
     reason: OscoreErrorReason,
     message?: string,
-    detail?: OscoreErrorDetail,
+    detail?: OscoreErrorExtra,
     options?: ErrorOptions,
   ) {
     super(message === undefined ? TEXT[reason] : `${TEXT[reason]}: ${message}`, options);
@@ -62,12 +63,12 @@ export class OscoreError extends Error {
   }
 }
 
-/** Attached to errors raised after a request was authenticated (so a protected answer is possible). */
-export interface OscoreErrorDetail {
-  /** The context that verified the request. */
-  readonly context: SecurityContext;
-  /** The request binding, for a protected answer (Appendix B.1.2). */
-  readonly binding: RequestBinding;
+/**
+ * The part of an error's detail this module can name. It imports nothing, so every module of the package
+ * (context.ts included) can throw an `OscoreError` without an import cycle; the full detail of an
+ * authenticated request's error, with its security context, is `OscoreErrorDetail` (echo-error.ts).
+ */
+export interface OscoreErrorExtra {
   /** For 'echo-required': the Echo value to send in the 4.01 challenge (RFC 9175 §2.2). */
   readonly echo?: Uint8Array;
 }

@@ -24,8 +24,9 @@ export {
   SecurityContext,
 } from './context.js';
 export type { AeadKey, CryptoProvider, HkdfHash, RandomSource } from './crypto.js';
+export { OscoreEchoRequiredError, type OscoreErrorDetail } from './echo-error.js';
 export { oscoreErrorAnswer, oscoreErrorResponse, type RequestHeader } from './error-response.js';
-export { OscoreError, type OscoreErrorDetail, type OscoreErrorReason } from './errors.js';
+export { OscoreError, type OscoreErrorExtra, type OscoreErrorReason } from './errors.js';
 export { OSCORE_KIND, oscoreClient, oscoreContextOf, oscoreServer } from './layer.js';
 export { decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './option.js';
 export { decodePlaintext, encodePlaintext, type Plaintext } from './plaintext.js';

@@ -1,11 +1,11 @@
 /**
  * OSCORE as a layer of the CoAP endpoint (RFC 8613 §8): implementations of coap-core's `ClientSecurity`
- * and `ServerSecurity` hooks on top of the protection functions. The endpoint calls them between its
- * exchange layers (token matching, Block-wise, Observe) and the message layer, so every block and every
- * notification is an OSCORE message of its own ("inner" Block-wise, §4.1.3.4.1), and handlers see the
- * decrypted request with the authenticated context. Below the layer, the endpoint's Outer Block-wise
- * (§4.1.3.4.2, option `outerBlockwise`) splits and reassembles whole OSCORE messages hop by hop, so each
- * is protected and verified exactly once.
+ * and `ServerSecurity` hooks on top of the protection functions. The endpoint's security layer calls them
+ * between its exchange layers (Block-wise, Observe) and its Outer Block-wise and token-matching layers
+ * (docs/ARCHITECTURE.md, coap-core), so every block and every notification is an OSCORE message of its
+ * own ("inner" Block-wise, §4.1.3.4.1), and handlers see the decrypted request with the authenticated
+ * context. Below the layer, the endpoint's Outer Block-wise (§4.1.3.4.2, option `outerBlockwise`) splits
+ * and reassembles whole OSCORE messages hop by hop, so each is protected and verified exactly once.
  *
  * ```ts
  * const client = new CoapEndpoint({ transport, clientSecurity: oscoreClient(ctx) });

@@ -11,4 +11,4 @@ export {
   SETTINGS_FILE,
 } from './node/context-dir.js';
 export { nodeCrypto } from './node/crypto.js';
-export { FileSequenceStore } from './node/sequence-store.js';
+export { FileSequenceStore, type FileSequenceStoreOptions } from './node/sequence-store.js';

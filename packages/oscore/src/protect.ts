@@ -27,6 +27,7 @@ import {
 import { buildAad } from './aad.js';
 import { optionClass } from './classes.js';
 import { decodePartialIv, encodePartialIv, type RequestBinding, type SecurityContext } from './context.js';
+import { OscoreEchoRequiredError } from './echo-error.js';
 import { OscoreError } from './errors.js';
 import { decodeOscoreOption, encodeOscoreOption } from './option.js';
 import { decodePlaintext, encodePlaintext, type Plaintext } from './plaintext.js';
@@ -317,7 +318,7 @@ export function unprotectRequest(lookup: ContextLookup, outer: CoapMessage): Unp
   if (recovering) {
     const echo = findOption(innerOptions, OptionNumber.Echo);
     if (!ctx.proveFreshness(seq, echo?.value)) {
-      throw new OscoreError('echo-required', undefined, {
+      throw new OscoreEchoRequiredError({
         context: ctx,
         binding,
         echo: ctx.pendingEchoValue!,

@@ -15,6 +15,14 @@ export interface SequenceNumberStore {
    * a crash; it throws if that cannot be guaranteed (then no number of the new block is used).
    */
   reserve(limit: number): void;
+  /**
+   * Optional, for stores that several processes (or several context objects) share: atomically reads the
+   * stored limit S, records `max(from, S) + count` as the new limit and returns `max(from, S)`, the first
+   * number of a block that nobody else can take. A context calls this instead of `reserve` when present,
+   * so two senders on one store never use the same sequence number, i.e. never reuse an AEAD nonce
+   * (RFC 8613 §7.2.1, Appendix B.1.1). Like `reserve`, it must not return before the record is durable.
+   */
+  reserveBlock?(from: number, count: number): number;
 }
 
 /** An in-memory store (tests, or endpoints that derive a fresh context on every boot). */
@@ -35,5 +43,11 @@ export class MemorySequenceStore implements SequenceNumberStore {
   reserve(limit: number): void {
     this.limit = limit;
     this.writes++;
+  }
+
+  reserveBlock(from: number, count: number): number {
+    const start = Math.max(from, this.limit);
+    this.reserve(start + count);
+    return start;
   }
 }

@@ -5,9 +5,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { captureIo, freeUdpPort } from '@thimble/test-support/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../coap-core/src/cli/main.js';
-import { captureIo, freeUdpPort } from '../../coap-core/test/interop/peers.js';
+import { runCli } from '../../coap-cli/src/main.js';
 import { writeC1Dirs } from './c1-dirs.js';
 
 async function coap(...args: string[]) {

@@ -2,14 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, decodeMessage, encodeMessage, MessageType, toHex } from '@thimble/coap-core';
+import { reasonOf } from '@thimble/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  contextLookup,
-  OscoreError,
-  parseContextSettings,
-  protectRequest,
-  unprotectRequest,
-} from '../src/index.js';
+import { contextLookup, parseContextSettings, protectRequest, unprotectRequest } from '../src/index.js';
 import { loadContextDirectory, SEQUENCE_FILE } from '../src/node.js';
 import { seededRandom } from './helpers.js';
 
@@ -21,16 +16,6 @@ function dir(name: string, settings: object): string {
   mkdirSync(d);
   writeFileSync(join(d, 'settings.json'), JSON.stringify(settings));
   return d;
-}
-
-function reasonOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OscoreError) return e.reason;
-    throw e;
-  }
-  return undefined;
 }
 
 // RFC 8613 C.1 keying material in aiocoap's settings.json keys

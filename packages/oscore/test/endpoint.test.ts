@@ -5,7 +5,6 @@
 import {
   CoapEndpoint,
   type CoapEndpointOptions,
-  CoapRequestError,
   Code,
   seededRandom as coapRandom,
   decodeMessage,
@@ -15,6 +14,7 @@ import {
   utf8Decode,
   utf8Encode,
 } from '@thimble/coap-core';
+import { requestRejection, drive as runFakeTime } from '@thimble/test-support';
 import { describe, expect, it } from 'vitest';
 import {
   oscoreClient,
@@ -103,25 +103,9 @@ function setup(
   return { clock, client, plain, server, clientCtx, serverCtx, seen, calls };
 }
 
-async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 300_000): Promise<T> {
-  let settled = false;
-  const p = promise.finally(() => {
-    settled = true;
-  });
-  p.catch(() => undefined); // observed below; avoids an unhandled rejection while time runs
-  await clock.runUntil(() => settled, limitMs);
-  return p;
-}
-
-async function rejection(clock: FakeClock, promise: Promise<unknown>): Promise<CoapRequestError> {
-  try {
-    await drive(clock, promise);
-  } catch (e) {
-    if (e instanceof CoapRequestError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
+// This file's fake-time limit: five minutes per request
+const drive = <T>(clock: FakeClock, promise: Promise<T>): Promise<T> => runFakeTime(clock, promise, 300_000);
+const rejection = (clock: FakeClock, promise: Promise<unknown>) => requestRejection(clock, promise, 300_000);
 
 describe('OSCORE through CoapEndpoint (RFC 8613 §8)', () => {
   it('GET: protected on the wire (outer POST / 2.04), decrypted for the handler with the peer identity', async () => {

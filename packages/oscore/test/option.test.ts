@@ -1,17 +1,8 @@
 import { fromHex, toHex } from '@thimble/coap-core';
+import { reasonOf } from '@thimble/test-support';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeOscoreOption, encodeOscoreOption, OscoreError } from '../src/index.js';
-
-function reasonOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OscoreError) return e.reason;
-    throw e;
-  }
-  return undefined;
-}
+import { decodeOscoreOption, encodeOscoreOption } from '../src/index.js';
 
 describe('OSCORE option value (RFC 8613 §6.1)', () => {
   it('encodes the Appendix C values', () => {

@@ -6,7 +6,6 @@
 import {
   CoapEndpoint,
   type CoapEndpointOptions,
-  CoapRequestError,
   type CoapResponse,
   Code,
   seededRandom as coapRandom,
@@ -20,6 +19,7 @@ import {
   type Transport,
   toHex,
 } from '@thimble/coap-core';
+import { drive, requestRejection as rejection } from '@thimble/test-support';
 import { describe, expect, it } from 'vitest';
 import { oscoreClient, oscoreServer, protectRequest, type SecurityContext } from '../src/index.js';
 import { contextOf } from './helpers.js';
@@ -148,26 +148,6 @@ function setup(
     calls,
     stored: () => stored,
   };
-}
-
-async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 600_000): Promise<T> {
-  let settled = false;
-  const p = promise.finally(() => {
-    settled = true;
-  });
-  p.catch(() => undefined);
-  await clock.runUntil(() => settled, limitMs);
-  return p;
-}
-
-async function rejection(clock: FakeClock, promise: Promise<unknown>): Promise<CoapRequestError> {
-  try {
-    await drive(clock, promise);
-  } catch (e) {
-    if (e instanceof CoapRequestError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
 }
 
 /** A body that shows misplaced blocks: every byte depends on its offset. */

@@ -8,6 +8,7 @@ import {
   toHex,
   utf8Decode,
 } from '@thimble/coap-core';
+import { reasonOf } from '@thimble/test-support';
 import { describe, expect, it } from 'vitest';
 import {
   buildAad,
@@ -18,7 +19,6 @@ import {
   encodePlaintext,
   MAX_SEQUENCE_NUMBER,
   OscoreError,
-  type OscoreErrorReason,
   oscoreErrorResponse,
   protectRequest,
   protectResponse,
@@ -37,16 +37,6 @@ function get(options: CoapMessageInit['options'], payload?: Uint8Array): CoapMes
 /** Encodes and decodes, like the wire would. */
 function travel(m: CoapMessageInit) {
   return decodeMessage(encodeMessage(m).slice());
-}
-
-function reasonOf(f: () => unknown): OscoreErrorReason | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OscoreError) return e.reason;
-    throw e;
-  }
-  return undefined;
 }
 
 function numbers(m: CoapMessageInit): number[] {

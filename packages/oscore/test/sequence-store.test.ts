@@ -1,14 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, decodeMessage, encodeMessage, MessageType } from '@thimble/coap-core';
+import { reasonOf } from '@thimble/test-support';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   decodeOscoreOption,
   decodePartialIv,
   MemorySequenceStore,
-  OscoreError,
   protectRequest,
   type SecurityContext,
 } from '../src/index.js';
@@ -26,16 +27,6 @@ const request = { type: MessageType.NON, code: Code.GET, messageId: 1 };
 function send(ctx: SecurityContext): number {
   const outer = decodeMessage(encodeMessage(protectRequest(ctx, request).message));
   return decodePartialIv(decodeOscoreOption(outer.getOption(9)!).partialIv!);
-}
-
-function reasonOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OscoreError) return e.reason;
-    throw e;
-  }
-  return undefined;
 }
 
 describe('sender sequence number persistence (RFC 8613 Appendix B.1.1)', () => {
@@ -131,4 +122,62 @@ describe('sender sequence number persistence (RFC 8613 Appendix B.1.1)', () => {
     );
     // hundreds of fsyncs: seconds on a busy two-core machine running the other suites at the same time
   }, 30_000);
+
+  it('two stores on one file take disjoint blocks: the limit is re-read on every reservation (§7.2.1)', () => {
+    const path = freshPath();
+    const a = contextOf(0, { sequenceStore: new FileSequenceStore(path), sequenceBlock: 4 });
+    const b = contextOf(0, { sequenceStore: new FileSequenceStore(path), sequenceBlock: 4 });
+    // both loaded 0; before the fix both would send 0, 1, 2, 3
+    expect([send(a), send(a)]).toEqual([0, 1]);
+    expect([send(b), send(b)]).toEqual([4, 5]);
+    expect([send(a), send(a), send(a)]).toEqual([2, 3, 8]);
+    expect(JSON.parse(readFileSync(path, 'utf8'))['next-to-send']).toBe(12);
+  });
+
+  it('a reservation never moves the record backwards', () => {
+    const path = freshPath();
+    const store = new FileSequenceStore(path);
+    store.reserve(50);
+    store.reserve(0); // e.g. a late "mark as used" of a directory another process already used
+    expect(store.load()).toBe(50);
+  });
+
+  it('recovers a lock left by a crashed process (pid not alive) and one older than staleMs', () => {
+    const path = freshPath();
+    const store = new FileSequenceStore(path);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    writeFileSync(
+      store.lockPath,
+      JSON.stringify({ pid: dead, host: hostname(), time: Date.now(), tag: 'crashed' }),
+    );
+    store.reserve(8);
+    expect(store.brokenLocks).toBe(1);
+    expect(existsSync(store.lockPath)).toBe(false);
+    // a live pid (ours) but an ancient lock: taken as stale by age
+    writeFileSync(
+      store.lockPath,
+      JSON.stringify({ pid: process.pid, host: hostname(), time: 1, tag: 'old' }),
+    );
+    expect(store.reserveBlock(0, 4)).toBe(8);
+    expect(store.brokenLocks).toBe(2);
+    // an unreadable (half-written) lock file is judged by its age too
+    writeFileSync(store.lockPath, '{"pid":');
+    expect(reasonOf(() => new FileSequenceStore(path, { lockTimeoutMs: 30 }).reserve(20))).toBe(
+      'persistence-failed',
+    );
+    expect(new FileSequenceStore(path, { staleMs: 0 }).reserveBlock(0, 4)).toBe(12);
+  });
+
+  it('the fresh lock of a live holder is never broken, and a reservation that cannot get the lock fails before any use', () => {
+    const path = freshPath();
+    const store = new FileSequenceStore(path, { lockTimeoutMs: 30 });
+    writeFileSync(
+      store.lockPath,
+      JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now(), tag: 'busy' }),
+    );
+    const ctx = contextOf(0, { sequenceStore: store, sequenceBlock: 4 });
+    expect(reasonOf(() => send(ctx))).toBe('persistence-failed');
+    expect(existsSync(path)).toBe(false);
+    expect(JSON.parse(readFileSync(store.lockPath, 'utf8')).tag).toBe('busy');
+  });
 });

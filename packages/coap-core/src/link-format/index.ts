@@ -4,6 +4,7 @@
  * Attributes keep their order; repeated attributes are kept; a parameter without a value (`obs`) has the
  * value `true`. Unknown attributes are kept as they are.
  */
+import { CoapError } from '../errors.js';
 
 export interface LinkAttribute {
   readonly name: string;
@@ -27,14 +28,12 @@ export type LinkFormatErrorReason =
   | 'unexpected-character'
   | 'too-large';
 
-export class LinkFormatError extends Error {
+export class LinkFormatError extends CoapError<LinkFormatErrorReason> {
   override readonly name = 'LinkFormatError';
-  readonly reason: LinkFormatErrorReason;
   /** Character offset in the input. */
   readonly offset: number;
   constructor(reason: LinkFormatErrorReason, offset: number, detail: string) {
-    super(`${detail} (at character ${offset})`);
-    this.reason = reason;
+    super(reason, `${detail} (at character ${offset})`);
     this.offset = offset;
   }
 }

@@ -1,3 +1,5 @@
+import { CoapError } from '../errors.js';
+
 /** Why a datagram is not a well-formed CoAP message (RFC 7252 §3, §4.1). */
 export type CoapDecodeErrorReason =
   | 'message-too-short'
@@ -28,17 +30,15 @@ const MESSAGES: Record<CoapDecodeErrorReason, string> = {
  * A message format error. `type` and `messageId` are set when the 4-byte header could be read, so the
  * message layer can reject a Confirmable message with a Reset (RFC 7252 §4.2) and drop the rest (§4.3).
  */
-export class CoapDecodeError extends Error {
+export class CoapDecodeError extends CoapError<CoapDecodeErrorReason> {
   override readonly name = 'CoapDecodeError';
-  readonly reason: CoapDecodeErrorReason;
   /** Byte offset where the problem was found. */
   readonly offset: number;
   readonly type: number | undefined;
   readonly messageId: number | undefined;
 
   constructor(reason: CoapDecodeErrorReason, offset: number, bytes: Uint8Array) {
-    super(`${MESSAGES[reason]} (at byte ${offset})`);
-    this.reason = reason;
+    super(reason, `${MESSAGES[reason]} (at byte ${offset})`);
     this.offset = offset;
     if (bytes.length >= 4 && bytes[0]! >>> 6 === 1) {
       this.type = (bytes[0]! >>> 4) & 3;
@@ -62,11 +62,9 @@ export type CoapEncodeErrorReason =
   | 'buffer-too-small';
 
 /** The message given to the encoder cannot be expressed on the wire, or the target is too small. */
-export class CoapEncodeError extends Error {
+export class CoapEncodeError extends CoapError<CoapEncodeErrorReason> {
   override readonly name = 'CoapEncodeError';
-  readonly reason: CoapEncodeErrorReason;
   constructor(reason: CoapEncodeErrorReason, message: string) {
-    super(message);
-    this.reason = reason;
+    super(reason, message);
   }
 }

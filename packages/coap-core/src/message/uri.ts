@@ -2,6 +2,7 @@
  * CoAP URIs and the options that carry them (RFC 7252 §6: coap, coaps; RFC 8323 §8: coap+tcp, coaps+tcp).
  * §6.4 decomposes a URI into Uri-Host / Uri-Port / Uri-Path / Uri-Query; §6.5 composes one back.
  */
+import { CoapError } from '../errors.js';
 import { readUtf8, utf8Encode, utf8Length, writeUtf8 } from '../util/bytes.js';
 import { OptionNumber } from './options.js';
 import type { CoapOptionInit } from './types.js';
@@ -16,12 +17,10 @@ export type UriErrorReason =
   | 'invalid-character'
   | 'invalid-percent-encoding';
 
-export class UriError extends Error {
+export class UriError extends CoapError<UriErrorReason> {
   override readonly name = 'UriError';
-  readonly reason: UriErrorReason;
   constructor(reason: UriErrorReason, message: string) {
-    super(message);
-    this.reason = reason;
+    super(reason, message);
   }
 }
 

@@ -2,7 +2,8 @@
  * The RFC 7252 §4 message layer: Confirmable retransmission with exponential back-off, deduplication,
  * message IDs, Empty messages (ACK, RST, ping), NSTART, piggybacked and separate responses.
  *
- * It sits between a transport and the exchange layer above it: it hands requests and responses up and
+ * It sits between a transport and the exchange stack above it (whose bottom, the matcher, it is given at
+ * construction; docs/ARCHITECTURE.md, coap-core): it hands requests and responses up and
  * takes responses and requests down, and knows nothing of tokens, URIs or resources.
  */
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
@@ -207,7 +208,6 @@ export class MessageLayer {
    */
   private readonly byAddress = new Map<string, Map<number, PeerState>>();
   private readonly dedup: DedupCache;
-  private upper: UpperLayer | undefined;
   private readonly trace: TraceHook | undefined;
   private ackQueue: Exchange[] = [];
   private ackQueueHead = 0;
@@ -217,7 +217,9 @@ export class MessageLayer {
 
   constructor(
     readonly transport: Transport,
-    options: MessageLayerOptions = {},
+    options: MessageLayerOptions,
+    /** Where requests and responses go up: the bottom of the exchange stack (given once, here). */
+    private readonly upper: UpperLayer,
   ) {
     this.parameters = { ...DEFAULT_TRANSMISSION_PARAMETERS, ...options.parameters };
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -229,10 +231,6 @@ export class MessageLayer {
     this.nonLifetime = nonLifetime(this.parameters);
     this.trace = options.trace;
     transport.onDatagram((data, peer, info) => this.receive(data, peer, info?.multicast === true));
-  }
-
-  setUpperLayer(upper: UpperLayer): void {
-    this.upper = upper;
   }
 
   /** Number of peers with state, deduplication entries, and messages in flight (for tests and metrics). */
@@ -567,10 +565,10 @@ export class MessageLayer {
         const entry = this.dedup.add(s.dedup, message.messageId, now + this.exchangeLifetime);
         if (isRequestCode(code)) {
           const ex = new Exchange(this, s, message, entry, now + this.piggybackDelay);
-          this.upper?.onRequest(ex);
+          this.upper.onRequest(ex);
           if (!ex.responded) this.scheduleAck(ex);
         } else if (isResponseCode(code)) {
-          const accepted = this.upper?.onResponse(message, s.peer) ?? false;
+          const accepted = this.upper.onResponse(message, s.peer);
           const reply = emptyMessage(accepted ? MessageType.ACK : MessageType.RST, message.messageId);
           s.dedup.setReply(entry, reply);
           this.emit(reply, s.peer);
@@ -584,9 +582,9 @@ export class MessageLayer {
         if (s.dedup.find(message.messageId) >= 0) return;
         this.dedup.add(s.dedup, message.messageId, now + this.nonLifetime);
         if (isRequestCode(code)) {
-          this.upper?.onRequest(new Exchange(this, s, message, -1, 0));
+          this.upper.onRequest(new Exchange(this, s, message, -1, 0));
         } else if (isResponseCode(code)) {
-          const accepted = this.upper?.onResponse(message, s.peer) ?? false;
+          const accepted = this.upper.onResponse(message, s.peer);
           // §5.3.2: a response nobody waits for is rejected
           if (!accepted) this.emit(emptyMessage(MessageType.RST, message.messageId), s.peer);
         }
@@ -620,7 +618,7 @@ export class MessageLayer {
         }
         this.finish(tx);
         tx.callbacks.onAck?.(piggybacked);
-        if (piggybacked && isResponseCode(code)) this.upper?.onResponse(message, s.peer);
+        if (piggybacked && isResponseCode(code)) this.upper.onResponse(message, s.peer);
         return;
       }
       case MessageType.RST: {
@@ -642,7 +640,7 @@ export class MessageLayer {
     const s = this.received(peer, now);
     if (s.dedup.find(message.messageId) >= 0) return;
     this.dedup.add(s.dedup, message.messageId, now + this.nonLifetime);
-    this.upper?.onRequest(new Exchange(this, s, message, -1, 0, true));
+    this.upper.onRequest(new Exchange(this, s, message, -1, 0, true));
   }
 
   /** Sends an Empty Reset for a message ID (e.g. to reject a notification nobody wants). */

@@ -2,7 +2,7 @@
  * The client side of an observation (RFC 7641 §3): notifications as an async iterable and as events,
  * newest state first, with cancellation.
  */
-import type { CoapResponse } from '../endpoint/response.js';
+import type { CoapResponse } from '../message/response.js';
 
 export type ObservationEvent = 'notification' | 'error' | 'end';
 

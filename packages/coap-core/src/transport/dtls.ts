@@ -13,6 +13,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { dtls } from 'node-dtls-client';
+import { CoapTransportError } from '../errors.js';
 import type { DatagramHandler, Peer, Transport, TransportErrorHandler } from './types.js';
 import { peerKey } from './types.js';
 
@@ -86,7 +87,17 @@ export class DtlsClientTransport implements Transport {
         timeout: this.options.handshakeTimeout ?? 5_000,
       });
     } catch (e) {
-      this.errorHandler(e as Error, peer);
+      this.errorHandler(
+        new CoapTransportError(
+          'dtls',
+          `cannot open a DTLS session with ${peer.address}:${peer.port}: ${(e as Error).message}`,
+          {
+            cause: e,
+            peer,
+          },
+        ),
+        peer,
+      );
       return undefined;
     }
     const session: Session = { socket, connected: false, backlog: [] };
@@ -100,7 +111,14 @@ export class DtlsClientTransport implements Transport {
         // already closed
       }
       this.errorHandler(
-        new Error(`DTLS session with ${peer.address}:${peer.port} failed: ${err.message}`),
+        new CoapTransportError(
+          'dtls',
+          `DTLS session with ${peer.address}:${peer.port} failed: ${err.message}`,
+          {
+            cause: err,
+            peer,
+          },
+        ),
         peer,
       );
     };

@@ -3,6 +3,7 @@
  * loss, duplication, reordering, delay and an MTU, driven by an injected clock so runs replay exactly.
  */
 import { type Clock, systemClock } from '../clock.js';
+import { CoapTransportError } from '../errors.js';
 import { type Random, randomFloat, seededRandom } from '../random.js';
 import {
   type DatagramHandler,
@@ -76,7 +77,7 @@ export class MemoryNetwork {
       while (this.endpoints.has(peerKey({ address, port: p })));
     }
     const key = peerKey({ address, port: p });
-    if (this.endpoints.has(key)) throw new Error(`address ${address}:${p} is in use`);
+    if (this.endpoints.has(key)) throw new CoapTransportError('address', `address ${address}:${p} is in use`);
     const t = new MemoryTransport(
       this,
       options.identity === undefined
@@ -95,7 +96,8 @@ export class MemoryNetwork {
 
   /** Makes `t` receive datagrams sent to `group` on its port (RFC 7252 §8). */
   joinGroup(t: MemoryTransport, group: string): void {
-    if (!isMulticastAddress(group)) throw new Error(`${group} is not a multicast address`);
+    if (!isMulticastAddress(group))
+      throw new CoapTransportError('address', `${group} is not a multicast address`);
     const key = peerKey({ address: group, port: t.local.port });
     let members = this.groups.get(key);
     if (members === undefined) {

@@ -5,6 +5,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { CoapTransportError } from '../errors.js';
 import {
   type DatagramHandler,
   isMulticastAddress,
@@ -87,7 +88,10 @@ export class UdpTransport implements Transport {
   private readonly info: { multicast: boolean } | undefined;
   /** One callback for every send (not a closure per datagram); errors carry the peer's address. */
   private readonly afterSend = (err: Error | null): void => {
-    if (err) this.errorHandler(err, errorPeer(err));
+    if (err) {
+      const peer = errorPeer(err);
+      this.errorHandler(new CoapTransportError('send', err.message, { cause: err, peer }), peer);
+    }
   };
 
   private constructor(socket: Socket, family: 4 | 6, group: boolean) {
@@ -104,14 +108,16 @@ export class UdpTransport implements Transport {
       }
       this.datagramHandler(data, { address, port: rinfo.port }, this.info);
     });
-    socket.on('error', (err) => this.errorHandler(err, undefined));
+    socket.on('error', (err) =>
+      this.errorHandler(new CoapTransportError('socket', err.message, { cause: err }), undefined),
+    );
   }
 
   /** Binds a UDP socket and resolves when it is listening. */
   static async bind(options: UdpTransportOptions = {}): Promise<UdpTransport> {
     const group = options.group;
     if (group !== undefined && !isMulticastAddress(group))
-      throw new Error(`${group} is not a multicast address`);
+      throw new CoapTransportError('address', `${group} is not a multicast address`);
     const bindTo = group ?? options.address;
     const family = options.family ?? (bindTo !== undefined && isIP(bindTo) === 4 ? 4 : 6);
     const socket = createSocket({

@@ -7,6 +7,8 @@
  * Encoders reserve an upper bound, write into `slabBytes()` at the returned offset, then `commit` the
  * bytes actually written and get their view; nothing is committed if the encoder throws.
  */
+import { utf8Encode, writeUtf8 } from './bytes.js';
+
 const SLAB_SIZE = 32 * 1024;
 /** Largest reservation served from the slab. */
 export const MAX_POOLED = 2 * 1024;
@@ -34,4 +36,16 @@ export function slabBytes(): Uint8Array {
 export function commit(offset: number, length: number): Uint8Array {
   used = (offset + length + 7) & ~7; // keep views 8-byte aligned
   return new Uint8Array(slab, offset, length);
+}
+
+/** A payload given as bytes or text, as bytes (short text encoded into the slab). */
+export function toBytes(payload: Uint8Array | string | undefined): Uint8Array | undefined {
+  if (typeof payload !== 'string') return payload;
+  // A short string is encoded into the shared slab (a view costs far less than a new ArrayBuffer); the
+  // bytes are copied into the encoded message right away, so the view never outlives this request.
+  if (payload.length * 3 <= MAX_POOLED) {
+    const start = reserve(payload.length * 3);
+    return commit(start, writeUtf8(payload, slabBytes(), start) - start);
+  }
+  return utf8Encode(payload);
 }

@@ -1,7 +1,7 @@
 /**
  * 100,000 random and mutated datagrams against a running UDP server: nothing crashes, state stays
  * bounded, and once the exchange lifetime has passed memory is back to its baseline (RFC 7252 §4.2,
- * DESIGN.md "Bad input is normal input", "Bounded everything").
+ * docs/ARCHITECTURE.md, "Bad input is normal input", "Bounded everything").
  */
 import { createSocket } from 'node:dgram';
 import { setFlagsFromString } from 'node:v8';

@@ -1,8 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { captureIo, freeUdpPort } from '@thimble/test-support/peers';
 import { describe, expect, it } from 'vitest';
-import { runCli, startFileServer } from '../../src/cli/main.js';
+import { runCli, startFileServer } from '../../../coap-cli/src/main.js';
 import {
   ALL_COAP_NODES,
   CoapEndpoint,
@@ -14,7 +15,6 @@ import {
   OptionNumber,
   seededRandom,
 } from '../../src/index.js';
-import { captureIo, freeUdpPort } from '../interop/peers.js';
 import { drive } from './harness.js';
 
 describe('group communication (RFC 7252 §8)', () => {

@@ -7,6 +7,9 @@ import {
   seededRandom,
 } from '../../src/index.js';
 
+// Fake time, shared by every package's tests (re-exported for the tests that import it from here).
+export { drive } from '@thimble/test-support';
+
 export interface Harness {
   clock: FakeClock;
   network: MemoryNetwork;
@@ -35,14 +38,4 @@ export function harness(
     ...options,
   });
   return { clock, network, server, client, serverUri: 'coap://10.0.0.1' };
-}
-
-/** Resolves `promise` while advancing fake time in steps. */
-export async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 600_000): Promise<T> {
-  let settled = false;
-  const p = promise.finally(() => {
-    settled = true;
-  });
-  await clock.runUntil(() => settled, limitMs);
-  return p;
 }

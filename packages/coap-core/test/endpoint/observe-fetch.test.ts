@@ -166,14 +166,13 @@ describe('resumeObservation', () => {
   });
 });
 
-describe('server security installed later, and the peer identity', () => {
-  it('setServerSecurity installs a layer once (layers do not stack)', () => {
-    const h = harness();
-    expect(h.server.serverSecurity).toBeUndefined();
+describe('server security given at construction, and the peer identity', () => {
+  it('the server security layer is given at construction, once (no setter: layers do not stack)', () => {
+    expect(harness().server.serverSecurity).toBeUndefined();
     const layer = { unprotectRequest: () => undefined };
-    h.server.setServerSecurity(layer);
+    const h = harness({}, { serverSecurity: layer });
     expect(h.server.serverSecurity).toBe(layer);
-    expect(() => h.server.setServerSecurity(layer)).toThrow(/already/);
+    expect('setServerSecurity' in h.server).toBe(false);
   });
 
   it('a handler sees the identity a secure transport gave the peer, and the newest one after a change', async () => {

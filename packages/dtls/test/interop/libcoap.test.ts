@@ -2,10 +2,11 @@
  * Interop with libcoap's DTLS (Debian libcoap3-bin, OpenSSL and GnuTLS builds), PSK: coap-client -> our
  * DtlsServer (with a minimal CoAP responder on top), and our client -> coap-server (RFC 7252 §9.1.3.1).
  */
+
+import { freeUdpPort, requirePeers, startPeer } from '@thimble/test-support/peers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { utf8 } from '../../src/bytes.js';
 import { connect, DtlsServer } from '../../src/node.js';
-import { freeUdpPort, requirePeers, startPeer } from './peers.js';
 
 vi.setConfig({ testTimeout: 20_000 });
 

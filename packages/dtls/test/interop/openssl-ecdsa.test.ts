@@ -1,10 +1,11 @@
 /** Interop with OpenSSL: ECDHE_ECDSA with X.509 certificates, both directions, with client certificates. */
+
+import { freeUdpPort, requirePeers, startPeer } from '@thimble/test-support/peers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { utf8 } from '../../src/bytes.js';
 import { DtlsError } from '../../src/errors.js';
 import { connect, DtlsServer } from '../../src/node.js';
 import { makePki } from '../keys.js';
-import { freeUdpPort, requirePeers, startPeer } from './peers.js';
 
 vi.setConfig({ testTimeout: 20_000 });
 

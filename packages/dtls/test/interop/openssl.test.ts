@@ -5,11 +5,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { delay, freeUdpPort, requirePeers, startPeer } from '@thimble/test-support/peers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toHex, utf8 } from '../../src/bytes.js';
 import { DtlsError } from '../../src/errors.js';
 import { connect, DtlsServer } from '../../src/node.js';
-import { delay, freeUdpPort, requirePeers, startPeer } from './peers.js';
 
 vi.setConfig({ testTimeout: 20_000 });
 

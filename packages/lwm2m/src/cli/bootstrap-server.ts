@@ -5,11 +5,11 @@
  */
 import { parseArgs } from 'node:util';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
+import type { BootstrapConfigStore } from '../bootstrap/types.js';
 import { JsonFileBootstrapConfigStore } from '../node/bootstrap-store.js';
 import { Lwm2mBootstrapServer } from '../server/bootstrap/server.js';
 import { MemoryBootstrapConfigStore } from '../server/bootstrap/store.js';
-import type { BootstrapConfigStore } from '../server/bootstrap/types.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 export const BOOTSTRAP_SERVER_USAGE = `Usage:
   lwm2m bootstrap-server [--coap-port 5783] [--host ADDR] [--config FILE]

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CampaignStatus, DeviceCampaignStatus, FirmwareImageInfo } from '../server/firmware/types.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 export const FIRMWARE_USAGE = `  lwm2m firmware push --server http://127.0.0.1:8080 --endpoint EP --file IMAGE [--method push|pull] [--token T]
 

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createUdpFleet, fileDescriptorLimit } from '../node/fleet.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 export const FLEET_USAGE = `Usage:
   lwm2m fleet --count N --server coap://HOST:PORT [options]

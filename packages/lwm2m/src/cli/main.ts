@@ -12,17 +12,19 @@ import { type ContextSettings, parseContextSettings } from '@thimble/oscore';
 import { nodeCrypto } from '@thimble/oscore/node';
 import { Lwm2mClient, type Lwm2mVersion } from '../client/client.js';
 import { FileClientStateStore, nodeServerTransports } from '../node/client.js';
+import {
+  EXAMPLE_OBJECT_VERSIONS,
+  type ExampleSecurity,
+  installExampleDevice,
+} from '../node/example-device.js';
 import { BOOTSTRAP_SERVER_USAGE, bootstrapServerMain } from './bootstrap-server.js';
-import { EXAMPLE_OBJECT_VERSIONS, type ExampleSecurity, installExampleDevice } from './device.js';
 import { FIRMWARE_USAGE, runFirmware } from './firmware.js';
 import { fleetMain } from './fleet.js';
+import type { CliIo } from './io.js';
 import { runServer, SERVER_USAGE } from './server.js';
 import { untilStopped } from './signals.js';
 
-export interface CliIo {
-  readonly stdout: { write(data: string): unknown };
-  readonly stderr: { write(data: string): unknown };
-}
+export type { CliIo } from './io.js';
 
 const USAGE = `Usage:
   lwm2m client --endpoint NAME --server coap://HOST:PORT [options]

@@ -7,19 +7,24 @@
  */
 import { parseArgs } from 'node:util';
 import type { CoapEndpoint } from '@thimble/coap-core';
-import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { UdpTransport } from '@thimble/coap-core/node';
 import { nodeCrypto } from '@thimble/oscore/node';
+import type { BootstrapConfigStore } from '../bootstrap/types.js';
 import { createRestApi, startRestApi } from '../node/rest/app.js';
+import { isLoopbackHost, RequestGuard } from '../node/rest/guard.js';
 import { openSqliteStores } from '../node/sqlite-store.js';
-import type { BootstrapConfigStore } from '../server/bootstrap/types.js';
 import { FirmwareCampaigns } from '../server/firmware/campaign.js';
 import type { FirmwareService } from '../server/firmware/types.js';
-import type { ObservationStore } from '../server/observation-store.js';
-import { MemorySecurityStore } from '../server/security-store.js';
-import type { SecurityStore } from '../server/security-types.js';
+import type { ObservationStore } from '../server/observation/store.js';
+import {
+  MemoryRegistrationStore,
+  type Registration,
+  type RegistrationStore,
+} from '../server/registration/store.js';
+import { MemorySecurityStore } from '../server/security/store.js';
+import type { SecurityStore } from '../server/security/types.js';
 import { Lwm2mServer } from '../server/server.js';
-import { MemoryRegistrationStore, type Registration, type RegistrationStore } from '../server/store.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { untilStopped } from './signals.js';
 
 /** What `--store` opens. */
@@ -63,6 +68,7 @@ export const serverCommandDeps: ServerCommandDeps = {
 };
 
 export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
+               [--allowed-host NAME]... [--cors-origin ORIGIN]...
 
 Server options:
       --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
@@ -70,7 +76,12 @@ Server options:
       --http-port PORT    port of the REST API (default 8080, 0 = any free port)
       --host ADDR         address the REST API listens on (default 127.0.0.1)
       --store SPEC        memory (default) or sqlite:PATH
-      --token TOKEN       require "Authorization: Bearer TOKEN" on the API (or set LWM2M_API_TOKEN)
+      --token TOKEN       require "Authorization: Bearer TOKEN" on the API (or set LWM2M_API_TOKEN);
+                          needed when --host is not a loopback address
+      --allowed-host NAME a name the API answers to in the Host header besides localhost, 127.0.0.1,
+                          [::1] and --host (repeatable; DNS rebinding protection)
+      --cors-origin ORIGIN  an origin (https://console.example) allowed to call the API cross-origin
+                          (repeatable)
 `;
 
 function port(text: string | undefined, fallback: number): number {
@@ -108,6 +119,26 @@ export async function runServer(
     io.stdout.write(`Usage:\n${SERVER_USAGE}`);
     return 0;
   }
+  const token = values.token ?? process.env.LWM2M_API_TOKEN;
+  const host = values.host ?? '127.0.0.1';
+  const hasToken = token !== undefined && token !== '';
+  if (!hasToken && !isLoopbackHost(host)) {
+    io.stderr.write(
+      `lwm2m server: --host ${host} is not loopback: give --token (or LWM2M_API_TOKEN) to expose the API\n`,
+    );
+    return 2;
+  }
+  const guard = {
+    ...(hasToken ? { token } : {}),
+    allowedHosts: values['allowed-host'] ?? [],
+    corsOrigins: values['cors-origin'] ?? [],
+  };
+  try {
+    new RequestGuard(guard); // validates --allowed-host and --cors-origin before anything starts
+  } catch (e) {
+    io.stderr.write(`lwm2m server: ${(e as Error).message}\n`);
+    return 2;
+  }
   let stores: ServerStores;
   try {
     stores = deps.openStores(values.store ?? 'memory');
@@ -115,7 +146,6 @@ export async function runServer(
     io.stderr.write(`lwm2m server: ${(e as Error).message}\n`);
     return 2;
   }
-  const token = values.token ?? process.env.LWM2M_API_TOKEN;
   const log = (line: string) => io.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
   const closers: (() => unknown)[] = [() => stores.close?.()];
@@ -129,15 +159,17 @@ export async function runServer(
     }
   };
   try {
-    const endpoint = await createUdpEndpoint({ address: values['coap-host'], port: coapPort });
-    closers.push(() => endpoint.close());
+    const transport = await UdpTransport.bind({ address: values['coap-host'], port: coapPort });
+    closers.push(() => transport.close());
+    // the server builds its endpoint on the socket (with the OSCORE layer when there are credentials)
     const server = new Lwm2mServer({
-      endpoint,
+      transport,
       store: stores.registrations,
       ...(stores.observations === undefined ? {} : { observationStore: stores.observations }),
       ...(stores.security === undefined ? {} : { security: stores.security, oscore: { crypto: nodeCrypto } }),
     });
     closers.push(() => server.close());
+    const endpoint = server.endpoint;
     server.on('registered', (r, replaced) => log(`registered ${describe(r)}${replaced ? ' (again)' : ''}`));
     server.on('updated', (r) => log(`updated "${r.endpoint}"`));
     server.on('deregistered', (r) => log(`de-registered "${r.endpoint}"`));
@@ -154,10 +186,10 @@ export async function runServer(
       ...(firmware === undefined ? {} : { firmware }),
       ...(stores.security === undefined ? {} : { security: stores.security }),
       ...(stores.bootstrap === undefined ? {} : { bootstrap: stores.bootstrap }),
-      ...(token === undefined || token === '' ? {} : { token }),
+      ...guard,
     });
     closers.push(() => app.close());
-    const url = await startRestApi(app, { host: values.host ?? '127.0.0.1', port: httpPort });
+    const url = await startRestApi(app, { host, port: httpPort });
     log(
       `LwM2M server on udp ${hostPort(local.address, local.port)}, REST API on ${url}/api${token ? ' (bearer token)' : ''}`,
     );
@@ -183,6 +215,8 @@ function parse(argv: readonly string[]) {
       host: { type: 'string' },
       store: { type: 'string' },
       token: { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      'cors-origin': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });

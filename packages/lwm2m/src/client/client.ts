@@ -12,68 +12,42 @@
 import {
   type Clock,
   type CoapEndpoint,
-  type CoapRequest,
-  CoapStatusError,
-  Code,
-  ContentFormat,
   cryptoRandom,
-  OptionNumber,
-  type Peer,
-  peerKey,
+  formatCode,
   type Random,
-  type ResponseInit,
   systemClock,
-  utf8Encode,
 } from '@thimble/coap-core';
-import { type CryptoProvider, OSCORE_KIND } from '@thimble/oscore';
-import {
-  decodeComposite,
-  decodeCompositePaths,
-  decodeNode,
-  encodeComposite,
-  encodeNode,
-} from '../content/codecs.js';
-import { Lwm2mContentError } from '../content/errors.js';
-import { formatDiscover, formatRegistrationLinks, type Lwm2mLink } from '../content/link-format.js';
-import type { Lwm2mCompositeEntry } from '../content/senml.js';
+import type { CryptoProvider } from '@thimble/oscore';
 import { BUILTIN_OBJECTS } from '../model/builtin.js';
-import {
-  isExecutable,
-  isReadable,
-  isWritable,
-  type ObjectDefinition,
-  type ResourceDefinition,
-} from '../model/definitions.js';
-import type { Lwm2mNode, ObjectInstanceNode, ResourceInstanceNode, ResourceNode } from '../model/nodes.js';
-import { isPathPrefix, isValidId, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../model/path.js';
+import type { Lwm2mNode } from '../model/nodes.js';
+import { type Lwm2mPath, parseLwm2mPath } from '../model/path.js';
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
-import { type Lwm2mValue, Lwm2mValueError } from '../model/values.js';
-import {
-  type AccessOperation,
-  aclAfterCreate,
-  aclAfterDelete,
-  checkAccess,
-  mayRead,
-} from './access-control.js';
-import {
-  AttributeStore,
-  applyAttributeQuery,
-  conditionsMet,
-  type NotificationAttributes,
-} from './attributes.js';
+import type { Lwm2mValue } from '../model/values.js';
+import { Emitter } from '../util/emitter.js';
 import {
   type BootstrapOptions,
   type BootstrapState,
   ClientBootstrap,
   type FactoryBootstrap,
   installFactoryBootstrap,
-} from './bootstrap.js';
-import { compositeKey, entryAt, nodeValue, notified, type ObservedPath, observedPath } from './composite.js';
-import { openServerEndpoint } from './endpoints.js';
-import { codeFromText, Lwm2mClientError } from './errors.js';
-import { Emitter } from './events.js';
+} from './bootstrap/bootstrap.js';
+import type { ClientContext } from './context.js';
+import { Lwm2mClientError } from './errors.js';
+import { AttributeStore } from './objects/attributes.js';
+import { ObjectReader } from './objects/reader.js';
 import {
-  type ConnectionHost,
+  InstanceStore,
+  pathText,
+  type ResourceInit,
+  type ResourceValue,
+  toResourceValue,
+  toStoredValue,
+} from './objects/store.js';
+import { NotificationEngine } from './observe/engine.js';
+import { DeviceManagementHandler } from './operations/handler.js';
+import { openServerEndpoint } from './registration/endpoints.js';
+import { RegistrationLinks } from './registration/links.js';
+import {
   type Lwm2mVersion,
   type RegistrationState,
   type RetryOptions,
@@ -81,7 +55,8 @@ import {
   type ServerAccount,
   ServerConnection,
   type ServerTransportFactory,
-} from './servers.js';
+} from './registration/servers.js';
+import { sendValues } from './send.js';
 import {
   type ClientState,
   type ClientStateStore,
@@ -89,22 +64,10 @@ import {
   restoreObjects,
   type StoredRegistration,
   snapshotObjects,
-} from './state.js';
-import {
-  type InstanceEntry,
-  InstanceStore,
-  instanceNode,
-  pathText,
-  type ResourceInit,
-  type ResourceValue,
-  resourceNode,
-  type Slot,
-  toResourceValue,
-  toStoredValue,
-  valueOfNode,
-} from './store.js';
+} from './state/state.js';
+import type { Lwm2mClientEvents, ResourceStream } from './types.js';
 
-export type { Lwm2mVersion, RegistrationState, RetryOptions } from './servers.js';
+export type { Lwm2mVersion, RegistrationState, RetryOptions } from './registration/servers.js';
 
 export interface Lwm2mClientOptions {
   /** Endpoint Client Name (`ep`). */
@@ -178,64 +141,7 @@ export interface Lwm2mClientOptions {
   readonly factoryBootstrap?: FactoryBootstrap;
 }
 
-/** What a streamed write's block comes with (see `Lwm2mClient.streamWrites`). */
-export interface StreamedWriteInfo {
-  /** PUT (replace) or POST. */
-  readonly method: 'PUT' | 'POST';
-  readonly contentFormat: number | undefined;
-  /** Size1 of the first block: the whole body's size, when the server said it (RFC 7959 §4). */
-  readonly size: number | undefined;
-  readonly peer: Peer;
-}
-
-/**
- * A resource that takes Block1 writes block by block instead of reassembled (e.g. the Package resource
- * /5/0/0 of Firmware Update): the image never sits whole in memory.
- */
-export interface ResourceStream {
-  /**
-   * One block of a Block1 Write, in order: `offset` 0 starts a transfer (a new one replaces an unfinished
-   * one), `more` false ends it. Resolving answers 2.31 Continue (2.04 Changed after the last block);
-   * throwing an `Lwm2mClientError` answers its code (e.g. 4.13 when out of space) and ends the transfer.
-   */
-  block(chunk: Uint8Array, offset: number, more: boolean, info: StreamedWriteInfo): void | Promise<void>;
-}
-
-/** One served operation, for logging (the `lwm2m client` command prints these). */
-export interface OperationEvent {
-  readonly operation: string;
-  readonly path: string;
-  /** Response code, `2.05` style. */
-  readonly code: string;
-  readonly detail?: string;
-}
-
-export type Lwm2mClientEvents = {
-  /** Registered with one server (its Short Server ID second). */
-  registered: (location: string, shortServerId: number) => void;
-  updated: (shortServerId: number) => void;
-  deregistered: (shortServerId: number) => void;
-  /** Queue mode: the client went quiet / woke up with an Update (Core §6.5). */
-  sleeping: () => void;
-  awake: () => void;
-  /**
-   * A server's registration failed for good (retries exhausted) and its Server instance asks for a
-   * bootstrap then (/1/x/16 Bootstrap on Registration Failure, true by default): the bootstrap code
-   * listens to this.
-   */
-  bootstrapRequired: (shortServerId: number) => void;
-  /** Errors of registration (with the server's Short Server ID) and of the client. */
-  error: (error: Error, shortServerId?: number) => void;
-  operation: (event: OperationEvent) => void;
-  /** Written by the server (Write, Create, Write-Composite): path of the changed resource or instance. */
-  changed: (path: Lwm2mPath) => void;
-  /** A Bootstrap-Request goes to the bootstrap server (Core §6.1.3). */
-  bootstrapStarted: (serverUri: string) => void;
-  /** Bootstrap-Finish accepted: registration with the bootstrapped server follows. */
-  bootstrapped: () => void;
-  /** A bootstrap failed; the next one starts in `retryIn` ms (undefined: the client gave up). */
-  bootstrapFailed: (error: Error, retryIn: number | undefined) => void;
-};
+export type { Lwm2mClientEvents, OperationEvent, ResourceStream, StreamedWriteInfo } from './types.js';
 
 /** One server account and its registration, as `servers()` reports it. */
 export interface ServerStatus {
@@ -251,132 +157,7 @@ export interface ServerStatus {
   readonly oscore: boolean;
 }
 
-/**
- * An observation (Core §6.4.1) of one path, itself its only observed path, or an Observe-Composite
- * (Core §6.4.3) of the paths in `members` (its own `path` is then `[]`, the root the FETCH went to).
- */
-interface Observation extends ObservedPath {
-  readonly key: string;
-  readonly pathKey: string;
-  readonly request: CoapRequest;
-  /** The endpoint the Observe came on, and the server (Short Server ID) that sent it. */
-  readonly endpoint: CoapEndpoint;
-  readonly shortServerId: number | undefined;
-  readonly members: ObservedPath[] | undefined;
-  lastSent: number;
-  /** Queue mode: a notification waits for the wake-up Update. */
-  held: boolean;
-  epmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
-  epminTimer: ReturnType<Clock['setTimeout']> | undefined;
-  pminTimer: ReturnType<Clock['setTimeout']> | undefined;
-  pmaxTimer: ReturnType<Clock['setTimeout']> | undefined;
-}
-
-type MaybePromise<T> = T | Promise<T>;
-
 const DEFAULT_LIFETIME = 86400;
-const SENML_CBOR = 112;
-const TLV = 11542;
-const LINK_FORMAT = 40;
-
-/** Formats the client supports, listed in the registration's `ct` for 1.1+ (Core §6.2.1). */
-const SUPPORTED_FORMATS = [0, 42, 60, 110, 112, 11542, 11543];
-
-/** A few recent entries, searched in order, the oldest replaced when full (no Map: Espruino). */
-class RecentEntries<T> {
-  private readonly entries: T[] = [];
-  private next = 0;
-  constructor(private readonly max: number) {}
-
-  find(match: (e: T) => boolean): T | undefined {
-    for (let i = 0; i < this.entries.length; i++) if (match(this.entries[i]!)) return this.entries[i];
-    return undefined;
-  }
-
-  /** Puts `e` in the place of the entry `same` picks, else adds it (in the oldest's place when full). */
-  remember(e: T, same: (o: T) => boolean): void {
-    for (let i = 0; i < this.entries.length; i++) {
-      if (same(this.entries[i]!)) {
-        this.entries[i] = e;
-        return;
-      }
-    }
-    if (this.entries.length < this.max) this.entries.push(e);
-    else {
-      this.entries[this.next] = e;
-      this.next = (this.next + 1) % this.max;
-    }
-  }
-}
-
-type LinksPayload = { readonly text: string; readonly bytes: Uint8Array };
-
-/**
- * The UTF-8 bytes of registration link payloads, shared by every client of the process that registers the
- * same links (the devices of a fleet). The bytes are only ever read (copied into the CoAP message).
- */
-const LINK_BYTES = new RecentEntries<LinksPayload>(8);
-
-/** The shared entry for `text` (its string is shared too: a device keeps no copy of its own). */
-function sharedLinks(text: string): LinksPayload {
-  const found = LINK_BYTES.find((e) => e.text === text);
-  if (found !== undefined) return found;
-  const e = { text, bytes: utf8Encode(text) };
-  LINK_BYTES.remember(e, () => false);
-  return e;
-}
-
-/**
- * Registration links by the shape of the objects (`InstanceStore.shape`), the model and the LwM2M version:
- * the devices of a fleet build the same objects in the same order, so all but the first find their links
- * here instead of listing and formatting them. Each entry keeps the definitions of the objects it lists
- * and is used only while the model still has those (a model may get a newer version of an object).
- */
-interface ShapeLinks {
-  readonly model: Lwm2mModel;
-  readonly version: Lwm2mVersion;
-  readonly shape: string;
-  readonly definitions: readonly (ObjectDefinition | undefined)[];
-  readonly objectIds: readonly number[];
-  readonly links: LinksPayload;
-}
-const SHAPE_LINKS = new RecentEntries<ShapeLinks>(8);
-
-function findShapeLinks(model: Lwm2mModel, version: Lwm2mVersion, shape: string): LinksPayload | undefined {
-  const e = SHAPE_LINKS.find((o) => o.model === model && o.version === version && o.shape === shape);
-  if (e === undefined) return undefined;
-  for (let k = 0; k < e.objectIds.length; k++)
-    if (model.getObject(e.objectIds[k]!) !== e.definitions[k]) return undefined;
-  return e.links;
-}
-
-function rememberShapeLinks(
-  model: Lwm2mModel,
-  version: Lwm2mVersion,
-  shape: string,
-  objectIds: readonly number[],
-  links: LinksPayload,
-): void {
-  const definitions = objectIds.map((id) => model.getObject(id));
-  // an entry for the same shape is outdated (the model changed since): replaced
-  SHAPE_LINKS.remember(
-    { model, version, shape, definitions, objectIds, links },
-    (o) => o.model === model && o.version === version && o.shape === shape,
-  );
-}
-
-const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> =>
-  v !== null && typeof v === 'object' && typeof (v as Promise<T>).then === 'function';
-
-const codeText = (code: number): string => `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
-
-function fail(
-  reason: ConstructorParameters<typeof Lwm2mClientError>[0],
-  code: ConstructorParameters<typeof Lwm2mClientError>[1],
-  message: string,
-): never {
-  throw new Lwm2mClientError(reason, code, message);
-}
 
 export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   readonly endpointName: string;
@@ -389,33 +170,24 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly options: Lwm2mClientOptions;
-  private readonly maxObservations: number;
-  private observations: Observation[] = [];
+  private readonly reader: ObjectReader;
+  private readonly links: RegistrationLinks;
+  /** What the client's parts may ask of it (see `ClientContext`). */
+  private readonly context: ClientContext;
+  private readonly observe: NotificationEngine;
+  private readonly operations: DeviceManagementHandler;
 
   /** One connection per server account while started. */
   private connections: ServerConnection[] = [];
-  /** Endpoints whose routes lead to this client. */
-  private routed: CoapEndpoint[] = [];
   private running = false;
   private runGeneration = 0;
   /** True from `start()` until the accounts were set up (registrationState says 'registering'). */
   private starting = false;
-  private readonly host: ConnectionHost;
-  /** The registration links last made (see `registrationPayload`). */
-  private linksCache:
-    | {
-        revision: number;
-        version: Lwm2mVersion;
-        links: LinksPayload;
-      }
-    | undefined;
   private asleep = false;
   private sleepTimer: ReturnType<Clock['setTimeout']> | undefined;
   private readonly bootstrapper: ClientBootstrap;
   /** A client-initiated bootstrap runs, or gave up (Core §6.1). */
   private bootstrapStatus: 'none' | 'running' | 'failed' = 'none';
-  /** Paths (`5/0/0`) whose Block1 writes are streamed (see `streamWrites`). */
-  private readonly streams: { [path: string]: ResourceStream | undefined } = {};
 
   constructor(options: Lwm2mClientOptions) {
     super();
@@ -426,40 +198,15 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     this.objects = new InstanceStore(this.model, options.maxInstances ?? 1024);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
-    this.maxObservations = options.maxObservations ?? 64;
-    const self = this;
+    this.reader = new ObjectReader(this.model, this.objects);
+    this.links = new RegistrationLinks(this.model, this.objects, options.objectVersions);
     if (options.factoryBootstrap !== undefined)
       installFactoryBootstrap(this.objects, options.factoryBootstrap);
-    this.bootstrapper = new ClientBootstrap(
-      {
-        endpointName: this.endpointName,
-        get endpoint(): CoapEndpoint {
-          return self.endpoint;
-        },
-        version: this.version,
-        model: this.model,
-        objects: this.objects,
-        clock: this.clock,
-        random: this.random,
-        requestTimeout: options.requestTimeout,
-        objectVersion: (oid) => this.objectVersion(oid),
-        readNode: (p) => this.readNode(p),
-        operation: (operation, path, code, detail) =>
-          this.emit('operation', { operation, path, code: codeText(code), ...(detail ? { detail } : {}) }),
-        changed: (p) => this.emit('changed', p),
-        removed: (p) => this.afterDelete(p),
-        started: (uri) => this.emit('bootstrapStarted', uri),
-        succeeded: () => this.afterBootstrap(),
-        failedOnce: (error, retryIn) => {
-          this.emit('bootstrapFailed', error, retryIn);
-          this.emit('error', error);
-          if (retryIn === undefined && this.bootstrapStatus === 'running') this.bootstrapStatus = 'failed';
-        },
-      },
-      options.bootstrap,
-    );
-    this.host = this.connectionHost();
-    if (options.endpoint !== undefined) this.route(options.endpoint);
+    this.context = this.makeContext();
+    this.bootstrapper = new ClientBootstrap(this.context, options.bootstrap);
+    this.observe = new NotificationEngine(this.context, options.maxObservations ?? 64);
+    this.operations = new DeviceManagementHandler(this.context, this.observe, this.bootstrapper);
+    if (options.endpoint !== undefined) this.operations.route(options.endpoint);
   }
 
   /** The endpoint given in the options (the NoSec one shared by servers), or undefined. */
@@ -503,7 +250,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   /** Removes an object instance (the server learns it with an Update). */
   removeInstance(objectId: number, instanceId: number): boolean {
     const removed = this.objects.remove(objectId, instanceId);
-    if (removed) this.afterDelete([objectId, instanceId]);
+    if (removed) this.operations.afterDelete([objectId, instanceId]);
     return removed;
   }
 
@@ -525,7 +272,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     const slot = entry.slots[p[2]!];
     if (slot === undefined) entry.slots[p[2]!] = { value: stored, handler: undefined };
     else slot.value = stored;
-    this.valueChanged(p, Array.isArray(stored) ? undefined : (stored as Lwm2mValue));
+    this.observe.valueChanged(p, Array.isArray(stored) ? undefined : (stored as Lwm2mValue));
   }
 
   /**
@@ -535,70 +282,8 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
    * (or carry no Content-Format); others get 4.15.
    */
   streamWrites(path: string | Lwm2mPath, stream: ResourceStream): this {
-    const p = typeof path === 'string' ? parseLwm2mPath(path) : path;
-    if (p.length !== 3)
-      throw new Lwm2mClientError('bad-request', '4.00', `streamWrites needs /o/i/r, got ${pathText(p)}`);
-    const def = this.model.getResource(p[0]!, p[2]!);
-    if (def === undefined || !isWritable(def) || def.type !== 'Opaque' || def.multiple)
-      throw new Lwm2mClientError(
-        'bad-request',
-        '4.00',
-        `${pathText(p)} is not a single writable Opaque resource`,
-      );
-    const key = p.join('/');
-    const fresh = this.streams[key] === undefined;
-    this.streams[key] = stream;
-    if (!fresh) return this;
-    for (const ep of this.routed) this.routeStream(ep, p);
+    this.operations.streamWrites(path, stream);
     return this;
-  }
-
-  /** The routes of one streamed resource on one endpoint (see `streamWrites`). */
-  private routeStream(ep: CoapEndpoint, p: Lwm2mPath): void {
-    // a literal route wins over /:o/:i/:r for this one path (PUT / POST stream, the rest as usual)
-    const key = p.join('/');
-    const handler = (req: CoapRequest) => this.handle(req, ep);
-    ep.route(['GET', 'DELETE'], `/${key}`, handler, { observable: true });
-    ep.route(['PUT', 'POST'], `/${key}`, handler, {
-      blockSink: (req, chunk, offset, more) => this.streamBlock(req, p, chunk, offset, more),
-    });
-  }
-
-  private streamBlock(
-    req: CoapRequest,
-    path: Lwm2mPath,
-    chunk: Uint8Array,
-    offset: number,
-    more: boolean,
-  ): void | Promise<void> {
-    this.activity();
-    const refuse = (e: unknown): never => {
-      const r = errorResponse(e);
-      this.emit('operation', {
-        operation: 'Write',
-        path: pathText(path),
-        code: codeText(r.code),
-        detail: e instanceof Error ? e.message : String(e),
-      });
-      throw new CoapStatusError(r.code, e instanceof Error ? e.message : String(e));
-    };
-    try {
-      const stream = this.streams[path.join('/')];
-      if (stream === undefined) fail('not-found', '4.04', `${pathText(path)} not found`);
-      this.instanceOrFail(path);
-      const format = req.contentFormat;
-      if (format !== undefined && format !== ContentFormat.OctetStream)
-        fail('unsupported-format', '4.15', 'a streamed write must be application/octet-stream');
-      const r = stream.block(chunk, offset, more, {
-        method: req.method === Code.POST ? 'POST' : 'PUT',
-        contentFormat: format,
-        size: req.message.getUint(OptionNumber.Size1),
-        peer: req.peer,
-      });
-      if (isPromise(r)) return r.then(undefined, refuse);
-    } catch (e) {
-      refuse(e);
-    }
   }
 
   /**
@@ -618,7 +303,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 
   /** Tells the client that a callback-backed resource changed, so its observers get a notification. */
   changed(path: string | Lwm2mPath): void {
-    this.valueChanged(typeof path === 'string' ? parseLwm2mPath(path) : path, undefined);
+    this.observe.valueChanged(typeof path === 'string' ? parseLwm2mPath(path) : path, undefined);
   }
 
   // ================================================================ servers and registration (Core §6.2)
@@ -727,8 +412,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
     this.sleepTimer = undefined;
     this.asleep = false;
-    for (const o of this.observations) this.clearObservationTimers(o);
-    this.observations = [];
+    this.observe.clear();
     await this.stopServers(options.deregister ?? true);
   }
 
@@ -778,9 +462,9 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
             if (owned) await endpoint.close();
             return;
           }
-          conn = new ServerConnection(this.host, account, endpoint, owned);
+          conn = new ServerConnection(this.context, account, endpoint, owned);
           this.connections.push(conn);
-          this.route(endpoint);
+          this.operations.route(endpoint);
           await conn.resolvePeer();
         } catch (e) {
           if (gen === this.runGeneration) this.emit('error', e as Error, account.shortServerId);
@@ -804,8 +488,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     await Promise.all(conns.map((c) => c.stop(deregister)));
     for (const c of conns) {
       if (!c.ownsEndpoint) continue;
-      const i = this.routed.indexOf(c.endpoint);
-      if (i >= 0) this.routed.splice(i, 1);
+      this.operations.unroute(c.endpoint);
       await c.endpoint.close();
     }
     // de-registered: forget the registrations (kept when not de-registering, to resume them)
@@ -825,41 +508,28 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     });
   }
 
-  /** Installs the device-management routes on an endpoint (once). */
-  private route(ep: CoapEndpoint): void {
-    if (this.routed.indexOf(ep) >= 0) return;
-    this.routed.push(ep);
-    this.installRoutes(ep);
-  }
-
-  /**
-   * The server a request comes from: the one whose own endpoint (DTLS session, OSCORE context) it came on,
-   * or on a shared endpoint the one at the peer's address. Undefined for an unknown peer.
-   */
-  private connectionFor(ep: CoapEndpoint, peer: Peer): ServerConnection | undefined {
-    let match: ServerConnection | undefined;
-    for (const c of this.connections) {
-      if (c.endpoint !== ep) continue;
-      if (c.ownsEndpoint || c.isPeer(peer)) {
-        if (match !== undefined) return c.isPeer(peer) ? c : match;
-        match = c;
-      }
-    }
-    return match;
-  }
-
   private accessControlActive(): boolean {
     if (this.options.accessControl !== undefined) return this.options.accessControl;
     return this.connections.length > 1;
   }
 
-  private connectionHost(): ConnectionHost {
+  /** The one `ClientContext` the client hands to its parts (server connections, bootstrap, operations...). */
+  private makeContext(): ClientContext {
+    const self = this;
     const o = this.options;
     return {
       endpointName: this.endpointName,
+      get endpoint(): CoapEndpoint {
+        return self.endpoint;
+      },
+      version: this.version,
+      model: this.model,
+      objects: this.objects,
+      reader: this.reader,
+      attributes: this.attributes,
       clock: this.clock,
       random: this.random,
-      version: this.version,
+      requestTimeout: o.requestTimeout,
       defaults: {
         lifetime: o.lifetime,
         binding: o.binding,
@@ -867,6 +537,21 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
         retry: o.retry,
         requestTimeout: o.requestTimeout,
       },
+      get connections(): readonly ServerConnection[] {
+        return self.connections;
+      },
+      get sleeping(): boolean {
+        return self.asleep;
+      },
+      accessControlActive: () => this.accessControlActive(),
+      objectVersion: (oid) => this.objectVersion(oid),
+      objectsDidChange: () => this.objectsDidChange(),
+      activity: () => this.activity(),
+      triggerUpdate: () => this.triggerUpdate(),
+      bootstrap: () => this.bootstrap(),
+      emit: (event, ...args) => this.emit(event, ...args),
+      readNode: (p) => this.reader.readNode(p),
+      // registration (ConnectionHost)
       registrationLinks: (version) => this.registrationPayload(version),
       serverResource: (account, rid) => {
         const iid = account.serverInstanceId;
@@ -896,6 +581,18 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
           this.bootstrapStatus = 'running';
           this.bootstrapper.begin();
         }
+      },
+      // bootstrap (BootstrapHost)
+      operation: (operation, path, code, detail) =>
+        this.emit('operation', { operation, path, code: formatCode(code), ...(detail ? { detail } : {}) }),
+      changed: (p) => this.emit('changed', p),
+      removed: (p) => this.operations.afterDelete(p),
+      bootstrapStarted: (uri) => this.emit('bootstrapStarted', uri),
+      bootstrapSucceeded: () => this.afterBootstrap(),
+      bootstrapFailed: (error, retryIn) => {
+        this.emit('bootstrapFailed', error, retryIn);
+        this.emit('error', error);
+        if (retryIn === undefined && this.bootstrapStatus === 'running') this.bootstrapStatus = 'failed';
       },
     };
   }
@@ -963,78 +660,24 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
 
   /** Registration links: objects and instances, never Security (0) or OSCORE (21) (Core §6.2.1). */
   registrationLinks(): string {
-    return this.registrationLinksFor(this.connections[0]?.version ?? this.version);
+    return this.links.text(this.connections[0]?.version ?? this.version);
   }
 
   /**
-   * The registration links as text and as the bytes of a Register / Update payload, made once and kept
-   * until the objects change (`InstanceStore.revision`) or another LwM2M version asks for them (the
-   * content formats are listed from 1.1 on). A device registers, re-registers and updates with the same
-   * links, so this is usually one formatting and one UTF-8 encoding per device.
+   * The registration links as the bytes of a Register / Update payload, made once and kept until the
+   * objects change or another LwM2M version asks for them (see `RegistrationLinks`).
    */
   private registrationPayload(version: Lwm2mVersion): Uint8Array {
-    return this.linksOf(version).bytes;
-  }
-
-  private registrationLinksFor(version: Lwm2mVersion): string {
-    return this.linksOf(version).text;
-  }
-
-  /**
-   * The links of this client's objects, from its own cache, else from the clients with the same model,
-   * objects and instances (`InstanceStore.shape`), else formatted.
-   */
-  private linksOf(version: Lwm2mVersion): LinksPayload {
-    const c = this.linksCache;
-    if (c !== undefined && c.revision === this.objects.revision && c.version === version) return c.links;
-    const revision = this.objects.revision;
-    // object versions given in the options are this client's own: no sharing then
-    const shape = this.options.objectVersions === undefined ? this.objects.shape : undefined;
-    let links = shape === undefined ? undefined : findShapeLinks(this.model, version, shape);
-    if (links === undefined) {
-      links = sharedLinks(this.formatLinks(version));
-      if (shape !== undefined)
-        rememberShapeLinks(this.model, version, shape, this.objects.objectIds(), links);
-    }
-    this.linksCache = { revision, version, links };
-    return links;
-  }
-
-  private formatLinks(version: Lwm2mVersion): string {
-    const objects: { path: Lwm2mPath; version?: string }[] = [];
-    for (const oid of this.objects.objectIds()) {
-      if (oid === 0 || oid === 21) continue;
-      const version = this.objectVersion(oid);
-      const ver = version !== '1.0' ? version : undefined;
-      const iids = this.objects.instanceIds(oid);
-      if (iids.length === 0 || ver !== undefined)
-        objects.push(ver === undefined ? { path: [oid] } : { path: [oid], version: ver });
-      for (const iid of iids) objects.push({ path: [oid, iid] });
-    }
-    return formatRegistrationLinks({
-      rootPath: '/',
-      contentFormats: version === '1.0' ? [] : SUPPORTED_FORMATS,
-      objects,
-    });
+    return this.links.payload(version);
   }
 
   /** The version of an object this device implements (Core §6.2.1 `ver`). */
   objectVersion(objectId: number): string {
-    return this.options.objectVersions?.[objectId] ?? this.model.getObject(objectId)?.version ?? '1.0';
+    return this.links.objectVersion(objectId);
   }
 
   private objectsDidChange(): void {
     for (const c of this.connections) c.objectsDidChange();
-  }
-
-  /** The Server (1) instance with /1/x/0 = `shortServerId` (else the first one, for a lone server). */
-  private serverInstanceOf(shortServerId: number | undefined): InstanceEntry | undefined {
-    const ids = this.objects.instanceIds(1);
-    for (const id of ids) {
-      const e = this.objects.get(1, id)!;
-      if (shortServerId !== undefined && e.slots[0]?.value === shortServerId) return e;
-    }
-    return ids.length === 0 ? undefined : this.objects.get(1, ids[0]!);
   }
 
   // ================================================================ Send (Core §6.4.3)
@@ -1043,876 +686,21 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
    * Sends the values at `paths` to a server (`POST /dp`, SenML CBOR): the one with `shortServerId`, else
    * the first registered one. LwM2M 1.1 and later.
    */
-  async send(paths: readonly (string | Lwm2mPath)[], shortServerId?: number): Promise<void> {
-    if (this.version === '1.0')
-      throw new Lwm2mClientError('not-allowed', '4.05', 'Send needs LwM2M 1.1 or later');
-    let conn: ServerConnection | undefined;
-    for (const c of this.connections)
-      if (c.state === 'registered' && (shortServerId === undefined || c.shortServerId === shortServerId)) {
-        conn = c;
-        break;
-      }
-    if (conn === undefined) throw new Lwm2mClientError('not-registered', '5.00', 'not registered');
-    if (conn.version === '1.0')
-      throw new Lwm2mClientError('not-allowed', '4.05', 'Send needs LwM2M 1.1 or later');
-    const entries: Lwm2mCompositeEntry[] = [];
-    for (const p of paths) {
-      const path = typeof p === 'string' ? parseLwm2mPath(p) : p;
-      entries.push({ path, node: await this.readNode(path) } as Lwm2mCompositeEntry);
-    }
-    const res = await conn.endpoint.request({
-      method: 'POST',
-      uri: conn.uri(['dp']),
-      payload: encodeComposite(SENML_CBOR, entries, this.model),
-      contentFormat: SENML_CBOR,
-      timeout: this.options.requestTimeout,
-    });
-    if (res.code !== Code.Changed) {
-      throw new Lwm2mClientError('application', '5.00', `Send answered ${codeText(res.code)}`);
-    }
+  send(paths: readonly (string | Lwm2mPath)[], shortServerId?: number): Promise<void> {
+    return sendValues(this.context, paths, shortServerId);
   }
 
   // ================================================================ device management (Core §6.3)
-
-  private installRoutes(ep: CoapEndpoint): void {
-    const handler = (req: CoapRequest) => this.handle(req, ep);
-    // observable for Observe-Composite (FETCH with Observe, Transport §6.4)
-    ep.route(['FETCH', 'iPATCH', 'GET', 'PUT', 'POST', 'DELETE'], '/', handler, { observable: true });
-    // Bootstrap-Finish (Core §6.1, Transport §6.1); the other bootstrap operations come through handle()
-    ep.route('POST', '/bs', (req) => this.bootstrapper.finish(req));
-    ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o', handler, { observable: true });
-    ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i', handler, { observable: true });
-    ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i/:r', handler, { observable: true });
-    ep.route(['GET', 'PUT', 'POST', 'DELETE'], '/:o/:i/:r/:ri', handler, { observable: true });
-    for (const key in this.streams)
-      if (this.streams[key] !== undefined) this.routeStream(ep, parseLwm2mPath(key));
-  }
-
-  private handle(req: CoapRequest, ep: CoapEndpoint): Promise<ResponseInit> {
-    const bootstrap = this.bootstrapper.intercept(req);
-    if (bootstrap !== undefined) return bootstrap;
-    let op = 'request';
-    let path: Lwm2mPath = [];
-    const notification = this.isNotification(req);
-    // the server the request comes from (authenticated by its DTLS session or OSCORE context)
-    const conn = this.connectionFor(ep, req.peer);
-    const ssid = conn?.shortServerId;
-    const acl = this.accessControlActive();
-    const via: Via = {
-      endpoint: ep,
-      shortServerId: ssid,
-      mayRead: acl ? (oid, iid) => mayRead(this.objects, ssid, oid, iid) : undefined,
-      mayWrite: acl ? (oid, iid) => checkAccess(this.objects, ssid, 'write', oid, iid) : undefined,
-    };
-    /** Access Control (Core §7.3.2) of an operation on /o or /o/i (a missing instance answers 4.04 later). */
-    const guard = (operation: AccessOperation): void => {
-      if (!acl || path.length === 0) return;
-      const iid = path.length >= 2 ? path[1]! : undefined;
-      if (iid !== undefined && this.objects.get(path[0]!, iid) === undefined) return;
-      checkAccess(this.objects, ssid, operation, path[0]!, iid);
-    };
-    const run = async (): Promise<ResponseInit> => {
-      path = parseRequestPath(req.path);
-      // Core §E.1 / §6.3: the Security (0) and OSCORE (21) objects belong to the Bootstrap interface
-      if (path.length > 0 && (path[0] === 0 || path[0] === 21))
-        fail('not-allowed', '4.01', 'Security objects are not accessible');
-      // a server set up with OSCORE is only heard through it (RFC 8613 §8.2: unprotected → unauthorized)
-      if (conn?.account.oscore !== undefined && req.security?.kind !== OSCORE_KIND)
-        fail('not-allowed', '4.01', 'this server must use OSCORE');
-      switch (req.method) {
-        case Code.GET:
-          if (req.accept === LINK_FORMAT) {
-            op = 'Discover';
-            if (path.length >= 2) guard('read');
-            return this.discover(path, via);
-          }
-          op = readOperation(notification, req.observe, '');
-          if (path.length >= 2) guard('read');
-          return this.read(req, path, notification, via);
-        case Code.PUT:
-          if (req.payload.length === 0 && req.query.length > 0) {
-            op = 'Write-Attributes';
-            guard('read');
-            return this.writeAttributes(req, path);
-          }
-          op = 'Write';
-          guard('write');
-          return this.write(req, path, true);
-        case Code.POST:
-          if (path.length === 1) {
-            op = 'Create';
-            guard('create');
-            const created = await this.create(req, path);
-            // the creating server owns the new instance's Access Control (Core §7.3.2)
-            if (acl && ssid !== undefined) aclAfterCreate(this.objects, ssid, path[0]!, createdId(created));
-            return created;
-          }
-          if (path.length === 3) {
-            const def = this.model.getResource(path[0]!, path[2]!);
-            if (def !== undefined && isExecutable(def)) {
-              op = 'Execute';
-              guard('execute');
-              return this.execute(req, path, def, conn);
-            }
-          }
-          op = 'Write';
-          guard('write');
-          return this.write(req, path, false);
-        case Code.DELETE:
-          op = 'Delete';
-          guard('delete');
-          return this.delete(path);
-        case Code.FETCH:
-          op = readOperation(notification, req.observe, '-Composite');
-          return this.readComposite(req, via, notification);
-        case Code.iPATCH:
-          op = 'Write-Composite';
-          return this.writeComposite(req, via);
-      }
-      return fail('not-allowed', '4.05', 'method not allowed');
-    };
-    if (!notification) this.activity();
-    return run().then(
-      (r) => {
-        this.emit('operation', { operation: op, path: pathText(path), code: codeText(r.code) });
-        return r;
-      },
-      (e: unknown) => {
-        const r = errorResponse(e);
-        this.emit('operation', {
-          operation: op,
-          path: req.path.length === 0 ? '/' : `/${req.path.join('/')}`,
-          code: codeText(r.code),
-          detail: e instanceof Error ? e.message : String(e),
-        });
-        return r;
-      },
-    );
-  }
-
-  /**
-   * Format for a response: the Accept option, else TLV for 1.0 and SenML CBOR from 1.1 (Core §7.4), by the
-   * version registered with the requesting server.
-   */
-  private responseFormat(req: CoapRequest, via: Via): number {
-    if (req.accept !== undefined) return req.accept;
-    let version = this.version;
-    for (const c of this.connections) if (c.shortServerId === via.shortServerId) version = c.version;
-    return version === '1.0' ? TLV : SENML_CBOR;
-  }
-
-  private async read(
-    req: CoapRequest,
-    path: Lwm2mPath,
-    notification: boolean,
-    via: Via,
-  ): Promise<ResponseInit> {
-    if (path.length === 0) fail('not-allowed', '4.05', 'Read on / is not an LwM2M operation');
-    const node = await this.readNode(path, via.mayRead);
-    const format = this.responseFormat(req, via);
-    const payload = encodeNode(format, path, node, this.model);
-    if (!notification) {
-      if (req.observe === 0) this.addObservation(req, path, node, via);
-      else if (req.observe === 1) this.removeObservation(observationKey(req, path));
-    } else {
-      const o = this.findObservation(observationKey(req, path));
-      if (
-        o !== undefined &&
-        (node.kind === 'resource' || node.kind === 'resourceInstance') &&
-        typeof node.value === 'number'
-      )
-        o.lastValue = node.value;
-    }
-    return { code: Code.Content, contentFormat: format, payload };
-  }
 
   /**
    * Reads the node at a path (1–4 ids), calling read callbacks. Unreadable resources are left out; so are
    * instances `mayRead` refuses in an object-level read (Access Control, Core §7.3.2).
    */
-  async readNode(
-    path: Lwm2mPath,
-    mayRead?: (objectId: number, instanceId: number) => boolean,
-  ): Promise<Lwm2mNode> {
-    const oid = path[0]!;
-    if (path.length === 1) {
-      if (!this.objects.hasObject(oid)) fail('not-found', '4.04', `object ${oid} not found`);
-      const instances: ObjectInstanceNode[] = [];
-      for (const iid of this.objects.instanceIds(oid))
-        if (mayRead === undefined || mayRead(oid, iid))
-          instances.push(await this.readInstance(oid, this.objects.get(oid, iid)!));
-      return { kind: 'object', id: oid, instances };
-    }
-    const entry = this.instanceOrFail(path);
-    if (path.length === 2) return this.readInstance(oid, entry);
-    const rdef = this.model.getResource(oid, path[2]!);
-    if (rdef !== undefined && !isReadable(rdef))
-      fail('not-allowed', '4.05', `${pathText(path)} is not readable`);
-    const { def, slot } = this.resourceOrFail(path, entry);
-    const value = await this.readSlot(def, slot);
-    if (value === undefined) fail('not-found', '4.04', `${pathText(path)} has no value`);
-    if (path.length === 3) return resourceNode(def, value);
-    if (!def.multiple) fail('not-found', '4.04', `${pathText(path)}: resource ${def.id} is single`);
-    const ri = findInstance(value as ResourceInstanceNode[], path[3]!);
-    if (ri === undefined) fail('not-found', '4.04', `${pathText(path)} not found`);
-    return ri;
-  }
-
-  private async readInstance(oid: number, entry: InstanceEntry): Promise<ObjectInstanceNode> {
-    const resources: ResourceNode[] = [];
-    for (const rid of this.objects.resourceIds(entry)) {
-      const def = this.model.getResource(oid, rid);
-      if (def === undefined || !isReadable(def)) continue;
-      const value = await this.readSlot(def, entry.slots[rid]!);
-      if (value !== undefined) resources.push(resourceNode(def, value));
-    }
-    return instanceNode(entry.id, resources);
-  }
-
-  private async readSlot(
-    def: ResourceDefinition,
-    slot: Slot,
-  ): Promise<Lwm2mValue | ResourceInstanceNode[] | undefined> {
-    const read = slot.handler?.read;
-    if (read === undefined) return slot.value;
-    let v: MaybePromise<ResourceValue>;
-    try {
-      v = read();
-      if (isPromise(v)) v = await v;
-    } catch (e) {
-      throw new Lwm2mClientError(
-        'application',
-        '5.00',
-        `read ${def.name}: ${(e as Error)?.message ?? String(e)}`,
-      );
-    }
-    return toStoredValue(def, v as ResourceValue);
-  }
-
-  private instanceOrFail(path: Lwm2mPath): InstanceEntry {
-    const entry = this.objects.get(path[0]!, path[1]!);
-    if (entry === undefined) fail('not-found', '4.04', `${pathText(path.slice(0, 2))} not found`);
-    return entry;
-  }
-
-  private resourceOrFail(path: Lwm2mPath, entry: InstanceEntry): { def: ResourceDefinition; slot: Slot } {
-    const def = this.model.getResource(path[0]!, path[2]!);
-    const slot = entry.slots[path[2]!];
-    if (def === undefined || slot === undefined)
-      fail('not-found', '4.04', `${pathText(path.slice(0, 3))} not found`);
-    return { def, slot };
-  }
-
-  /**
-   * Write (Core §6.3.3, Transport §6.3): PUT on an instance replaces it, POST updates it partially; PUT on a
-   * resource replaces it; POST on a multiple resource adds or replaces resource instances; PUT on a
-   * resource instance (1.1) replaces it.
-   */
-  private async write(req: CoapRequest, path: Lwm2mPath, replace: boolean): Promise<ResponseInit> {
-    if (path.length < 2) fail('not-allowed', '4.05', `Write on ${pathText(path)} is not allowed`);
-    const entry = this.instanceOrFail(path);
-    // the blocks of a streamed write went to the resource's stream: the last one arrived and was taken
-    if (req.message.hasOption(OptionNumber.Block1) && this.streams[path.join('/')] !== undefined)
-      return { code: Code.Changed };
-    const format = req.contentFormat;
-    if (format === undefined) fail('bad-request', '4.00', 'Write without Content-Format');
-    if (req.payload.length === 0) fail('bad-request', '4.00', 'Write without payload');
-    const oid = path[0]!;
-    if (path.length === 2) {
-      const node = decodeNode(format, path, req.payload, this.model);
-      if (node.kind !== 'objectInstance') fail('bad-request', '4.00', 'payload is not an object instance');
-      // check everything before changing anything (a Write is all or nothing)
-      for (const r of node.resources) {
-        const def = this.model.getResource(oid, r.id);
-        if (def === undefined) fail('not-found', '4.04', `${pathText([oid, path[1]!, r.id])} not found`);
-        if (!isWritable(def))
-          fail('not-allowed', '4.05', `${pathText([oid, path[1]!, r.id])} is not writable`);
-      }
-      if (replace) {
-        // Replace: optional writable resources missing from the payload are removed (Core §6.3.3)
-        for (const rid of this.objects.resourceIds(entry)) {
-          const def = this.model.getResource(oid, rid);
-          const slot = entry.slots[rid]!;
-          if (def === undefined || def.mandatory || !isWritable(def) || slot.handler !== undefined) continue;
-          if (!node.resources.some((r) => r.id === rid)) delete entry.slots[rid];
-        }
-      }
-      for (const r of node.resources) {
-        const def = this.model.getResource(oid, r.id)!;
-        await this.applyWrite(entry, [oid, path[1]!, r.id], def, valueOfNode(r));
-      }
-      return { code: Code.Changed };
-    }
-    const def = this.model.getResource(oid, path[2]!);
-    if (def === undefined) fail('not-found', '4.04', `${pathText(path)} not found`);
-    if (!isWritable(def)) fail('not-allowed', '4.05', `${pathText(path)} is not writable`);
-    const node = decodeNode(format, path, req.payload, this.model);
-    const rpath: Lwm2mPath = [oid, path[1]!, path[2]!];
-    if (path.length === 3) {
-      let value = valueOfNode(node);
-      if (!replace) {
-        // POST on a multiple resource: a partial update of its instances
-        if (!def.multiple || !Array.isArray(value))
-          fail('not-allowed', '4.05', `POST on ${pathText(path)} is not allowed`);
-        value = mergeInstances(entry.slots[path[2]!]?.value, value as ResourceInstanceNode[]);
-      }
-      await this.applyWrite(entry, rpath, def, value);
-      return { code: Code.Changed };
-    }
-    if (!def.multiple || !replace) fail('not-allowed', '4.05', `Write on ${pathText(path)} is not allowed`);
-    if (node.kind !== 'resourceInstance') fail('bad-request', '4.00', 'payload is not a resource instance');
-    await this.applyWrite(entry, rpath, def, mergeInstances(entry.slots[path[2]!]?.value, [node]));
-    return { code: Code.Changed };
-  }
-
-  private async applyWrite(
-    entry: InstanceEntry,
-    path: Lwm2mPath,
-    def: ResourceDefinition,
-    value: Lwm2mValue | ResourceInstanceNode[],
-  ): Promise<void> {
-    let slot = entry.slots[def.id];
-    if (slot === undefined) {
-      slot = { value: undefined, handler: undefined };
-      entry.slots[def.id] = slot;
-    }
-    const write = slot.handler?.write;
-    if (write !== undefined) {
-      try {
-        const r = write(toResourceValue(value));
-        if (isPromise(r)) await r;
-      } catch (e) {
-        if (e instanceof Lwm2mClientError) throw e;
-        throw new Lwm2mClientError(
-          'application',
-          '5.00',
-          `write ${def.name}: ${(e as Error)?.message ?? String(e)}`,
-        );
-      }
-    }
-    slot.value = value;
-    this.emit('changed', path);
-    this.valueChanged(path, typeof value === 'number' ? value : undefined);
-    // a new lifetime or binding goes to the server in an Update (Core §6.2.2)
-    if (path[0] === 1 && (def.id === 1 || def.id === 7))
-      for (const c of this.connections) if (c.account.serverInstanceId === path[1]) void c.triggerUpdate();
-  }
-
-  /** Execute (Core §6.3.5): POST on an Executable resource, the payload being the arguments text. */
-  private async execute(
-    req: CoapRequest,
-    path: Lwm2mPath,
-    def: ResourceDefinition,
-    from?: ServerConnection,
-  ): Promise<ResponseInit> {
-    const entry = this.instanceOrFail(path);
-    const args = req.text();
-    const slot = entry.slots[def.id];
-    const exec = slot?.handler?.execute;
-    if (exec === undefined) {
-      // Registration Update Trigger (/1/x/8) is the client's own business
-      if (path[0] === 1 && def.id === 8) {
-        // the Update goes to the server whose Server instance this is (else the requester)
-        let target = from;
-        for (const c of this.connections) if (c.account.serverInstanceId === path[1]) target = c;
-        if (target !== undefined) void target.triggerUpdate();
-        return { code: Code.Changed };
-      }
-      // Bootstrap-Request Trigger (/1/x/9): answer first, then bootstrap
-      if (path[0] === 1 && def.id === 9 && this.bootstrapper.possible()) {
-        this.clock.setTimeout(() => void this.bootstrap().catch((e: Error) => this.emit('error', e)), 0);
-        return { code: Code.Changed };
-      }
-      fail('not-found', '4.04', `${pathText(path)} is not implemented`);
-    }
-    try {
-      const r = exec(args);
-      if (isPromise(r)) await r;
-    } catch (e) {
-      if (e instanceof Lwm2mClientError) throw e;
-      throw new Lwm2mClientError(
-        'application',
-        '5.00',
-        `execute ${def.name}: ${(e as Error)?.message ?? String(e)}`,
-      );
-    }
-    return { code: Code.Changed };
-  }
-
-  /** Create (Core §6.3.7): POST /o with the new instance; 2.01 with its Location-Path. */
-  private async create(req: CoapRequest, path: Lwm2mPath): Promise<ResponseInit> {
-    const oid = path[0]!;
-    const objectDef = this.model.getObject(oid);
-    if (objectDef === undefined || !this.objects.hasObject(oid))
-      fail('not-found', '4.04', `object ${oid} not found`);
-    const format = req.contentFormat;
-    if (format === undefined) fail('bad-request', '4.00', 'Create without Content-Format');
-    let instance: ObjectInstanceNode;
-    let node: Lwm2mNode | undefined;
-    try {
-      node = decodeNode(format, path, req.payload, this.model);
-    } catch (e) {
-      // LwM2M 1.0 TLV may carry the resources without an instance (the client picks the id)
-      if (!(e instanceof Lwm2mContentError) || format !== TLV) throw e;
-    }
-    if (node === undefined) {
-      const n = decodeNode(format, [oid, this.objects.freeInstanceId(oid)], req.payload, this.model);
-      if (n.kind !== 'objectInstance') fail('bad-request', '4.00', 'payload is not an object instance');
-      instance = n;
-    } else if (node.kind === 'object') {
-      if (node.instances.length !== 1) fail('bad-request', '4.00', 'Create takes exactly one instance');
-      instance = node.instances[0]!;
-    } else if (node.kind === 'objectInstance') {
-      instance = node;
-    } else {
-      return fail('bad-request', '4.00', 'payload is not an object instance');
-    }
-    if (this.objects.get(oid, instance.id) !== undefined)
-      fail('bad-request', '4.00', `/${oid}/${instance.id} exists already`);
-    if (!objectDef.multiple && this.objects.instanceIds(oid).length > 0)
-      fail('bad-request', '4.00', `object ${oid} is single-instance`);
-    const resources: { [rid: number]: ResourceValue } = {};
-    for (const r of instance.resources) {
-      const def = this.model.getResource(oid, r.id);
-      if (def === undefined) fail('not-found', '4.04', `/${oid}/${instance.id}/${r.id} not found`);
-      if (isExecutable(def)) fail('bad-request', '4.00', `/${oid}/${instance.id}/${r.id} is executable`);
-      resources[r.id] = toResourceValue(valueOfNode(r));
-    }
-    this.objects.add(oid, instance.id, resources);
-    this.emit('changed', [oid, instance.id]);
-    this.valueChanged([oid], undefined);
-    this.objectsDidChange();
-    return {
-      code: Code.Created,
-      options: [
-        { number: OptionNumber.LocationPath, value: String(oid) },
-        { number: OptionNumber.LocationPath, value: String(instance.id) },
-      ],
-    };
-  }
-
-  /** Delete (Core §6.3.8): DELETE /o/i. Device (3) and Server (1) instances stay. */
-  private async delete(path: Lwm2mPath): Promise<ResponseInit> {
-    if (path.length !== 2) fail('not-allowed', '4.05', `Delete on ${pathText(path)} is not allowed`);
-    if (path[0] === 1 || path[0] === 3) fail('not-allowed', '4.05', `${pathText(path)} cannot be deleted`);
-    this.instanceOrFail(path);
-    this.objects.remove(path[0]!, path[1]!);
-    aclAfterDelete(this.objects, path[0]!, path[1]!);
-    this.afterDelete(path);
-    return { code: Code.Deleted };
-  }
-
-  private afterDelete(path: Lwm2mPath): void {
-    this.attributes.removeUnder(path);
-    const kept: Observation[] = [];
-    const gone: string[] = [path.join('/')];
-    for (const o of this.observations) {
-      if (isPathPrefix(path, o.path)) {
-        this.clearObservationTimers(o);
-        if (gone.indexOf(o.pathKey) < 0) gone.push(o.pathKey);
-      } else kept.push(o);
-    }
-    this.observations = kept;
-    // observers of the deleted instance and of anything in it learn it from a 4.04 notification, which
-    // also ends their observation at the endpoint (RFC 7641 §4.2)
-    for (const key of gone) for (const ep of this.routed) ep.notify(key);
-    this.valueChanged([path[0]!], undefined);
-    this.objectsDidChange();
-  }
-
-  /** Discover (Core §6.3.4): GET with Accept link-format; attributes as written, `dim`, object `ver`. */
-  private discover(path: Lwm2mPath, via: Via): ResponseInit {
-    if (path.length === 0 || path.length > 3)
-      fail('not-allowed', '4.05', `Discover on ${pathText(path)} is not allowed`);
-    const oid = path[0]!;
-    if (!this.objects.hasObject(oid)) fail('not-found', '4.04', `object ${oid} not found`);
-    const links: Lwm2mLink[] = [];
-    const attrs = (p: Lwm2mPath) => this.attributes.get(p) ?? {};
-    const addResources = (entry: InstanceEntry, only?: number) => {
-      for (const rid of this.objects.resourceIds(entry)) {
-        if (only !== undefined && rid !== only) continue;
-        const p = [oid, entry.id, rid];
-        const def = this.model.getResource(oid, rid);
-        const v = entry.slots[rid]!.value;
-        const a = attrs(p);
-        links.push({ path: p, attributes: def?.multiple && Array.isArray(v) ? { dim: v.length, ...a } : a });
-      }
-    };
-    if (path.length === 1) {
-      const ver = this.objectVersion(oid);
-      links.push({ path: [oid], attributes: ver !== '1.0' ? { ver, ...attrs([oid]) } : attrs([oid]) });
-      for (const iid of this.objects.instanceIds(oid)) {
-        if (via.mayRead !== undefined && !via.mayRead(oid, iid)) continue;
-        const entry = this.objects.get(oid, iid)!;
-        links.push({ path: [oid, iid], attributes: attrs([oid, iid]) });
-        addResources(entry);
-      }
-    } else {
-      const entry = this.instanceOrFail(path);
-      if (path.length === 2) {
-        links.push({ path: [oid, entry.id], attributes: attrs([oid, entry.id]) });
-        addResources(entry);
-      } else {
-        this.resourceOrFail(path, entry);
-        addResources(entry, path[2]);
-      }
-    }
-    return { code: Code.Content, contentFormat: LINK_FORMAT, payload: formatDiscover(links) };
-  }
-
-  /** Write-Attributes (Core §6.3.6): PUT with the attributes in the query and no payload. */
-  private writeAttributes(req: CoapRequest, path: Lwm2mPath): ResponseInit {
-    if (path.length === 0 || path.length > 4)
-      fail('not-allowed', '4.05', 'Write-Attributes on / is not allowed');
-    if (!this.objects.hasObject(path[0]!)) fail('not-found', '4.04', `${pathText(path)} not found`);
-    if (path.length >= 2) {
-      const entry = this.instanceOrFail(path);
-      if (path.length >= 3) this.resourceOrFail(path, entry);
-    }
-    this.attributes.set(path, applyAttributeQuery(this.attributes.get(path), req.query, path.length));
-    // timers of affected observations follow the new attributes
-    for (const o of this.observations) {
-      if (!this.observed(o).some((m) => isPathPrefix(path, m.path))) continue;
-      this.armPmax(o);
-      this.armEpmax(o);
-    }
-    return { code: Code.Changed };
-  }
-
-  /**
-   * Read-Composite (Core §6.3.2, Transport §6.3): FETCH / with a SenML path list; with Observe it is
-   * Observe-Composite (Core §6.4.3) or its cancellation, and a notification is this read again.
-   */
-  private async readComposite(req: CoapRequest, via: Via, notification: boolean): Promise<ResponseInit> {
-    if (req.path.length !== 0) fail('not-allowed', '4.05', 'Read-Composite goes to /');
-    const format = req.contentFormat;
-    if (format === undefined) fail('bad-request', '4.00', 'Read-Composite without Content-Format');
-    const paths = decodeCompositePaths(format, req.payload);
-    const entries: Lwm2mCompositeEntry[] = [];
-    for (const p of paths) {
-      if (p.length > 0 && (p[0] === 0 || p[0] === 21)) continue;
-      // paths the server may not read are left out like missing ones (Access Control, Core §7.3.2)
-      if (p.length >= 2 && via.mayRead !== undefined && !via.mayRead(p[0]!, p[1]!)) continue;
-      try {
-        entries.push({ path: p, node: await this.readNode(p, via.mayRead) } as Lwm2mCompositeEntry);
-      } catch (e) {
-        // Core §6.3.2: paths that do not exist are left out of the response
-        if (!(e instanceof Lwm2mClientError) || e.code !== '4.04') throw e;
-      }
-    }
-    const accept = req.accept ?? format;
-    const payload = encodeComposite(accept, entries, this.model);
-    if (notification) {
-      const o = this.findObservation(compositeKey(req));
-      if (o?.members !== undefined) notified(o.members, entries);
-    } else if (req.observe === 0) this.addCompositeObservation(req, paths, entries, via);
-    else if (req.observe === 1) this.removeObservation(compositeKey(req));
-    return { code: Code.Content, contentFormat: accept, payload };
-  }
-
-  /** Write-Composite (Core §6.3.3, Transport §6.3): iPATCH / with a SenML payload of resources. */
-  private async writeComposite(req: CoapRequest, via: Via): Promise<ResponseInit> {
-    if (req.path.length !== 0) fail('not-allowed', '4.05', 'Write-Composite goes to /');
-    const format = req.contentFormat;
-    if (format === undefined) fail('bad-request', '4.00', 'Write-Composite without Content-Format');
-    const entries = decodeComposite(format, req.payload, this.model);
-    const plan: {
-      entry: InstanceEntry;
-      path: Lwm2mPath;
-      def: ResourceDefinition;
-      value: Lwm2mValue | ResourceInstanceNode[];
-    }[] = [];
-    for (const e of entries) {
-      const p = e.path;
-      if (p.length < 3) fail('bad-request', '4.00', 'Write-Composite writes resources');
-      if (p[0] === 0 || p[0] === 21) fail('not-allowed', '4.01', 'Security objects are not accessible');
-      const entry = this.instanceOrFail(p);
-      via.mayWrite?.(p[0]!, p[1]!);
-      const def = this.model.getResource(p[0]!, p[2]!);
-      if (def === undefined) fail('not-found', '4.04', `${pathText(p)} not found`);
-      if (!isWritable(def)) fail('not-allowed', '4.05', `${pathText(p)} is not writable`);
-      let value = valueOfNode(e.node);
-      if (p.length === 4)
-        value = mergeInstances(entry.slots[def.id]?.value, [e.node as ResourceInstanceNode]);
-      plan.push({ entry, path: p.slice(0, 3), def, value });
-    }
-    for (const w of plan) await this.applyWrite(w.entry, w.path, w.def, w.value);
-    return { code: Code.Changed };
+  readNode(path: Lwm2mPath, mayRead?: (objectId: number, instanceId: number) => boolean): Promise<Lwm2mNode> {
+    return this.reader.readNode(path, mayRead);
   }
 
   // ================================================================ observe / notify (Core §6.4)
-
-  private isNotification(req: CoapRequest): boolean {
-    if (req.method !== Code.GET && req.method !== Code.FETCH) return false;
-    for (const o of this.observations) if (o.request === req) return true;
-    return false;
-  }
-
-  private findObservation(key: string): Observation | undefined {
-    for (const o of this.observations) if (o.key === key) return o;
-    return undefined;
-  }
-
-  private addObservation(req: CoapRequest, path: Lwm2mPath, node: Lwm2mNode, via: Via): void {
-    this.startObservation(
-      observationKey(req, path),
-      req,
-      observedPath(path, node, this.clock.now()),
-      undefined,
-      via,
-    );
-  }
-
-  /** Observe-Composite (Core §6.4.3): one observation of several paths, keyed by server and path list. */
-  private addCompositeObservation(
-    req: CoapRequest,
-    paths: readonly Lwm2mPath[],
-    entries: readonly Lwm2mCompositeEntry[],
-    via: Via,
-  ): void {
-    const now = this.clock.now();
-    const members: ObservedPath[] = [];
-    for (const p of paths) members.push(observedPath(p, entryAt(entries, p)?.node, now));
-    this.startObservation(compositeKey(req), req, observedPath([], undefined, now), members, via);
-  }
-
-  private startObservation(
-    key: string,
-    req: CoapRequest,
-    self: ObservedPath,
-    members: ObservedPath[] | undefined,
-    via: Via,
-  ): void {
-    this.removeObservation(key);
-    if (this.observations.length >= this.maxObservations) return;
-    const o: Observation = {
-      ...self,
-      key,
-      pathKey: self.path.join('/'),
-      request: req,
-      endpoint: via.endpoint,
-      shortServerId: via.shortServerId,
-      members,
-      lastSent: this.clock.now(),
-      held: false,
-      pminTimer: undefined,
-      pmaxTimer: undefined,
-      epmaxTimer: undefined,
-      epminTimer: undefined,
-    };
-    this.observations.push(o);
-    this.armPmax(o);
-    this.armEpmax(o);
-  }
-
-  private removeObservation(key: string): void {
-    for (let i = 0; i < this.observations.length; i++) {
-      const o = this.observations[i]!;
-      if (o.key === key) {
-        this.clearObservationTimers(o);
-        this.observations.splice(i, 1);
-        return;
-      }
-    }
-  }
-
-  private clearObservationTimers(o: Observation): void {
-    if (o.pminTimer !== undefined) this.clock.clearTimeout(o.pminTimer);
-    if (o.pmaxTimer !== undefined) this.clock.clearTimeout(o.pmaxTimer);
-    if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
-    if (o.epminTimer !== undefined) this.clock.clearTimeout(o.epminTimer);
-    o.pminTimer = undefined;
-    o.pmaxTimer = undefined;
-    o.epmaxTimer = undefined;
-    o.epminTimer = undefined;
-  }
-
-  /** Observation state lives while the endpoint still has the observer (it drops it on RST / timeout). */
-  private alive(o: Observation): boolean {
-    if (o.endpoint.observerTotal(o.pathKey, this.observerFilter(o)) > 0) return true;
-    this.removeObservation(o.key);
-    return false;
-  }
-
-  /** A composite observation is one of several FETCH observers of `/`: it is told apart by its request. */
-  private observerFilter(o: Observation): ((r: CoapRequest) => boolean) | undefined {
-    return o.members === undefined ? undefined : (r) => r === o.request;
-  }
-
-  /** The paths an observation evaluates: its members, or itself. */
-  private observed(o: Observation): readonly ObservedPath[] {
-    return o.members ?? [o];
-  }
-
-  private defaults(o: Observation): NotificationAttributes {
-    // Default Minimum / Maximum Period of the observing server's Server instance (/1/x/2, /1/x/3)
-    const server = this.serverInstanceOf(o.shortServerId);
-    const pmin = server?.slots[2]?.value;
-    const pmax = server?.slots[3]?.value;
-    return {
-      pmin: typeof pmin === 'number' ? pmin : undefined,
-      pmax: typeof pmax === 'number' && pmax > 0 ? pmax : undefined,
-    } as NotificationAttributes;
-  }
-
-  private armPmax(o: Observation): void {
-    if (o.pmaxTimer !== undefined) this.clock.clearTimeout(o.pmaxTimer);
-    o.pmaxTimer = undefined;
-    // the smallest pmax of the observed paths (a composite notification carries them all)
-    let pmax: number | undefined;
-    for (const m of this.observed(o)) {
-      const a = this.attributes.effective(m.path, this.defaults(o));
-      if (a.pmax === undefined || a.pmax <= 0 || (a.pmin !== undefined && a.pmax < a.pmin)) continue;
-      if (pmax === undefined || a.pmax < pmax) pmax = a.pmax;
-    }
-    if (pmax === undefined) return;
-    const due = o.lastSent + pmax * 1000 - this.clock.now();
-    o.pmaxTimer = this.clock.setTimeout(
-      () => {
-        o.pmaxTimer = undefined;
-        if (this.alive(o)) this.sendNotification(o, undefined);
-      },
-      Math.max(0, due),
-    );
-  }
-
-  /**
-   * epmax (Core 1.1 §5.1.2, "Maximum Evaluation Period"): a resource whose value comes from a read callback
-   * is read at least every epmax seconds (the smallest of the observed resources'), and a change found is
-   * evaluated like a pushed one. Values the application pushes with `set` are evaluated when pushed.
-   */
-  private armEpmax(o: Observation): void {
-    if (o.epmaxTimer !== undefined) this.clock.clearTimeout(o.epmaxTimer);
-    o.epmaxTimer = undefined;
-    let epmax: number | undefined;
-    for (const m of this.observed(o)) {
-      if (m.path.length < 3) continue;
-      const a = this.attributes.effective(m.path, {});
-      if (a.epmax !== undefined && a.epmax > 0 && (epmax === undefined || a.epmax < epmax)) epmax = a.epmax;
-    }
-    if (epmax === undefined) return;
-    o.epmaxTimer = this.clock.setTimeout(() => {
-      o.epmaxTimer = undefined;
-      if (!this.alive(o)) return;
-      this.reevaluate(o, false).then(
-        () => {
-          if (this.findObservation(o.key) === o) this.armEpmax(o);
-        },
-        () => undefined,
-      );
-    }, epmax * 1000);
-  }
-
-  /**
-   * Reads the observed resources of `o` again and evaluates those whose value changed since their last
-   * evaluation (all of them, or only those a too early change left `deferred` by epmin).
-   */
-  private async reevaluate(o: Observation, deferredOnly: boolean): Promise<void> {
-    for (const m of this.observed(o)) {
-      if (m.path.length < 3 || (deferredOnly && !m.deferred)) continue;
-      m.deferred = false;
-      let v: Lwm2mValue | undefined;
-      try {
-        v = nodeValue(await this.readNode(m.path));
-      } catch {
-        continue; // gone or unreadable now: nothing to evaluate
-      }
-      if (v !== undefined && !sameValue(v, m.lastEvaluated) && this.findObservation(o.key) === o)
-        this.evaluate(o, m.path, v);
-    }
-  }
-
-  /** A value at `path` changed: evaluate the observations on it, its ancestors and descendants. */
-  private valueChanged(path: Lwm2mPath, value: Lwm2mValue | undefined): void {
-    for (const o of this.observations.slice()) this.evaluate(o, path, value);
-  }
-
-  /**
-   * Evaluates the notification conditions of `o` for a change at `path` (Core §5.1.2 with 1.2's edge):
-   * every observed path the change concerns is checked with its own attributes; one that passes makes a
-   * notification due once its pmin allows. epmin: a change within epmin of the path's last evaluation is
-   * evaluated when epmin has passed, with the value then current.
-   */
-  private evaluate(o: Observation, path: Lwm2mPath, value: Lwm2mValue | undefined): void {
-    const now = this.clock.now();
-    /** ms until a notification may go (pmin), -1 while no observed path asks for one */
-    let wait = -1;
-    let checked = false;
-    for (const m of this.observed(o)) {
-      if (!isPathPrefix(m.path, path) && !isPathPrefix(path, m.path)) continue;
-      if (!checked) {
-        if (!this.alive(o)) return;
-        checked = true;
-      }
-      const a = this.attributes.effective(m.path, this.defaults(o));
-      if (m.path.length >= 3 && a.epmin !== undefined && now < m.evaluatedAt + a.epmin * 1000) {
-        m.deferred = true;
-        this.armEpmin(o, m.evaluatedAt + a.epmin * 1000 - now);
-        continue;
-      }
-      const previous = m.lastEvaluated;
-      m.evaluatedAt = now;
-      // the value belongs to the observed resource when the change is at that resource
-      const own = m.path.length === 3 && path.length === 3 && isPathPrefix(m.path, path) ? value : undefined;
-      if (own !== undefined) m.lastEvaluated = own;
-      if (!conditionsMet(a, m.path.length, m.lastValue, previous, own)) continue;
-      const w = a.pmin !== undefined ? Math.max(0, o.lastSent + a.pmin * 1000 - now) : 0;
-      if (wait < 0 || w < wait) wait = w;
-    }
-    if (wait < 0) return;
-    const numeric = o.members === undefined && typeof value === 'number' ? value : undefined;
-    if (wait === 0) this.sendNotification(o, numeric);
-    else if (o.pminTimer === undefined) {
-      o.pminTimer = this.clock.setTimeout(() => {
-        o.pminTimer = undefined;
-        if (this.alive(o)) this.sendNotification(o, undefined);
-      }, wait);
-    }
-  }
-
-  private armEpmin(o: Observation, delay: number): void {
-    if (o.epminTimer !== undefined) return;
-    o.epminTimer = this.clock.setTimeout(
-      () => {
-        o.epminTimer = undefined;
-        if (this.alive(o)) this.reevaluate(o, true).catch(() => undefined);
-      },
-      Math.max(0, delay),
-    );
-  }
-
-  /** con (1.2, Core §5.1.2): Confirmable when an observed path asks for 1, Non-confirmable when all ask for 0. */
-  private confirmable(o: Observation): boolean | undefined {
-    let all0 = true;
-    for (const m of this.observed(o)) {
-      const c = this.attributes.effective(m.path, {}).con;
-      if (c === 1) return true;
-      if (c !== 0) all0 = false;
-    }
-    return all0 ? false : undefined;
-  }
-
-  private sendNotification(o: Observation, value: number | undefined): void {
-    if (o.pminTimer !== undefined) this.clock.clearTimeout(o.pminTimer);
-    o.pminTimer = undefined;
-    if (this.asleep) {
-      // Core §6.5: a sleeping client sends a Registration Update before it notifies
-      o.held = true;
-      if (value !== undefined) o.lastValue = value;
-      void this.triggerUpdate();
-      return;
-    }
-    o.held = false;
-    o.lastSent = this.clock.now();
-    if (value !== undefined) o.lastValue = value;
-    const filter = this.observerFilter(o);
-    const confirmable = this.confirmable(o);
-    o.endpoint.notify(o.pathKey, {
-      ...(filter === undefined ? {} : { filter }),
-      ...(confirmable === undefined ? {} : { confirmable }),
-    });
-    this.armPmax(o);
-  }
 
   // ================================================================ queue mode (Core §6.5)
 
@@ -1927,8 +715,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
     if (this.asleep) {
       this.asleep = false;
       this.emit('awake');
-      for (const o of this.observations.slice())
-        if (o.held && this.alive(o)) this.sendNotification(o, undefined);
+      this.observe.wake();
     }
     if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
     this.sleepTimer = this.clock.setTimeout(() => {
@@ -1938,99 +725,4 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       this.emit('sleeping');
     }, this.options.queueTimeout ?? 93_000);
   }
-}
-
-// ================================================================ helpers
-
-/** How a device-management request reached the client: endpoint, server, and its Access Control. */
-interface Via {
-  readonly endpoint: CoapEndpoint;
-  readonly shortServerId: number | undefined;
-  /** Access Control: may the server read this instance (undefined: not enforced). */
-  readonly mayRead: ((objectId: number, instanceId: number) => boolean) | undefined;
-  /** Access Control: throws 4.01 unless the server may write this instance. */
-  readonly mayWrite: ((objectId: number, instanceId: number) => void) | undefined;
-}
-
-/** The instance id of a Create response's Location-Path (`/o/i`). */
-function createdId(r: ResponseInit): number {
-  const loc = (r.options ?? []).filter((o) => o.number === OptionNumber.LocationPath);
-  return Number(loc[loc.length - 1]?.value);
-}
-
-function sameValue(a: Lwm2mValue, b: Lwm2mValue | undefined): boolean {
-  if (a === b) return true;
-  if (a instanceof Uint8Array && b instanceof Uint8Array) {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  if (
-    typeof a === 'object' &&
-    typeof b === 'object' &&
-    !(a instanceof Uint8Array) &&
-    !(b instanceof Uint8Array)
-  ) {
-    return a.objectId === b.objectId && a.instanceId === b.instanceId;
-  }
-  return false;
-}
-
-/** The operation a GET (or FETCH, `-Composite`) is, for the `operation` event. */
-function readOperation(notification: boolean, observe: number | undefined, kind: '' | '-Composite'): string {
-  if (notification) return 'Notify';
-  if (observe === 0) return `Observe${kind}`;
-  if (observe === 1) return `Cancel Observe${kind}`;
-  return `Read${kind}`;
-}
-
-function observationKey(req: CoapRequest, path: Lwm2mPath): string {
-  return `${peerKey(req.peer)}|${path.join('/')}`;
-}
-
-function parseRequestPath(segments: readonly string[]): Lwm2mPath {
-  const out: number[] = [];
-  for (const s of segments) {
-    if (!/^[0-9]{1,5}$/.test(s) || !isValidId(Number(s)))
-      fail('not-found', '4.04', `"/${segments.join('/')}" is not an LwM2M path`);
-    out.push(Number(s));
-  }
-  return out;
-}
-
-function findInstance(list: readonly ResourceInstanceNode[], id: number): ResourceInstanceNode | undefined {
-  for (const ri of list) if (ri.id === id) return ri;
-  return undefined;
-}
-
-function mergeInstances(
-  current: Lwm2mValue | ResourceInstanceNode[] | undefined,
-  updates: readonly ResourceInstanceNode[],
-): ResourceInstanceNode[] {
-  const out: ResourceInstanceNode[] = Array.isArray(current)
-    ? (current as ResourceInstanceNode[]).slice()
-    : [];
-  for (const u of updates) {
-    let replaced = false;
-    for (let i = 0; i < out.length; i++) {
-      if (out[i]!.id === u.id) {
-        out[i] = u;
-        replaced = true;
-      }
-    }
-    if (!replaced) out.push(u);
-  }
-  out.sort((a, b) => a.id - b.id);
-  return out;
-}
-
-/** Maps any error of a request to its response (never throws: bad input is normal input). */
-function errorResponse(e: unknown): ResponseInit {
-  let code: number = Code.InternalServerError;
-  if (e instanceof Lwm2mClientError) code = codeFromText(e.code);
-  else if (e instanceof Lwm2mContentError) code = codeFromText(e.responseCode);
-  else if (e instanceof Lwm2mPathError || e instanceof Lwm2mValueError) code = Code.BadRequest;
-  const message = e instanceof Error ? e.message : '';
-  // a short diagnostic payload (RFC 7252 §5.5.2), bounded
-  return { code, payload: utf8Encode(message.slice(0, 120)), contentFormat: ContentFormat.TextPlain };
 }

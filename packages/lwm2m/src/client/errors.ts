@@ -4,6 +4,7 @@
  * Found, 4.05 Method Not Allowed, 4.06 Not Acceptable, 4.15 Unsupported Content-Format, 5.00; 4.08 and 4.13
  * for streamed Block1 writes, RFC 7959 §2.9).
  */
+import { Lwm2mError } from '../util/errors.js';
 
 export type Lwm2mClientErrorCode =
   | '4.00'
@@ -31,14 +32,12 @@ export type Lwm2mClientErrorReason =
   /** A DTLS handshake or OSCORE verification failed, or a security mode is not supported. */
   | 'security';
 
-export class Lwm2mClientError extends Error {
+export class Lwm2mClientError extends Lwm2mError<Lwm2mClientErrorReason> {
   override readonly name = 'Lwm2mClientError';
-  readonly reason: Lwm2mClientErrorReason;
   /** The CoAP response code a device-management request failing with this error gets. */
   readonly code: Lwm2mClientErrorCode;
   constructor(reason: Lwm2mClientErrorReason, code: Lwm2mClientErrorCode, message: string) {
-    super(message);
-    this.reason = reason;
+    super(reason, message);
     this.code = code;
   }
 }
@@ -47,4 +46,9 @@ export class Lwm2mClientError extends Error {
 export function codeFromText(text: string): number {
   const dot = text.indexOf('.');
   return (Number(text.slice(0, dot)) << 5) | Number(text.slice(dot + 1));
+}
+
+/** Throws an `Lwm2mClientError` (the request then gets `code` as its response). */
+export function fail(reason: Lwm2mClientErrorReason, code: Lwm2mClientErrorCode, message: string): never {
+  throw new Lwm2mClientError(reason, code, message);
 }

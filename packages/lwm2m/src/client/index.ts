@@ -1,19 +1,12 @@
-export {
-  type AccessOperation,
-  AccessRight,
-  accessRights,
-  CREATE_ACL_INSTANCE,
-  checkAccess,
-  findAcl,
-} from './access-control.js';
-export { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './attributes.js';
+export { FIRMWARE_DIGEST_OBJECT, FIRMWARE_DIGEST_OBJECT_ID } from '../model/firmware-digest.js';
+export { Sha256, sha256 } from '../util/sha256.js';
 export {
   type BootstrapOptions,
   type BootstrapRetryOptions,
   type BootstrapState,
   checkBootstrapConsistency,
   type FactoryBootstrap,
-} from './bootstrap.js';
+} from './bootstrap/bootstrap.js';
 export {
   Lwm2mClient,
   type Lwm2mClientEvents,
@@ -35,8 +28,6 @@ export {
   type FetchErrorReason,
   type FetchRequest,
   type FetchResume,
-  FIRMWARE_DIGEST_OBJECT,
-  FIRMWARE_DIGEST_OBJECT_ID,
   type FirmwareDownloadInfo,
   FirmwareError,
   FirmwareOutOfMemoryError,
@@ -50,7 +41,17 @@ export {
   type PackageFetcher,
   PROTOCOL_OF_SCHEME,
   UpdateResult,
-} from './firmware.js';
+} from './firmware/firmware.js';
+export {
+  type AccessOperation,
+  AccessRight,
+  accessRights,
+  CREATE_ACL_INSTANCE,
+  checkAccess,
+  findAcl,
+} from './objects/access-control.js';
+export { AttributeStore, applyAttributeQuery, type NotificationAttributes } from './objects/attributes.js';
+export type { ResourceHandler, ResourceInit, ResourceValue } from './objects/store.js';
 export {
   type OscoreAccount,
   resolveServerAccounts,
@@ -58,8 +59,7 @@ export {
   type ServerAccount,
   type ServerTransportFactory,
   type ServerTransportRequest,
-} from './servers.js';
-export { Sha256, sha256 } from './sha256.js';
+} from './registration/servers.js';
 export {
   type ClientState,
   type ClientStateStore,
@@ -68,5 +68,4 @@ export {
   type StoredRegistration,
   type StoredResource,
   type StoredValue,
-} from './state.js';
-export type { ResourceHandler, ResourceInit, ResourceValue } from './store.js';
+} from './state/state.js';

@@ -4,6 +4,7 @@
  * is not supported for the request, 4.00 for a payload that does not decode, 4.06 when the requested
  * (Accept) format cannot carry the node, 5.00 when the data to encode is itself invalid.
  */
+import { Lwm2mError } from '../util/errors.js';
 
 export type Lwm2mContentErrorReason =
   | 'unsupported-format'
@@ -40,9 +41,8 @@ const DEFAULT_CODE: Record<Lwm2mContentErrorReason, Lwm2mResponseCode> = {
   'missing-value': '4.00',
 };
 
-export class Lwm2mContentError extends Error {
+export class Lwm2mContentError extends Lwm2mError<Lwm2mContentErrorReason> {
   override readonly name = 'Lwm2mContentError';
-  readonly reason: Lwm2mContentErrorReason;
   /** The CoAP response code the server side should send back. */
   readonly responseCode: Lwm2mResponseCode;
   /** The content format being decoded or encoded, when known. */
@@ -52,8 +52,7 @@ export class Lwm2mContentError extends Error {
     message: string,
     options: { format?: number; responseCode?: Lwm2mResponseCode } = {},
   ) {
-    super(message);
-    this.reason = reason;
+    super(reason, message);
     this.format = options.format;
     this.responseCode = options.responseCode ?? DEFAULT_CODE[reason];
   }

@@ -23,10 +23,10 @@ import {
   type Lwm2mVersion,
   type RetryOptions,
 } from '../client/client.js';
-import { Emitter } from '../client/events.js';
-import type { ResourceHandler } from '../client/store.js';
+import type { ResourceHandler } from '../client/objects/store.js';
 import { BUILTIN_OBJECTS } from '../model/builtin.js';
 import { type Lwm2mModel, ObjectRegistry } from '../model/registry.js';
+import { Emitter } from '../util/emitter.js';
 
 export interface FleetOptions {
   /** Number of devices. */

@@ -14,6 +14,7 @@
  * ```
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { Lwm2mError } from '../util/errors.js';
 import {
   type ObjectDefinition,
   RESOURCE_TYPES,
@@ -25,14 +26,12 @@ import { ObjectRegistryError, validateObjectDefinition } from './registry.js';
 
 export type DdfErrorReason = 'not-xml' | 'missing-element' | 'invalid-value' | 'too-large';
 
-export class DdfError extends Error {
+export class DdfError extends Lwm2mError<DdfErrorReason> {
   override readonly name = 'DdfError';
-  readonly reason: DdfErrorReason;
   /** The file (or other source name) the definition came from. */
   readonly source: string;
   constructor(reason: DdfErrorReason, source: string, detail: string) {
-    super(`${source}: ${detail}`);
-    this.reason = reason;
+    super(reason, `${source}: ${detail}`);
     this.source = source;
   }
 }

@@ -3,6 +3,7 @@
  * Instance}`). A path is a plain array of 0 to 4 ids; `[]` is the root `/`. Ids are 0–65534: 65535 is
  * reserved (TS Core 1.1, "MAX_ID").
  */
+import { Lwm2mError } from '../util/errors.js';
 
 export type Lwm2mPath = readonly number[];
 
@@ -10,13 +11,8 @@ export const MAX_ID = 65534;
 
 export type Lwm2mPathErrorReason = 'syntax' | 'invalid-id' | 'too-long';
 
-export class Lwm2mPathError extends Error {
+export class Lwm2mPathError extends Lwm2mError<Lwm2mPathErrorReason> {
   override readonly name = 'Lwm2mPathError';
-  readonly reason: Lwm2mPathErrorReason;
-  constructor(reason: Lwm2mPathErrorReason, message: string) {
-    super(message);
-    this.reason = reason;
-  }
 }
 
 export type PathLevel = 'root' | 'object' | 'instance' | 'resource' | 'resourceInstance';

@@ -1,15 +1,11 @@
+import { Lwm2mError } from '../util/errors.js';
 import type { ObjectDefinition, ResourceDefinition } from './definitions.js';
 import { findResource } from './definitions.js';
 
 export type ObjectRegistryErrorReason = 'invalid-definition' | 'duplicate-object';
 
-export class ObjectRegistryError extends Error {
+export class ObjectRegistryError extends Lwm2mError<ObjectRegistryErrorReason> {
   override readonly name = 'ObjectRegistryError';
-  readonly reason: ObjectRegistryErrorReason;
-  constructor(reason: ObjectRegistryErrorReason, message: string) {
-    super(message);
-    this.reason = reason;
-  }
 }
 
 /** What codecs need from a model: object and resource definitions by id. */

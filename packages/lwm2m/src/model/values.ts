@@ -17,6 +17,8 @@
  * Decoders always return the canonical form: an integer in the safe range is a `number`, never a
  * `bigint`, so values compare with `===` / deep equality.
  */
+
+import { Lwm2mError } from '../util/errors.js';
 import type { ResourceType } from './definitions.js';
 
 export interface ObjectLink {
@@ -28,13 +30,11 @@ export type Lwm2mValue = number | bigint | boolean | string | Uint8Array | Objec
 
 export type Lwm2mValueErrorReason = 'wrong-type' | 'out-of-range' | 'syntax';
 
-export class Lwm2mValueError extends Error {
+export class Lwm2mValueError extends Lwm2mError<Lwm2mValueErrorReason> {
   override readonly name = 'Lwm2mValueError';
-  readonly reason: Lwm2mValueErrorReason;
   readonly type: ResourceType;
   constructor(reason: Lwm2mValueErrorReason, type: ResourceType, message: string) {
-    super(message);
-    this.reason = reason;
+    super(reason, message);
     this.type = type;
   }
 }

@@ -4,8 +4,8 @@
  * then renamed over the old one) after each change. Node only.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import type { BootstrapConfig } from '../bootstrap/types.js';
 import { MemoryBootstrapConfigStore } from '../server/bootstrap/store.js';
-import type { BootstrapConfig } from '../server/bootstrap/types.js';
 
 export class JsonFileBootstrapConfigStore extends MemoryBootstrapConfigStore {
   private counter = 0;

@@ -17,8 +17,8 @@ import type { Transport } from '@thimble/coap-core';
 import { DtlsClientTransport, UdpTransport } from '@thimble/coap-core/node';
 import type { SequenceNumberStore } from '@thimble/oscore';
 import { FileSequenceStore } from '@thimble/oscore/node';
-import type { ServerTransportFactory, ServerTransportRequest } from '../client/servers.js';
-import type { ClientState, ClientStateStore } from '../client/state.js';
+import type { ServerTransportFactory, ServerTransportRequest } from '../client/registration/servers.js';
+import type { ClientState, ClientStateStore } from '../client/state/state.js';
 
 export interface NodeServerTransportOptions {
   /** Local address for UDP sockets (default: any). */

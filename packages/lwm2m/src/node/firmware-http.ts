@@ -8,7 +8,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { FetchError, type PackageFetcher } from '../client/firmware.js';
+import { FetchError, type PackageFetcher } from '../client/firmware/firmware.js';
 
 export interface HttpFetcherOptions {
   /** Milliseconds without data before an attempt counts as a lost connection (default 30 000). */

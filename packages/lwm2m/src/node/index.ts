@@ -1,14 +1,15 @@
 /** Node-only entry point: DDF files from disk, the SQLite stores, the REST API, the example device, fleet mode on UDP. */
+
+export { JsonFileBootstrapConfigStore } from './bootstrap-store.js';
+export { FileClientStateStore, type NodeServerTransportOptions, nodeServerTransports } from './client.js';
+export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
 export {
   EXAMPLE_OBJECT_VERSIONS,
   type ExampleDevice,
   type ExampleDeviceOptions,
   exampleFirmwareVersion,
   installExampleDevice,
-} from '../cli/device.js';
-export { JsonFileBootstrapConfigStore } from './bootstrap-store.js';
-export { FileClientStateStore, type NodeServerTransportOptions, nodeServerTransports } from './client.js';
-export { addObjectDefinitionFiles, loadObjectDefinitionDirectory, loadObjectDefinitionFile } from './ddf.js';
+} from './example-device.js';
 export { type HttpFetcherOptions, httpPackageFetcher } from './firmware-http.js';
 export {
   createUdpFleet,

@@ -14,10 +14,14 @@
  */
 import Database from 'better-sqlite3';
 import { Lwm2mServerError } from '../server/errors.js';
-import type { ObservationStore, StoredObservation } from '../server/observation-store.js';
-import { MemorySecurityStore, validateCredentials } from '../server/security-store.js';
-import type { EndpointCredentials, OscoreSequenceRecord, SecurityStore } from '../server/security-types.js';
-import { MemoryRegistrationStore, type Registration, type RegistrationStore } from '../server/store.js';
+import type { ObservationStore, StoredObservation } from '../server/observation/store.js';
+import {
+  MemoryRegistrationStore,
+  type Registration,
+  type RegistrationStore,
+} from '../server/registration/store.js';
+import { MemorySecurityStore, validateCredentials } from '../server/security/store.js';
+import type { EndpointCredentials, OscoreSequenceRecord, SecurityStore } from '../server/security/types.js';
 
 /** The schema this code writes; a database of a newer schema is refused rather than misread. */
 export const SQLITE_SCHEMA_VERSION = 1;

@@ -2,6 +2,8 @@
  * Errors of the LwM2M server's device-management API (LwM2M TS Core 1.1 §6.3, §6.4). A device that
  * answers 4.xx / 5.xx gives a `device-error` carrying the CoAP response code it sent.
  */
+import { formatCode } from '@thimble/coap-core';
+import { Lwm2mError } from '../util/errors.js';
 
 export type Lwm2mServerErrorReason =
   /** No registration for this endpoint name. */
@@ -23,20 +25,18 @@ export type Lwm2mServerErrorReason =
   /** The server was closed. */
   | 'closed';
 
-export class Lwm2mServerError extends Error {
+export class Lwm2mServerError extends Lwm2mError<Lwm2mServerErrorReason> {
   override readonly name = 'Lwm2mServerError';
-  readonly reason: Lwm2mServerErrorReason;
   /** CoAP response code from the device (`device-error`), e.g. 0x84 for 4.04. */
   readonly code: number | undefined;
   constructor(reason: Lwm2mServerErrorReason, message: string, options?: { code?: number; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.reason = reason;
+    super(reason, message, options);
     this.code = options?.code;
   }
 
   /** The device's response code as text (`'4.04'`), when there is one. */
   get codeText(): string | undefined {
     if (this.code === undefined) return undefined;
-    return `${this.code >> 5}.${String(this.code & 0x1f).padStart(2, '0')}`;
+    return formatCode(this.code);
   }
 }

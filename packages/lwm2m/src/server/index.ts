@@ -3,7 +3,8 @@ export {
   SECURITY_MODE_CODES,
   serverUriProblem,
   validateBootstrapConfig,
-} from './bootstrap/config.js';
+} from '../bootstrap/config.js';
+export type * from '../bootstrap/types.js';
 export {
   type BootstrapOperationEvent,
   type BootstrapResult,
@@ -14,7 +15,6 @@ export {
   type Lwm2mBootstrapServerOptions,
 } from './bootstrap/server.js';
 export { MemoryBootstrapConfigStore } from './bootstrap/store.js';
-export type * from './bootstrap/types.js';
 export { Lwm2mServerError, type Lwm2mServerErrorReason } from './errors.js';
 export { FirmwareCampaigns, type FirmwareCampaignsOptions } from './firmware/campaign.js';
 export type * from './firmware/types.js';
@@ -22,8 +22,7 @@ export {
   MemoryObservationStore,
   type ObservationStore,
   type StoredObservation,
-} from './observation-store.js';
-export type { ServerOscoreOptions } from './oscore-contexts.js';
+} from './observation/store.js';
 export {
   DEFAULT_LIFETIME,
   parseLinksPayload,
@@ -33,12 +32,20 @@ export {
   RegistrationError,
   type RegistrationLimits,
   type UpdateParams,
-} from './registration.js';
-export { MemorySecurityStore, validateCredentials } from './security-store.js';
-export type * from './security-types.js';
+} from './registration/parse.js';
+export {
+  type Lwm2mServerVersion,
+  MemoryRegistrationStore,
+  type Registration,
+  type RegistrationStore,
+} from './registration/store.js';
+export type { ServerOscoreOptions } from './security/oscore.js';
+export { MemorySecurityStore, validateCredentials } from './security/store.js';
+export type * from './security/types.js';
 export {
   type CompositeNotificationEvent,
   Lwm2mServer,
+  type Lwm2mServerEndpointOptions,
   type Lwm2mServerEvents,
   type Lwm2mServerLimits,
   type Lwm2mServerOptions,
@@ -51,10 +58,4 @@ export {
   type WriteAttributesInput,
   type WriteOptions,
 } from './server.js';
-export {
-  type Lwm2mServerVersion,
-  MemoryRegistrationStore,
-  type Registration,
-  type RegistrationStore,
-} from './store.js';
 export { type EventStreamOptions, eventStream } from './streams.js';

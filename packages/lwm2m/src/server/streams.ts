@@ -2,7 +2,7 @@
  * Server events as async iterables (`Lwm2mServer.notifications`, `Lwm2mServer.sends`): a bounded queue
  * between the server's events and a consumer that pulls at its own pace. A consumer that falls more than
  * `maxQueued` events behind gets an `Lwm2mServerError('limit')` rather than silently losing events
- * (DESIGN.md "Bounded everything"; no lost data without saying so).
+ * (bounded queues, no lost data without saying so: docs/ARCHITECTURE.md, "lwm2m").
  */
 import { Lwm2mServerError } from './errors.js';
 

@@ -24,6 +24,9 @@ import {
   type OperationEvent,
 } from '@thimble/lwm2m';
 
+// Fake time, shared by every package's tests (re-exported for the tests that import it from here).
+export { drive, until } from '@thimble/test-support';
+
 export const BS = '10.0.0.5';
 export const SERVER = '10.0.0.1';
 export const DEVICE = '10.0.1.1';
@@ -151,21 +154,4 @@ export function world(): World {
       return raw;
     },
   };
-}
-
-/** Runs fake time until `done()` or the limit. */
-export async function until(clock: FakeClock, done: () => boolean, limitMs = 600_000): Promise<void> {
-  await clock.runUntil(done, limitMs);
-  if (!done()) throw new Error('condition not reached in fake time');
-}
-
-/** Resolves a promise while fake time runs. */
-export async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 600_000): Promise<T> {
-  let settled = false;
-  const p = promise.finally(() => {
-    settled = true;
-  });
-  p.catch(() => undefined);
-  await clock.runUntil(() => settled, limitMs);
-  return p;
 }

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
@@ -8,6 +9,21 @@ import { main } from '../../src/cli/main.js';
 import { type FirmwareContext, runServer, type ServerStores } from '../../src/cli/server.js';
 import { FakeFirmwareService, FakeSecurityStore } from '../rest/fakes.js';
 import { capture, waitFor } from './io.js';
+
+/** An HTTP request with a chosen Host header (fetch does not let a caller set Host); resolves with the status. */
+function http(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
 
 /** Starts `lwm2m server` on free ports; resolves with its addresses once it logged them. */
 async function started(
@@ -156,6 +172,59 @@ describe('lwm2m server', () => {
       ),
     ).toBe(1);
     expect(clash.err()).toContain('EADDRINUSE');
+    s.stop.abort();
+    expect(await s.exit).toBe(0);
+  });
+
+  it('refuses to expose the API beyond loopback without a token: one line, exit 2 (issue 15)', async () => {
+    const saved = process.env.LWM2M_API_TOKEN;
+    delete process.env.LWM2M_API_TOKEN;
+    try {
+      for (const host of ['0.0.0.0', '::', '192.0.2.7']) {
+        const c = capture();
+        expect(await main(['server', '--coap-port', '0', '--http-port', '0', '--host', host], c.io)).toBe(2);
+        expect(c.err()).toBe(
+          `lwm2m server: --host ${host} is not loopback: give --token (or LWM2M_API_TOKEN) to expose the API\n`,
+        );
+        expect(c.out()).toBe('');
+      }
+      const badOrigin = capture();
+      expect(await main(['server', '--cors-origin', 'console.example'], badOrigin.io)).toBe(2);
+      expect(badOrigin.err()).toContain('"console.example" is not an origin');
+    } finally {
+      if (saved !== undefined) process.env.LWM2M_API_TOKEN = saved;
+    }
+  });
+
+  it('--host 0.0.0.0 --token: Host allow-list with --allowed-host, cross-site POSTs refused, --cors-origin preflight', async () => {
+    const s = await started([
+      '--host',
+      '0.0.0.0',
+      '--token',
+      'tk',
+      '--allowed-host',
+      'lwm2m.lan',
+      '--cors-origin',
+      'https://console.example',
+    ]);
+    const port = new URL(s.api).port;
+    const url = `http://127.0.0.1:${port}/api/clients`;
+    const auth = { authorization: 'Bearer tk' };
+    expect(await http(url, { headers: { ...auth, host: `lwm2m.lan:${port}` } })).toBe(200);
+    expect(await http(url, { headers: { ...auth, host: `localhost:${port}` } })).toBe(200);
+    expect(await http(url, { headers: { ...auth, host: `evil.example:${port}` } })).toBe(403);
+    const execute = `http://127.0.0.1:${port}/api/clients/dev1/3/0/4`;
+    const csrf = await http(execute, {
+      method: 'POST',
+      headers: { ...auth, origin: 'http://evil.example', 'content-type': 'text/plain' },
+      body: '',
+    });
+    expect(csrf).toBe(403);
+    const preflight = await http(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://console.example', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight).toBe(204);
     s.stop.abort();
     expect(await s.exit).toBe(0);
   });

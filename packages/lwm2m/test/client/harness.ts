@@ -17,6 +17,9 @@ import {
 } from '@thimble/coap-core';
 import { Lwm2mClient, type Lwm2mClientOptions } from '@thimble/lwm2m';
 
+// Fake time, shared by every package's tests (re-exported for the tests that import it from here).
+export { drive, until } from '@thimble/test-support';
+
 export const SERVER = '10.0.0.1';
 export const CLIENT = '10.0.0.2';
 export const CLIENT_PORT = 56830;
@@ -158,20 +161,4 @@ export function setup(options: Partial<Lwm2mClientOptions> = {}, serverUp = true
   });
   client.addInstance(3303, 0, { 5700: 21.5, 5701: 'Cel' });
   return { clock, network, server, client, clientEndpoint };
-}
-
-/** Runs fake time until `done()` or the limit. */
-export async function until(clock: FakeClock, done: () => boolean, limitMs = 600_000): Promise<void> {
-  await clock.runUntil(done, limitMs);
-  if (!done()) throw new Error('condition not reached in fake time');
-}
-
-/** Resolves a promise while fake time runs. */
-export async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 600_000): Promise<T> {
-  let settled = false;
-  const p = promise.finally(() => {
-    settled = true;
-  });
-  await clock.runUntil(() => settled, limitMs);
-  return p;
 }

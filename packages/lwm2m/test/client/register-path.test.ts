@@ -10,8 +10,8 @@ import {
 } from '@thimble/coap-core';
 import { Lwm2mClient, parseRegistrationLinks } from '@thimble/lwm2m';
 import { describe, expect, it } from 'vitest';
-import { uriHostPort } from '../../src/client/servers.js';
-import { InstanceStore } from '../../src/client/store.js';
+import { InstanceStore } from '../../src/client/objects/store.js';
+import { uriHostPort } from '../../src/client/registration/servers.js';
 import { BUILTIN_OBJECTS } from '../../src/model/builtin.js';
 import { ObjectRegistry } from '../../src/model/registry.js';
 import { setup, until } from './harness.js';

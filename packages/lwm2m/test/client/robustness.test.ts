@@ -1,5 +1,5 @@
 /**
- * DESIGN.md "Bad input is normal input": arbitrary device-management requests (any method, path, query,
+ * docs/ARCHITECTURE.md, "Bad input is normal input": arbitrary device-management requests (any method, path, query,
  * Content-Format, Accept and payload) get a response code and never break the client.
  */
 import { Code } from '@thimble/coap-core';

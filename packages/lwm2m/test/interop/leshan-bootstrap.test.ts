@@ -7,7 +7,7 @@ import { type CoapEndpoint, systemClock } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { Lwm2mClient, Lwm2mServer, type Lwm2mVersion } from '@thimble/lwm2m';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/cli/device.js';
+import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/node/example-device.js';
 import { eventually, type Leshan, requireLeshan, rest, startLeshan } from './leshan.js';
 import { type LeshanBootstrap, requireLeshanBootstrap, startLeshanBootstrap } from './leshan-bsserver.js';
 

@@ -5,40 +5,16 @@
  * not the demo) that runs Read-Composite / Write-Composite / Read commands read from its stdin. With CI=true
  * a missing jar or Java fails the suite; elsewhere the suite is skipped with a message naming the missing peer.
  */
-import {
-  type ChildProcess,
-  type ChildProcessWithoutNullStreams,
-  execFileSync,
-  spawn,
-} from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { freeUdpPort, requireJavaPeer } from '@thimble/test-support/peers';
 import { afterAll } from 'vitest';
-import { freeUdpPort, IN_CI } from '../../../coap-core/test/interop/peers.js';
 
 const DIR = fileURLToPath(new URL('../../../../.interop/leshan-bsserver/', import.meta.url));
 const JAR = `${DIR}thimble-leshan-bsserver.jar`;
 
-function javaVersion(): number | undefined {
-  try {
-    const r = execFileSync('sh', ['-c', 'java -version 2>&1'], { encoding: 'utf8', timeout: 20_000 });
-    const m = /version "(\d+)/.exec(r);
-    return m === null ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
-}
-
 function requireJar(suite: string, peer: string): boolean {
-  const missing: string[] = [];
-  const java = javaVersion();
-  if (java === undefined || java < 17) missing.push(`Java 17+ (found ${java ?? 'none'})`);
-  if (!existsSync(JAR)) missing.push(`${peer} ${JAR}`);
-  if (missing.length === 0) return true;
-  const message = `${suite}: interop peer missing: ${missing.join(', ')} (run .ci/run, which builds it with mvn)`;
-  if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
-  console.warn(`SKIPPED ${message}`);
-  return false;
+  return requireJavaPeer(suite, [{ what: peer, path: JAR }], 'run .ci/run, which builds it with mvn');
 }
 
 /** True when the peer can run; throws in CI when it cannot, warns (and the suite is skipped) otherwise. */

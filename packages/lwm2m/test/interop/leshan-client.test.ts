@@ -4,8 +4,7 @@
  * UDP loopback; we read, write, observe through the Lwm2mServer API and see it de-register; and the same
  * through the REST API (`createRestApi`) on a real HTTP listener, with notifications on its event stream.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CoapEndpoint } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
@@ -16,35 +15,21 @@ import {
   MemoryBootstrapConfigStore,
   type Registration,
 } from '@thimble/lwm2m';
+import { requireJavaPeer } from '@thimble/test-support/peers';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IN_CI } from '../../../coap-core/test/interop/peers.js';
 import { readServerSentEvents } from '../../src/cli/firmware.js';
 import { createRestApi, startRestApi } from '../../src/node/index.js';
 
 const DIR = fileURLToPath(new URL('../../../../.interop/leshan-client/', import.meta.url));
 const JAR = `${DIR}thimble-leshan-client.jar`;
 
-function javaVersion(): number | undefined {
-  try {
-    const r = execFileSync('sh', ['-c', 'java -version 2>&1'], { encoding: 'utf8', timeout: 20_000 });
-    const m = /version "(\d+)/.exec(r);
-    return m === null ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
-}
-
 function requireLeshanClient(): boolean {
-  const missing: string[] = [];
-  const java = javaVersion();
-  if (java === undefined || java < 17) missing.push(`Java 17+ (found ${java ?? 'none'})`);
-  if (!existsSync(JAR)) missing.push(JAR);
-  if (missing.length === 0) return true;
-  const message = `Leshan client interop: interop peer missing: ${missing.join(', ')} (run .ci/run, which builds packages/lwm2m/test/interop/leshan-client with mvn)`;
-  if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
-  console.warn(`SKIPPED ${message}`);
-  return false;
+  return requireJavaPeer(
+    'Leshan client interop',
+    [{ what: '', path: JAR }],
+    'run .ci/run, which builds packages/lwm2m/test/interop/leshan-client with mvn',
+  );
 }
 
 const available = requireLeshanClient();

@@ -8,7 +8,11 @@ import { type CoapEndpoint, systemClock } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { Lwm2mClient, type ResourceStream } from '@thimble/lwm2m';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_OBJECT_VERSIONS, type ExampleDevice, installExampleDevice } from '../../src/cli/device.js';
+import {
+  EXAMPLE_OBJECT_VERSIONS,
+  type ExampleDevice,
+  installExampleDevice,
+} from '../../src/node/example-device.js';
 import { eventually, type Leshan, type LeshanNode, requireLeshan, rest, startLeshan } from './leshan.js';
 
 const available = requireLeshan();

@@ -14,9 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { systemClock, toHex } from '@thimble/coap-core';
 import { Lwm2mClient, Lwm2mClientError } from '@thimble/lwm2m';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/cli/device.js';
 import { main } from '../../src/cli/main.js';
 import { nodeServerTransports } from '../../src/node/client.js';
+import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/node/example-device.js';
 import { eventually, type Leshan, rest } from './leshan.js';
 
 function pskClient(leshan: Leshan, name: string, identity: string, key: Uint8Array, attempts: number) {

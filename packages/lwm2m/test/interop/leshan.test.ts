@@ -6,8 +6,8 @@ import { type CoapEndpoint, systemClock } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { Lwm2mClient, type Lwm2mVersion, type ResourceValue } from '@thimble/lwm2m';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/cli/device.js';
 import { main } from '../../src/cli/main.js';
+import { EXAMPLE_OBJECT_VERSIONS, installExampleDevice } from '../../src/node/example-device.js';
 import {
   eventually,
   freeUdpPort,
@@ -18,6 +18,7 @@ import {
   rest,
   startLeshan,
 } from './leshan.js';
+import { describeLeshanClientDtls } from './leshan-client-dtls.js';
 import { describeDtlsInterop } from './leshan-security.js';
 
 const available = requireLeshan();
@@ -391,4 +392,5 @@ describe.skipIf(!available)('Lwm2mClient against Leshan server demo', () => {
   }, 40_000);
 
   describeDtlsInterop(() => leshan);
+  describeLeshanClientDtls(() => leshan);
 });

@@ -3,61 +3,18 @@
  * and drive its REST API under `/api`. With CI=true a missing jar or Java fails the suite; elsewhere the
  * suite is skipped with a message naming the missing peer.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  findLeshanJar,
+  freeTcpPort,
+  freeUdpPort,
+  LESHAN_DIR,
+  leshanServerDemoArgs,
+  requireLeshan,
+} from '@thimble/test-support/peers';
 import { afterAll } from 'vitest';
-import { freeUdpPort, IN_CI } from '../../../coap-core/test/interop/peers.js';
-import { leshanServerDemoArgs } from './leshan-args.js';
 
-export { freeUdpPort };
-
-const INTEROP_DIR = fileURLToPath(new URL('../../../../.interop/leshan/', import.meta.url));
-
-/** The demo server jar: `leshan-demo-server-*` (2.0.0-M5+) or `leshan-server-demo-*` (up to 2.0.0-M4). */
-export function findLeshanJar(): string | undefined {
-  if (!existsSync(INTEROP_DIR)) return undefined;
-  const jars = readdirSync(INTEROP_DIR)
-    .filter((f) => /^leshan-(demo-server|server-demo)-.*jar-with-dependencies\.jar$/.test(f))
-    .sort();
-  return jars.length === 0 ? undefined : join(INTEROP_DIR, jars[jars.length - 1]!);
-}
-
-function javaVersion(): number | undefined {
-  try {
-    const r = execFileSync('sh', ['-c', 'java -version 2>&1'], { encoding: 'utf8', timeout: 20_000 });
-    const m = /version "(\d+)/.exec(r);
-    return m === null ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when Leshan can run; throws in CI when it cannot, warns (and the suite is skipped) otherwise. */
-export function requireLeshan(): boolean {
-  const missing: string[] = [];
-  const java = javaVersion();
-  if (java === undefined || java < 17) missing.push(`Java 17+ (found ${java ?? 'none'})`);
-  if (findLeshanJar() === undefined) missing.push(`Leshan server demo jar in ${INTEROP_DIR}`);
-  if (missing.length === 0) return true;
-  const message = `Leshan interop: interop peer missing: ${missing.join(', ')} (run .ci/run, or mvn dependency:copy as it does)`;
-  if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
-  console.warn(`SKIPPED ${message}`);
-  return false;
-}
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { findLeshanJar, freeUdpPort, requireLeshan };
 
 export interface Leshan {
   readonly coapPort: number;
@@ -74,7 +31,7 @@ afterAll(() => {
 
 /** Starts `java ARGS` in the interop folder (Leshan writes Californium.properties to its working directory). */
 function startJava(args: readonly string[]): { process: ChildProcess; output: () => string } {
-  const child = spawn('java', args, { cwd: INTEROP_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('java', args, { cwd: LESHAN_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (d: Buffer) => {
     // bounded: the last 64 KiB are enough for a diagnosis

@@ -4,9 +4,9 @@
  * notification, and cancels with FETCH Observe=1 and the same list when its subscription ends.
  */
 import { spawn } from 'node:child_process';
+import { requirePeers } from '@thimble/test-support/peers';
 import { describe, expect, it } from 'vitest';
 import { createUdpEndpoint } from '../../../coap-core/src/node.js';
-import { requirePeers } from '../../../coap-core/test/interop/peers.js';
 import { Lwm2mClient } from '../../src/index.js';
 
 const available = requirePeers(

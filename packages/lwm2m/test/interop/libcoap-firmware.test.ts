@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { CoapEndpoint, Code, systemClock } from '@thimble/coap-core';
 import { createUdpEndpoint, DtlsClientTransport } from '@thimble/coap-core/node';
 import { FirmwareState, installFirmwareUpdate, Lwm2mClient, UpdateResult } from '@thimble/lwm2m';
+import { freeUdpPort, requirePeers, startPeer, waitForCoap } from '@thimble/test-support/peers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freeUdpPort, requirePeers, startPeer, waitForCoap } from '../../../coap-core/test/interop/peers.js';
 import { HashingSink, image } from '../firmware/harness.js';
 
 const available = requirePeers(

@@ -19,6 +19,10 @@ import {
   type Registration,
   type RegistrationStore,
 } from '@thimble/lwm2m';
+import { drive, until } from '@thimble/test-support';
+
+// Fake time, shared by every package's tests (re-exported for the tests that import it from here).
+export { drive, until };
 
 /** How a device's CoAP endpoint is set up: security layers, the identity a secure transport gives it. */
 export type DeviceEndpointOptions = Partial<
@@ -56,7 +60,9 @@ export function serverSetup(
     store?: RegistrationStore;
     seed?: number;
     /** More server options (security, oscore, observationStore). */
-    server?: Partial<Omit<Lwm2mServerOptions, 'endpoint' | 'clock' | 'random'>>;
+    server?: Partial<
+      Omit<Lwm2mServerOptions, 'endpoint' | 'transport' | 'endpointOptions' | 'clock' | 'random'>
+    >;
     /** Run on this clock and network (a restarted server joins the network of the first). */
     clock?: FakeClock;
     network?: MemoryNetwork;
@@ -64,19 +70,30 @@ export function serverSetup(
 ): ServerSetup {
   const clock = options.clock ?? new FakeClock();
   const network = options.network ?? new MemoryNetwork({ clock, seed: options.seed ?? 3 });
-  const serverEndpoint = new CoapEndpoint({
-    transport: network.bind(SERVER, 5683),
-    clock,
-    random: seededRandom(1),
-  });
-  const server = new Lwm2mServer({
-    endpoint: serverEndpoint,
+  const serverOptions = {
     clock,
     random: seededRandom(7),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.store === undefined ? {} : { store: options.store }),
     ...options.server,
-  });
+  };
+  // with OSCORE the server builds its endpoint (the OSCORE layer is set when the endpoint is made)
+  const server =
+    options.server?.oscore === undefined
+      ? new Lwm2mServer({
+          endpoint: new CoapEndpoint({
+            transport: network.bind(SERVER, 5683),
+            clock,
+            random: seededRandom(1),
+          }),
+          ...serverOptions,
+        })
+      : new Lwm2mServer({
+          transport: network.bind(SERVER, 5683),
+          endpointOptions: { clock, random: seededRandom(1) },
+          ...serverOptions,
+        });
+  const serverEndpoint = server.endpoint;
   const events: EventLog = { registered: [], updated: [], deregistered: [], expired: [] };
   server.on('registered', (r) => events.registered.push(r));
   server.on('updated', (r) => events.updated.push(r));
@@ -133,24 +150,6 @@ export function serverSetup(
       return drive(clock, raw().request({ ...o, peer: { address: SERVER, port: 5683 } }));
     },
   };
-}
-
-/** Runs fake time until `done()` or the limit. */
-export async function until(clock: FakeClock, done: () => boolean, limitMs = 600_000): Promise<void> {
-  await clock.runUntil(done, limitMs);
-  if (!done()) throw new Error('condition not reached in fake time');
-}
-
-/** Resolves a promise while fake time runs. */
-export async function drive<T>(clock: FakeClock, promise: Promise<T>, limitMs = 600_000): Promise<T> {
-  let settled = false;
-  const p = promise.finally(() => {
-    settled = true;
-  });
-  // handled below; this keeps Node from warning about a rejection handled late
-  p.catch(() => undefined);
-  await clock.runUntil(() => settled, limitMs);
-  return p;
 }
 
 /** Starts a device and waits until the server has its registration. */

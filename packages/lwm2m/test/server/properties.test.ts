@@ -19,7 +19,7 @@ const queryItem = fc.oneof(
     .map(([k, v]) => `${k}=${v}`),
 );
 
-describe('registration parsers take any input (DESIGN.md: bad input is normal input)', () => {
+describe('registration parsers take any input (docs/ARCHITECTURE.md: bad input is normal input)', () => {
   it('parseRegisterQuery / parseUpdateQuery throw only RegistrationError on arbitrary queries', () => {
     fc.assert(
       fc.property(fc.array(queryItem, { maxLength: 8 }), (query) => {

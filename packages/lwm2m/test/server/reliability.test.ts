@@ -1,6 +1,6 @@
 /**
  * Server reliability: a restart on the SQLite store in the middle of a fleet's life, and a flood of
- * malformed registrations (DESIGN.md "Bad input is normal input", "Bounded everything").
+ * malformed registrations (docs/ARCHITECTURE.md, "Bad input is normal input", "Bounded everything").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -8,9 +8,10 @@
  *                         node/sequence-store.ts), written ahead of use (Appendix B.1.1)
  *
  * Sharing `sequence.json` with aiocoap is deliberate: if each tool kept its own counter, using the
- * directory with one tool and then the other would reuse sequence numbers, i.e. AEAD nonces. The two
- * tools must still never use one context at the same time (aiocoap guards that with a `lock` file, which
- * we do not take part in).
+ * directory with one tool and then the other would reuse sequence numbers, i.e. AEAD nonces. Several of
+ * our processes may use one directory at once (reservations are taken under a lock file, see
+ * node/sequence-store.ts), but we and aiocoap must still never use it at the same time (aiocoap guards
+ * that with its own `lock` file, which we do not take part in).
  *
  * When sequence.json already exists the context is a restarted one: its replay window is not known, so
  * requests are first answered with an Echo challenge (Appendix B.1.2).

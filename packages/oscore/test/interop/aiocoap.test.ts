@@ -11,8 +11,7 @@
  *   Block-wise: it unprotects each datagram as it comes, so our client's Outer Block1 is tested against our
  *   own server only, in outer-blockwise.test.ts.)
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,38 +25,25 @@ import {
   toHex,
 } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
+import {
+  AIOCOAP,
+  captureIo,
+  freeUdpPort,
+  requireAiocoap,
+  runPeer,
+  startPeer,
+} from '@thimble/test-support/peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, runCli, startFileServer } from '../../../coap-core/src/cli/main.js';
-import { captureIo, freeUdpPort, IN_CI, runPeer, startPeer } from '../../../coap-core/test/interop/peers.js';
+import { type RunningServer, runCli, startFileServer } from '../../../coap-cli/src/main.js';
 import { oscoreServer } from '../../src/index.js';
 import { loadContextDirectory } from '../../src/node.js';
 import { writeC1Dirs } from '../c1-dirs.js';
 
-const VENV = fileURLToPath(new URL('../../../../.interop/venv/bin/', import.meta.url));
-const PYTHON = join(VENV, 'python');
-const AIOCOAP_CLIENT = join(VENV, 'aiocoap-client');
+const PYTHON = AIOCOAP.python;
+const AIOCOAP_CLIENT = AIOCOAP.client;
 const SERVER_SCRIPT = fileURLToPath(new URL('./aiocoap_server.py', import.meta.url));
-const INSTALL =
-  "python3 -m venv .interop/venv && .interop/venv/bin/pip install 'aiocoap[oscore]==0.4.17' (see .ci/run)";
 
-function aiocoapAvailable(): boolean {
-  let problem: string | undefined;
-  if (!existsSync(PYTHON) || !existsSync(AIOCOAP_CLIENT)) problem = `no ${VENV}python / aiocoap-client`;
-  else {
-    try {
-      execFileSync(PYTHON, ['-c', 'import aiocoap.oscore_sitewrapper'], { stdio: 'ignore', timeout: 20_000 });
-    } catch {
-      problem = 'aiocoap with its oscore extra does not import';
-    }
-  }
-  if (problem === undefined) return true;
-  const message = `aiocoap OSCORE interop: interop peer missing: aiocoap[oscore] (${problem}; install: ${INSTALL})`;
-  if (IN_CI) throw new Error(`${message}; CI=true requires every interop peer`);
-  console.warn(`SKIPPED ${message}`);
-  return false;
-}
-
-const available = aiocoapAvailable();
+const available = requireAiocoap('aiocoap OSCORE interop');
 
 /** What our OSCORE layer did with a request: verified, refused with a §8.2 error, or Echo-challenged. */
 function describeOutcome(result: ReturnType<ServerSecurity['unprotectRequest']>): string {

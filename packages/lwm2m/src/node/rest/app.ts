@@ -6,14 +6,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { BootstrapConfigStore } from '../../bootstrap/types.js';
 import { formatLwm2mPath } from '../../model/path.js';
-import type { BootstrapConfigStore } from '../../server/bootstrap/types.js';
 import type { FirmwareEvent, FirmwareService } from '../../server/firmware/types.js';
-import type { SecurityStore } from '../../server/security-types.js';
+import type { SecurityStore } from '../../server/security/types.js';
 import type { Lwm2mServer, Lwm2mServerEvents } from '../../server/server.js';
 import { clientRoutes, registrationToJson } from './clients.js';
 import { type ErrorBody, errorResponse } from './errors.js';
 import { EventHub, type EventHubOptions } from './events.js';
+import { guardOf, guardRestApi, isLoopbackHost, RestApiConfigError } from './guard.js';
 import { entriesToJson, nodeToJson } from './json-nodes.js';
 import { errors, SHARED_SCHEMAS } from './schemas.js';
 import { serviceRoutes } from './services.js';
@@ -23,8 +24,18 @@ export interface RestApiOptions {
   readonly firmware?: FirmwareService;
   readonly bootstrap?: BootstrapConfigStore;
   readonly security?: SecurityStore;
-  /** With a token, every request needs `Authorization: Bearer <token>` (else 401). */
+  /**
+   * With a token, every request needs `Authorization: Bearer <token>` (else 401). Without one the API
+   * answers on loopback only (`startRestApi` refuses another host).
+   */
   readonly token?: string;
+  /**
+   * Names accepted in the Host header besides `localhost`, `127.0.0.1`, `[::1]`, the host the API was started
+   * on and the address a connection arrived at (DNS rebinding protection; any port). See guard.ts.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Origins allowed to call the API from another origin (CORS), e.g. `https://console.example`. */
+  readonly corsOrigins?: readonly string[];
   /** Fastify's logger option (default: off). */
   readonly logger?: FastifyServerOptions['logger'];
   /** Server-sent events: heartbeat period and the per-stream buffer bound. */
@@ -45,6 +56,7 @@ export interface ListenOptions {
 const STATUS_CODES: { readonly [status: number]: string } = {
   400: 'bad-request',
   401: 'unauthorized',
+  403: 'forbidden',
   404: 'not-found',
   405: 'method-not-allowed',
   406: 'not-acceptable',
@@ -87,6 +99,9 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
+
+  // ---- Host allow-list, Origin / CSRF checks and CORS first (a CORS preflight carries no token)
+  guardRestApi(app, options);
 
   // ---- authentication: a bearer token compared in constant time (hashes have the same length)
   if (options.token !== undefined) {
@@ -210,7 +225,20 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
   return app;
 }
 
-/** Starts listening (default 127.0.0.1:8080); resolves with the address, e.g. `http://127.0.0.1:8080`. */
+/**
+ * Starts listening (default 127.0.0.1:8080); resolves with the address, e.g. `http://127.0.0.1:8080`. A host
+ * other than loopback needs an API built with a token: otherwise it throws `RestApiConfigError`
+ * (`token-required`) without listening.
+ */
 export async function startRestApi(app: FastifyInstance, options: ListenOptions = {}): Promise<string> {
-  return app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+  const host = options.host ?? '127.0.0.1';
+  const guard = guardOf(app);
+  if (guard !== undefined && !guard.hasToken && !isLoopbackHost(host)) {
+    throw new RestApiConfigError(
+      'token-required',
+      `the REST API needs a token to listen on ${host} (a non-loopback address)`,
+    );
+  }
+  guard?.listeningOn(host);
+  return app.listen({ host, port: options.port ?? 8080 });
 }

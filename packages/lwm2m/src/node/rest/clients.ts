@@ -9,8 +9,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { formatLwm2mPath, type Lwm2mPath, Lwm2mPathError, parseLwm2mPath } from '../../model/path.js';
+import type { Registration } from '../../server/registration/store.js';
 import type { Lwm2mServer } from '../../server/server.js';
-import type { Registration } from '../../server/store.js';
 import { badRequest, HttpError } from './errors.js';
 import { entriesToJson, instanceFromJson, nodeFromJson, nodeToJson } from './json-nodes.js';
 import { endpointParam, errors, FORMAT_NAMES, formatQuery, ref, timeoutQuery } from './schemas.js';

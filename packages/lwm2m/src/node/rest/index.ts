@@ -2,6 +2,15 @@ export { createRestApi, type ListenOptions, type RestApiOptions, startRestApi } 
 export { type ErrorBody, errorResponse, HttpError } from './errors.js';
 export { EventHub, type EventHubOptions, type EventSink, type StreamFilter } from './events.js';
 export {
+  guardOf,
+  hostNameOf,
+  isLoopbackHost,
+  RequestGuard,
+  type RequestGuardOptions,
+  RestApiConfigError,
+  type RestApiConfigErrorReason,
+} from './guard.js';
+export {
   entriesToJson,
   instanceFromJson,
   type JsonNode,

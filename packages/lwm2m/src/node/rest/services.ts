@@ -3,9 +3,9 @@
  * `BootstrapConfigStore` and `SecurityStore` contracts. A route whose service was not given answers 501.
  */
 import type { FastifyInstance } from 'fastify';
-import type { BootstrapConfig, BootstrapConfigStore } from '../../server/bootstrap/types.js';
+import type { BootstrapConfig, BootstrapConfigStore } from '../../bootstrap/types.js';
 import type { CampaignOptions, FirmwareService } from '../../server/firmware/types.js';
-import type { EndpointCredentials, SecurityStore } from '../../server/security-types.js';
+import type { EndpointCredentials, SecurityStore } from '../../server/security/types.js';
 import { badRequest, HttpError, notFound } from './errors.js';
 import { endpointParam, errors, ref } from './schemas.js';
 

@@ -19,6 +19,7 @@ import {
   CoapRequestError,
   type CoapResponse,
   Code,
+  formatCode,
   type Link,
   linkAttribute,
   type Peer,
@@ -26,20 +27,20 @@ import {
   type ResponseInit,
   systemClock,
 } from '@thimble/coap-core';
-import { Emitter } from '../../client/events.js';
-import { decodeNode, encodeNode, NODE_FORMATS } from '../../content/codecs.js';
-import { BUILTIN_OBJECTS } from '../../model/builtin.js';
-import type { Lwm2mNode } from '../../model/nodes.js';
-import { formatLwm2mPath, type Lwm2mPath, parseLwm2mPath } from '../../model/path.js';
-import { type Lwm2mModel, ObjectRegistry } from '../../model/registry.js';
 import {
   type InstanceValues,
   instanceNodeOf,
   oscoreInstanceValues,
   securityInstanceValues,
   serverInstanceValues,
-} from './config.js';
-import type { BootstrapConfig, BootstrapConfigStore } from './types.js';
+} from '../../bootstrap/config.js';
+import type { BootstrapConfig, BootstrapConfigStore } from '../../bootstrap/types.js';
+import { decodeNode, encodeNode, NODE_FORMATS } from '../../content/codecs.js';
+import { BUILTIN_OBJECTS } from '../../model/builtin.js';
+import type { Lwm2mNode } from '../../model/nodes.js';
+import { formatLwm2mPath, type Lwm2mPath, parseLwm2mPath } from '../../model/path.js';
+import { type Lwm2mModel, ObjectRegistry } from '../../model/registry.js';
+import { Emitter } from '../../util/emitter.js';
 
 const LINK_FORMAT = 40;
 const SENML_CBOR = 112;
@@ -108,8 +109,6 @@ interface Session extends BootstrapSessionInfo {
 }
 
 class SessionFailure extends Error {}
-
-const codeText = (code: number): string => `${code >> 5}.${String(code & 0x1f).padStart(2, '0')}`;
 
 export class Lwm2mBootstrapServer extends Emitter<Lwm2mBootstrapServerEvents> {
   readonly endpoint: CoapEndpoint;
@@ -260,12 +259,12 @@ export class Lwm2mBootstrapServer extends Emitter<Lwm2mBootstrapServerEvents> {
     this.emit('operation', s, {
       operation,
       path: where,
-      code: codeText(res.code),
+      code: formatCode(res.code),
       ...(diagnostic === '' ? {} : { detail: diagnostic }),
     });
     if (res.code !== expected)
       throw new SessionFailure(
-        `${operation} ${where} answered ${codeText(res.code)}${diagnostic === '' ? '' : `: ${diagnostic}`}`,
+        `${operation} ${where} answered ${formatCode(res.code)}${diagnostic === '' ? '' : `: ${diagnostic}`}`,
       );
     return res;
   }

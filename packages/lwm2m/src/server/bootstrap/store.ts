@@ -2,8 +2,8 @@
  * The in-memory `BootstrapConfigStore` (portable). Configurations are validated when stored and kept as
  * frozen copies, so a caller cannot change one behind the store's back.
  */
-import { validateBootstrapConfig } from './config.js';
-import type { BootstrapConfig, BootstrapConfigStore } from './types.js';
+import { validateBootstrapConfig } from '../../bootstrap/config.js';
+import type { BootstrapConfig, BootstrapConfigStore } from '../../bootstrap/types.js';
 
 /** Longest endpoint name a store accepts (the registration interface's default bound). */
 export const MAX_BOOTSTRAP_ENDPOINT_LENGTH = 128;

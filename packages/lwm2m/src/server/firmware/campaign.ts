@@ -3,7 +3,7 @@
  * /5/0/0) or pulled by them (Package URI /5/0/1, served by this server over CoAP Block2 under
  * `/fw/<imageId>`, or any URI the campaign is given), then installed with Execute /5/0/2 (LwM2M TS Core 1.1
  * Appendix E.6). The SHA-256 digest is offered through the vendor object 30500 when the device registered
- * it (see `client/firmware.ts`).
+ * it (see `client/firmware/firmware.ts`).
  *
  * Every device ends `succeeded` or `failed`: attempts have a time limit, a failed attempt is retried up to
  * `retries` times, and a device that de-registers or expires fails its attempt at once.
@@ -20,12 +20,12 @@ import {
   type ResponseInit,
   systemClock,
 } from '@thimble/coap-core';
-import { FIRMWARE_DIGEST_OBJECT_ID } from '../../client/firmware.js';
-import { Sha256, toHexString } from '../../client/sha256.js';
+import { FIRMWARE_DIGEST_OBJECT_ID } from '../../model/firmware-digest.js';
 import { type Lwm2mNode, singleResource } from '../../model/nodes.js';
+import { Sha256, toHexString } from '../../util/sha256.js';
 import { Lwm2mServerError } from '../errors.js';
+import type { Registration } from '../registration/store.js';
 import type { Lwm2mServer, ServerObservation } from '../server.js';
-import type { Registration } from '../store.js';
 import type {
   CampaignOptions,
   CampaignStatus,
@@ -156,7 +156,7 @@ export class FirmwareCampaigns implements FirmwareService {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? cryptoRandom();
     this.prefix = options.routePrefix ?? 'fw';
-    this.server.endpoint.route('GET', `/${this.prefix}/:id`, (req) => this.serveImage(req));
+    this.server.addRoute('GET', `/${this.prefix}/:id`, (req) => this.serveImage(req));
     const gone = (r: Registration, what: string) => {
       const a = this.active.get(r.endpoint);
       if (a !== undefined) this.abort(a, new AttemptError(`the device ${what}`));

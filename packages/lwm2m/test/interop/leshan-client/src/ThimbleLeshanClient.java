@@ -5,12 +5,23 @@
  *
  *   java -jar thimble-leshan-client-1.0.jar -n ENDPOINT -u coap://HOST:PORT [-b] [-l LIFETIME]
  *        [-lh LOCAL_ADDRESS] [-lp LOCAL_PORT]
+ *        [--psk-identity ID --psk-key HEX | --rpk-private KEY.pem --rpk-public SPKI.pem --server-public SPKI.pem]
+ *        [--cid N] [--dtls-retransmissions N]
  *
  *   -n   endpoint client name
  *   -u   LwM2M server URI (with -b: the bootstrap server URI)
  *   -b   bootstrap first (client-initiated bootstrap from the -u server)
  *   -l   registration lifetime in seconds (default 300)
  *   -lh / -lp  local address and port (default 127.0.0.1, ephemeral)
+ *   --psk-identity / --psk-key   Security Mode PSK (LwM2M TS Core 1.1 §7.1.1; -u is then coaps://): the
+ *              identity as UTF-8 text, the key in hex
+ *   --rpk-private / --rpk-public / --server-public   Security Mode RPK (§7.1.2, RFC 7250): the client's P-256
+ *              private key (PKCS#8 PEM, "BEGIN PRIVATE KEY"), its public key and the server's public key
+ *              (SubjectPublicKeyInfo PEM, "BEGIN PUBLIC KEY"); -u is then coaps://
+ *   --cid N    offer the DTLS Connection ID extension (RFC 9146 as Scandium 2.6 implements it), asking for
+ *              CIDs of N bytes on records the client receives (0: supported, none wanted)
+ *   --dtls-retransmissions N   give a DTLS handshake flight up to N retransmissions, the first after 1 s
+ *              (Scandium's default is 4: a failing handshake then takes about 30 s)
  *
  * Objects: Security (0), Server (1), Device (3, Manufacturer "Leshan Demo Device", Current Time /3/0/13
  * changing every second, writable UTC Offset /3/0/14 and Timezone /3/0/15) and Temperature (3303, Sensor
@@ -20,6 +31,10 @@
  * to stderr at WARN. SIGTERM / SIGINT or end of standard input de-registers and exits.
  */
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Date;
@@ -32,6 +47,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
+import org.eclipse.californium.scandium.config.DtlsConnectorConfig;
+import org.eclipse.californium.scandium.dtls.SingleNodeConnectionIdGenerator;
 import org.eclipse.leshan.client.californium.LeshanClient;
 import org.eclipse.leshan.client.californium.LeshanClientBuilder;
 import org.eclipse.leshan.client.object.Security;
@@ -254,6 +271,48 @@ public class ThimbleLeshanClient {
         return fallback;
     }
 
+    /** The DER bytes inside a PEM file's first block labelled `label`. */
+    private static byte[] pem(String file, String label) throws Exception {
+        String text = Files.readString(Path.of(file));
+        String begin = "-----BEGIN " + label + "-----";
+        int start = text.indexOf(begin);
+        int end = text.indexOf("-----END " + label + "-----");
+        if (start < 0 || end < start)
+            throw new IllegalArgumentException(file + ": no " + begin + " block");
+        return Base64.getMimeDecoder().decode(text.substring(start + begin.length(), end));
+    }
+
+    private static byte[] hex(String s) {
+        if (s.length() % 2 != 0)
+            throw new IllegalArgumentException("odd-length hex");
+        byte[] out = new byte[s.length() / 2];
+        for (int i = 0; i < out.length; i++)
+            out[i] = (byte) Integer.parseInt(s.substring(2 * i, 2 * i + 2), 16);
+        return out;
+    }
+
+    /** The Security object instance for the -u server: NoSec, PSK or RPK after the flags. */
+    private static Security security(String[] args, String serverUri) throws Exception {
+        String pskIdentity = arg(args, "--psk-identity", null);
+        String pskKey = arg(args, "--psk-key", null);
+        String rpkPrivate = arg(args, "--rpk-private", null);
+        String rpkPublic = arg(args, "--rpk-public", null);
+        String serverPublic = arg(args, "--server-public", null);
+        if (pskIdentity != null || pskKey != null) {
+            if (pskIdentity == null || pskKey == null)
+                throw new IllegalArgumentException("--psk-identity and --psk-key go together");
+            return Security.psk(serverUri, SHORT_SERVER_ID, pskIdentity.getBytes(StandardCharsets.UTF_8), hex(pskKey));
+        }
+        if (rpkPrivate != null || rpkPublic != null || serverPublic != null) {
+            if (rpkPrivate == null || rpkPublic == null || serverPublic == null)
+                throw new IllegalArgumentException("--rpk-private, --rpk-public and --server-public go together");
+            // Leshan's Security object holds the keys as DER: SubjectPublicKeyInfo and PKCS#8
+            return Security.rpk(serverUri, SHORT_SERVER_ID, pem(rpkPublic, "PUBLIC KEY"), pem(rpkPrivate, "PRIVATE KEY"),
+                    pem(serverPublic, "PUBLIC KEY"));
+        }
+        return Security.noSec(serverUri, SHORT_SERVER_ID);
+    }
+
     public static void main(String[] args) throws Exception {
         // Leshan and Californium log through SLF4J: warnings and errors only, on stderr
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
@@ -264,9 +323,21 @@ public class ThimbleLeshanClient {
         long lifetime = Long.parseLong(arg(args, "-l", "300"));
         String localAddress = arg(args, "-lh", "127.0.0.1");
         int localPort = Integer.parseInt(arg(args, "-lp", "0"));
+        String cid = arg(args, "--cid", null);
+        String retransmissions = arg(args, "--dtls-retransmissions", null);
         if (endpoint == null || serverUri == null) {
-            System.err.println("usage: -n ENDPOINT -u coap://HOST:PORT [-b] [-l LIFETIME] [-lh ADDR] [-lp PORT]");
+            System.err.println("usage: -n ENDPOINT -u coap[s]://HOST:PORT [-b] [-l LIFETIME] [-lh ADDR] [-lp PORT]"
+                    + " [--psk-identity ID --psk-key HEX | --rpk-private KEY.pem --rpk-public SPKI.pem"
+                    + " --server-public SPKI.pem] [--cid N] [--dtls-retransmissions N]");
             System.exit(2);
+        }
+        Security security;
+        try {
+            security = security(args, serverUri);
+        } catch (IllegalArgumentException e) {
+            System.err.println("usage: " + e.getMessage());
+            System.exit(2);
+            return;
         }
 
         List<ObjectModel> models = new ArrayList<>(ObjectLoader.loadDefault());
@@ -276,7 +347,7 @@ public class ThimbleLeshanClient {
             initializer.setInstancesForObject(LwM2mId.SECURITY, Security.noSecBootstap(serverUri));
             initializer.setClassForObject(LwM2mId.SERVER, Server.class);
         } else {
-            initializer.setInstancesForObject(LwM2mId.SECURITY, Security.noSec(serverUri, SHORT_SERVER_ID));
+            initializer.setInstancesForObject(LwM2mId.SECURITY, security);
             initializer.setInstancesForObject(LwM2mId.SERVER,
                     new Server(SHORT_SERVER_ID, lifetime, EnumSet.of(BindingMode.U), false, BindingMode.U));
         }
@@ -287,6 +358,17 @@ public class ThimbleLeshanClient {
         LeshanClientBuilder builder = new LeshanClientBuilder(endpoint);
         builder.setLocalAddress(localAddress, localPort);
         builder.setObjects(enablers);
+        if (cid != null || retransmissions != null) {
+            // Leshan adds the credentials from the Security object to this builder
+            DtlsConnectorConfig.Builder dtls = new DtlsConnectorConfig.Builder();
+            if (cid != null)
+                dtls.setConnectionIdGenerator(new SingleNodeConnectionIdGenerator(Integer.parseInt(cid)));
+            if (retransmissions != null) {
+                dtls.setRetransmissionTimeout(1000);
+                dtls.setMaxRetransmissions(Integer.parseInt(retransmissions));
+            }
+            builder.setDtlsConfig(dtls);
+        }
         LeshanClient client = builder.build();
         client.addObserver(new LwM2mClientObserverAdapter() {
             @Override

@@ -1,0 +1,459 @@
+/**
+ * The `coap` command: requests, discovery and a file server (see README.md, "The coap command").
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import {
+  type BlockProgress,
+  CoapEndpoint,
+  CoapRequestError,
+  type CoapResponse,
+  describeCode,
+  describeMessage,
+  formatPeer,
+  fromHex,
+  type Method,
+  type Observation,
+  type OuterBlockwiseOptions,
+  parseContentFormat,
+  parseLinkFormat,
+  parseUri,
+  type RequestOptions,
+  type ServerSecurity,
+  type TraceHook,
+  type Transport,
+} from '@thimble/coap-core';
+import { DtlsClientTransport, UdpTransport } from '@thimble/coap-core/node';
+import { loadCliOscore, OscoreSetupError } from './oscore.js';
+import { serveDirectory } from './serve.js';
+
+export interface CliIo {
+  readonly stdout: { write(data: string | Uint8Array): unknown };
+  readonly stderr: { write(data: string): unknown };
+  readonly stdin?: AsyncIterable<Uint8Array | string>;
+}
+
+const USAGE = `Usage:
+  coap get|post|put|delete|fetch|patch|ipatch URI [options]
+  coap observe URI [--count N] [--duration SECONDS] [options]
+  coap discover URI [options]
+  coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
+  coap serve DIR [--host H] [--port P] [--oscore CONTEXT_DIR [--outer-block-size N]] [--group ADDR [--interface IF] [--leisure SECONDS]]
+
+Request options:
+  -p, --payload TEXT          request payload
+  -f, --file PATH             request payload from a file ('-' for stdin)
+  -o, --output PATH           write the response payload to a file instead of stdout
+  -t, --content-format CF     Content-Format of the payload (number or media type)
+  -A, --accept CF             Accept option (number or media type)
+      --non                   send a Non-confirmable request
+      --timeout SECONDS       give up after this long (default 30)
+      --psk-identity ID       DTLS PSK identity (coaps://)
+      --psk-key HEX           DTLS pre-shared key, hex
+      --oscore CONTEXT_DIR    protect the request with OSCORE (RFC 8613); the directory holds an
+                              aiocoap-style settings.json and the sequence number state
+      --outer-block-size N    with --oscore: send a protected request larger than N bytes in Outer
+                              Block1 blocks of N (16-1024; RFC 8613 §4.1.3.4.2, e.g. for a small-MTU proxy)
+  -b, --block-size N          Block-wise block size, 16-1024 (default 1024)
+  -v, --verbose               print the messages exchanged on stderr
+      --count N               observe: stop after N notifications
+      --duration SECONDS      observe: stop after this long; --group: collect responses this long (6)
+      --group                 send a Non-confirmable group request and print every response
+      --interface ADDR        interface address for multicast (e.g. 127.0.0.1)
+
+Serve options:
+      --host H, --port P      where to listen (default [::]:5683)
+      --group ADDR            also answer group requests sent to this multicast address (RFC 7252 §8)
+      --leisure SECONDS       longest random delay before answering a group request (default 5)
+      --oscore CONTEXT_DIR    also accept OSCORE-protected requests with this security context
+      --outer-block-size N    with --oscore: send protected responses larger than N bytes in Outer
+                              Block2 blocks of N (16-1024; RFC 8613 §4.1.3.4.2)
+`;
+
+const METHODS: Record<string, Method> = {
+  get: 'GET',
+  post: 'POST',
+  put: 'PUT',
+  delete: 'DELETE',
+  fetch: 'FETCH',
+  patch: 'PATCH',
+  ipatch: 'iPATCH',
+};
+
+class UsageError extends Error {}
+
+function blockSizeArg(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const size = Number(value);
+  if (![16, 32, 64, 128, 256, 512, 1024].includes(size)) {
+    throw new UsageError(`${flag} must be a power of two from 16 to 1024`);
+  }
+  return size;
+}
+
+function contentFormatArg(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const cf = parseContentFormat(value);
+  if (cf === undefined) throw new UsageError(`${flag}: unknown Content-Format "${value}"`);
+  return cf;
+}
+
+async function readAll(stream: AsyncIterable<Uint8Array | string>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : c);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** A running `coap serve`, for embedding and tests. */
+export interface RunningServer {
+  readonly endpoint: CoapEndpoint;
+  close(): Promise<void>;
+}
+
+export interface FileServerStartOptions {
+  /** Also answer group requests to this multicast address on the same port. */
+  readonly group?: string;
+  readonly multicastInterface?: string;
+  /** Longest delay before answering a group request, ms (DEFAULT_LEISURE, RFC 7252 §8.2). */
+  readonly leisure?: number;
+  /** Unprotects OSCORE requests (unicast only; see `coap serve --oscore`). */
+  readonly serverSecurity?: ServerSecurity;
+  /** Outer Block-wise on protected messages (RFC 8613 §4.1.3.4.2; see `coap serve --outer-block-size`). */
+  readonly outerBlockwise?: OuterBlockwiseOptions;
+}
+
+/** Starts the file server of `coap serve`. */
+export async function startFileServer(
+  dir: string,
+  host = '::',
+  port = 5683,
+  options: FileServerStartOptions = {},
+): Promise<RunningServer> {
+  const parameters = options.leisure === undefined ? undefined : { defaultLeisure: options.leisure };
+  const transport = await UdpTransport.bind({
+    address: host,
+    port,
+    reuseAddress: options.group !== undefined,
+  });
+  const endpoint = new CoapEndpoint({
+    transport,
+    parameters,
+    serverSecurity: options.serverSecurity,
+    outerBlockwise: options.outerBlockwise,
+  });
+  const files = await serveDirectory(endpoint, dir);
+  let groupEndpoint: CoapEndpoint | undefined;
+  let groupFiles: { close(): void } | undefined;
+  if (options.group !== undefined) {
+    const groupTransport = await UdpTransport.bind({
+      group: options.group,
+      port: endpoint.local.port,
+      multicastInterface: options.multicastInterface,
+    });
+    groupEndpoint = new CoapEndpoint({ transport: groupTransport, parameters });
+    groupFiles = await serveDirectory(groupEndpoint, dir);
+  }
+  return {
+    endpoint,
+    close: async () => {
+      files.close();
+      groupFiles?.close();
+      await groupEndpoint?.close();
+      await endpoint.close();
+    },
+  };
+}
+
+/**
+ * Runs the command with `argv` (without `node` and the script). Returns the exit code: 0 on a 2.xx
+ * response, 1 on another response code, 2 on a network failure or timeout, 64 on a usage error.
+ * `serve` resolves only when `signal` aborts.
+ */
+export async function runCli(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  try {
+    return await run(argv, io, signal);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`coap: ${e.message}\n\n${USAGE}`);
+      return 64;
+    }
+    throw e;
+  }
+}
+
+async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    io.stdout.write(USAGE);
+    return command === undefined ? 64 : 0;
+  }
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  const OPTIONS = {
+    payload: { type: 'string', short: 'p' },
+    file: { type: 'string', short: 'f' },
+    output: { type: 'string', short: 'o' },
+    'content-format': { type: 'string', short: 't' },
+    accept: { type: 'string', short: 'A' },
+    non: { type: 'boolean' },
+    timeout: { type: 'string' },
+    'psk-identity': { type: 'string' },
+    'psk-key': { type: 'string' },
+    verbose: { type: 'boolean', short: 'v' },
+    'block-size': { type: 'string', short: 'b' },
+    count: { type: 'string' },
+    duration: { type: 'string' },
+    group: { type: 'boolean' },
+    interface: { type: 'string' },
+    leisure: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    oscore: { type: 'string' },
+    'outer-block-size': { type: 'string' },
+  } as const;
+  try {
+    parsed = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const outerBlockSize = blockSizeArg(values['outer-block-size'], '--outer-block-size');
+  if (outerBlockSize !== undefined && values.oscore === undefined) {
+    throw new UsageError('--outer-block-size needs --oscore (Outer Block-wise splits protected messages)');
+  }
+  const outerBlockwise = outerBlockSize === undefined ? undefined : { blockSize: outerBlockSize };
+
+  if (command === 'serve') {
+    const dir = positionals[0];
+    if (dir === undefined) throw new UsageError('serve needs a directory');
+    const port = values.port === undefined ? 5683 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`invalid port ${values.port}`);
+    const group = positionals[1];
+    const leisure = values.leisure === undefined ? undefined : Number(values.leisure) * 1000;
+    if (leisure !== undefined && !(leisure >= 0)) throw new UsageError(`invalid leisure ${values.leisure}`);
+    const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
+    const server = await startFileServer(dir, values.host ?? '::', port, {
+      group: values.group ? (group ?? '224.0.1.187') : undefined,
+      multicastInterface: values.interface,
+      leisure,
+      serverSecurity: oscore?.server,
+      outerBlockwise,
+    });
+    const secured =
+      oscore === undefined
+        ? ''
+        : ` (OSCORE context ${values.oscore}${oscore.restarted ? ', restarted: Echo recovery' : ''})`;
+    io.stderr.write(`coap: serving ${dir} on coap://${formatPeer(server.endpoint.local)}${secured}\n`);
+    await new Promise<void>((resolve) => {
+      if (signal === undefined) return; // runs until the process ends
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await server.close();
+    return 0;
+  }
+
+  const method = command === 'discover' || command === 'observe' ? 'GET' : METHODS[command];
+  if (method === undefined) throw new UsageError(`unknown command "${command}"`);
+  let uri = positionals[0];
+  if (uri === undefined) throw new UsageError(`${command} needs a URI`);
+  if (command === 'discover') {
+    const u = parseUri(uri);
+    if (u.path.length === 0) uri = `${uri.replace(/\/$/, '')}/.well-known/core`;
+  }
+  let scheme: string;
+  try {
+    scheme = parseUri(uri).scheme;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  let payload: Uint8Array | string | undefined = values.payload;
+  if (values.file !== undefined) {
+    if (values.file === '-') {
+      if (io.stdin === undefined) throw new UsageError('no standard input');
+      payload = await readAll(io.stdin);
+    } else {
+      payload = new Uint8Array(await readFile(values.file));
+    }
+  }
+  const timeoutSeconds = values.timeout === undefined ? 30 : Number(values.timeout);
+  if (!(timeoutSeconds > 0)) throw new UsageError(`invalid timeout ${values.timeout}`);
+  const blockSize = blockSizeArg(values['block-size'], '--block-size');
+  const count = values.count === undefined ? undefined : Number(values.count);
+  if (count !== undefined && !(Number.isInteger(count) && count > 0))
+    throw new UsageError('--count must be a positive integer');
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (duration !== undefined && !(duration > 0)) throw new UsageError('--duration must be positive');
+
+  if (values.group && values.oscore !== undefined) {
+    throw new UsageError('--oscore cannot protect group requests (Group OSCORE is not supported)');
+  }
+  const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
+  let transport: Transport;
+  if (scheme === 'coaps') {
+    if (values['psk-identity'] === undefined || values['psk-key'] === undefined) {
+      throw new UsageError('coaps:// needs --psk-identity and --psk-key');
+    }
+    let key: Uint8Array;
+    try {
+      key = fromHex(values['psk-key']);
+    } catch {
+      throw new UsageError('--psk-key must be hex');
+    }
+    transport = new DtlsClientTransport({
+      psk: { identity: values['psk-identity'], key },
+      handshakeTimeout: Math.min(timeoutSeconds * 800, 10_000),
+    });
+  } else if (scheme === 'coap') {
+    const host = parseUri(uri).host;
+    transport = await UdpTransport.bind({
+      family: host.includes(':') ? 6 : 4,
+      multicastInterface: values.interface,
+    });
+  } else {
+    throw new UsageError(`unsupported scheme ${scheme}://`);
+  }
+  const trace: TraceHook | undefined = values.verbose
+    ? (direction, bytes, peer) =>
+        io.stderr.write(`${direction === 'out' ? '→' : '←'} ${formatPeer(peer)} ${describeMessage(bytes)}\n`)
+    : undefined;
+  const endpoint = new CoapEndpoint({ transport, trace, clientSecurity: oscore?.client, outerBlockwise });
+  const request = {
+    method,
+    uri,
+    payload,
+    confirmable: !values.non,
+    contentFormat: contentFormatArg(values['content-format'], '--content-format'),
+    accept: contentFormatArg(values.accept, '--accept'),
+    timeout: timeoutSeconds * 1000,
+    blockSize,
+    onBlock: progressPrinter(io),
+  };
+  if (values.group) {
+    const responses = await endpoint.groupRequest({ ...request, window: (duration ?? 6) * 1000 });
+    await endpoint.close();
+    for (const r of responses) {
+      io.stdout.write(`${formatPeer(r.peer)} ${describeCode(r.code)}\n${r.text()}\n`);
+    }
+    return responses.length > 0 ? 0 : 2;
+  }
+  if (command === 'observe') return observe(endpoint, request, io, count, duration, signal);
+  let response: CoapResponse;
+  try {
+    response = await endpoint.request(request);
+  } catch (e) {
+    const reason = e instanceof CoapRequestError ? e.message : (e as Error).message;
+    io.stderr.write(`coap: ${method} ${uri} failed: ${reason}\n`);
+    await endpoint.close();
+    return 2;
+  }
+  await endpoint.close();
+  if (!response.ok) {
+    const diagnostic = response.payload.length > 0 ? `: ${response.text()}` : '';
+    io.stderr.write(`${describeCode(response.code)}${diagnostic}\n`);
+    return 1;
+  }
+  if (command === 'discover') {
+    for (const link of parseLinkFormat(response.text())) {
+      const attrs = link.attributes.map((a) => (a.value === true ? `;${a.name}` : `;${a.name}="${a.value}"`));
+      io.stdout.write(`<${link.target}>${attrs.join('')}\n`);
+    }
+    return 0;
+  }
+  if (values.output !== undefined) {
+    if (values.output === '-') io.stdout.write(response.payload);
+    else await writeFile(values.output, response.payload);
+  } else {
+    io.stdout.write(response.payload);
+  }
+  return 0;
+}
+
+async function oscoreOf(dir: string) {
+  try {
+    return await loadCliOscore(dir);
+  } catch (e) {
+    if (e instanceof OscoreSetupError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** Prints a progress line on stderr for transfers over 64 KiB. */
+function progressPrinter(io: CliIo): (p: BlockProgress) => void {
+  let last = -1;
+  return (p) => {
+    const done = p.offset + p.data.length;
+    const total = p.total;
+    if ((total ?? done) <= 64 * 1024 && done <= 64 * 1024) return;
+    const pct = total !== undefined && total > 0 ? Math.floor((done / total) * 100) : -1;
+    const step = pct >= 0 ? pct : Math.floor(done / 65536);
+    if (step === last && p.more) return;
+    last = step;
+    const what = p.direction === 'upload' ? 'uploaded' : 'downloaded';
+    const of = total !== undefined ? ` of ${total}` : '';
+    io.stderr.write(`\r${what} ${done}${of} bytes${pct >= 0 ? ` (${pct}%)` : ''}${p.more ? '' : '\n'}`);
+  };
+}
+
+async function observe(
+  endpoint: CoapEndpoint,
+  request: RequestOptions,
+  io: CliIo,
+  count: number | undefined,
+  duration: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  let observation: Observation;
+  try {
+    observation = await endpoint.observe(request);
+  } catch (e) {
+    io.stderr.write(`coap: observe ${request.uri} failed: ${(e as Error).message}\n`);
+    await endpoint.close();
+    return 2;
+  }
+  let seen = 0;
+  let failed = false;
+  let status = 0;
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    const timer = duration !== undefined ? setTimeout(stop, duration * 1000) : undefined;
+    signal?.addEventListener('abort', stop, { once: true });
+    const print = (r: CoapResponse) => {
+      if (!r.ok) {
+        io.stderr.write(`${describeCode(r.code)}${r.payload.length > 0 ? `: ${r.text()}` : ''}\n`);
+        status = 1;
+        return;
+      }
+      io.stdout.write(r.payload);
+      io.stdout.write('\n');
+      seen++;
+      if (count !== undefined && seen >= count) {
+        if (timer !== undefined) clearTimeout(timer);
+        stop();
+      }
+    };
+    observation.on('notification', print);
+    observation.on('error', (e) => {
+      io.stderr.write(`coap: observation failed: ${e.message}\n`);
+      failed = true;
+      stop();
+    });
+    observation.on('end', stop);
+    // the registration response was delivered before the listener was attached
+    if (observation.count > 0 && seen === 0 && latestOf(observation) !== undefined)
+      print(latestOf(observation)!);
+  });
+  await observation.cancel().catch(() => undefined);
+  await endpoint.close();
+  return failed ? 2 : status;
+}
+
+function latestOf(o: Observation): CoapResponse | undefined {
+  return o.peek();
+}

@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Code } from '@thimble/coap-core';
+import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { captureIo, freeUdpPort } from '@thimble/test-support/peers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, runCli, startFileServer } from '../src/main.js';
+
+async function coap(args: string[], stdin?: string) {
+  const c = captureIo();
+  const io = stdin === undefined ? c.io : { ...c.io, stdin: Readable.from([Buffer.from(stdin)]) };
+  const code = await runCli(args, io);
+  return { code, stdout: c.stdout(), stderr: c.stderr() };
+}
+
+describe('coap command', () => {
+  let server: RunningServer;
+  let dir = '';
+  let base = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'thimble-cli-'));
+    writeFileSync(join(dir, 'a.json'), '{"a":1}');
+    const port = await freeUdpPort();
+    server = await startFileServer(dir, '127.0.0.1', port);
+    base = `coap://127.0.0.1:${port}`;
+  });
+  afterAll(() => server.close());
+
+  it('prints usage and exits 64 on usage errors', async () => {
+    expect((await coap([])).code).toBe(64);
+    const unknown = await coap(['frobnicate', base]);
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain('unknown command');
+    expect((await coap(['get'])).code).toBe(64);
+    expect((await coap(['get', `${base}/a.json`, '-A', 'application/nonsense'])).stderr).toContain(
+      'unknown Content-Format',
+    );
+    expect((await coap(['get', 'coaps://127.0.0.1/x'])).stderr).toContain('--psk-identity');
+    expect((await coap(['get', `${base}/x`, '--bogus'])).code).toBe(64);
+    expect((await coap(['--help'])).code).toBe(0);
+  });
+
+  it('GET writes the payload to stdout and the Content-Format comes from the extension', async () => {
+    const r = await coap(['get', `${base}/a.json`, '-v']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('{"a":1}');
+    expect(r.stderr).toContain('Content-Format=50');
+  });
+
+  it('PUT from a file, from stdin and from -p; -o writes the response to a file', async () => {
+    const src = join(dir, '..', `src-${process.pid}.txt`);
+    writeFileSync(src, 'from file');
+    expect((await coap(['put', `${base}/f.txt`, '-f', src])).code).toBe(0);
+    expect(readFileSync(join(dir, 'f.txt'), 'utf8')).toBe('from file');
+    expect((await coap(['put', `${base}/s.txt`, '-f', '-'], 'from stdin')).code).toBe(0);
+    expect(readFileSync(join(dir, 's.txt'), 'utf8')).toBe('from stdin');
+    const changed = await coap(['put', `${base}/s.txt`, '-p', 'again', '-v']);
+    expect(changed.stderr).toContain('2.04 Changed');
+    const out = join(dir, '..', `out-${process.pid}.txt`);
+    expect((await coap(['get', `${base}/s.txt`, '-o', out])).code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('again');
+  });
+
+  it('refuses paths that would leave the served directory', async () => {
+    const r = await coap(['get', `${base}/%2E%2E/etc`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('4.04');
+    const put = await coap(['put', `${base}/..`, '-p', 'x']);
+    expect(put.code).toBe(1);
+    expect(put.stderr).toContain('4.00');
+  });
+
+  it('DELETE removes a file; a second DELETE is 4.04', async () => {
+    writeFileSync(join(dir, 'del.txt'), 'x');
+    expect((await coap(['delete', `${base}/del.txt`])).code).toBe(0);
+    const again = await coap(['delete', `${base}/del.txt`]);
+    expect([again.code, again.stderr.trim()]).toEqual([1, '4.04 Not Found']);
+  });
+
+  it('discover prints one link per line', async () => {
+    const r = await coap(['discover', base]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toContain('</a.json>;ct="50";obs');
+  });
+
+  it('a network failure exits 2 with a clear message within the timeout', async () => {
+    const port = await freeUdpPort();
+    const started = Date.now();
+    const r = await coap(['get', `coap://127.0.0.1:${port}/x`, '--timeout', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/failed: (no response|the peer rejected)/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('a NON request gets a NON response', async () => {
+    const r = await coap(['get', `${base}/a.json`, '--non', '-v']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/← .* NON 2\.05 Content/);
+  });
+
+  it('the bin runs as a process', () => {
+    const bin = fileURLToPath(new URL('../src/coap.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', bin, '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('coap get|post|put|delete');
+  });
+});
+
+describe('UDP transport', () => {
+  it.each(['127.0.0.1', '::1'])('serves and requests over %s', async (host) => {
+    const server = await createUdpEndpoint({ address: host, port: 0 });
+    server.route('GET', '/x', () => ({ code: Code.Content, payload: 'ok' }));
+    const client = await createUdpEndpoint({ address: host, port: 0 });
+    const literal = host.includes(':') ? `[${host}]` : host;
+    const r = await client.get(`coap://${literal}:${server.local.port}/x`);
+    expect([r.code, r.text(), r.peer.address]).toEqual([Code.Content, 'ok', host]);
+    await client.close();
+    await server.close();
+  });
+
+  it('an endpoint closes cleanly and pending requests fail with "closed"', async () => {
+    const client = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    const port = await freeUdpPort();
+    const p = client.get(`coap://127.0.0.1:${port}/x`).catch((e: unknown) => e);
+    await client.close();
+    expect(await p).toMatchObject({ reason: 'closed' });
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * Authorization of the Registration interface and Send (LwM2M TS Core 1.1 §6.2.1, §7.1): checks the
+ * credential a request came with against the endpoint it acts for.
+ */
+import { type CoapRequest, Code, type ResponseInit } from '@thimble/coap-core';
+import type { SecurityStore } from '../security/types.js';
+
+/** How a request was authenticated: by its OSCORE context, by the secure transport's identity, or not. */
+export type Authentication = 'oscore' | 'psk' | undefined;
+
+export type AuthorizationResult =
+  | { readonly refused: ResponseInit }
+  | { readonly refused?: undefined; readonly by: Authentication };
+
+const NO_SECURITY: AuthorizationResult = { by: undefined };
+
+export class RegistrationAuthorizer {
+  constructor(private readonly security: SecurityStore | undefined) {}
+
+  /**
+   * A credential (OSCORE context, secure transport identity) bound to another endpoint, or none at all
+   * for an endpoint that has credentials, is answered 4.03 Forbidden ("registration not allowed"). Returns
+   * the refusal, or how the request was authenticated (undefined for NoSec).
+   */
+  authorize(req: CoapRequest, endpoint: string): AuthorizationResult {
+    const store = this.security;
+    if (store === undefined) return NO_SECURITY;
+    const forbidden = (payload: string) => ({ refused: { code: Code.Forbidden, payload } });
+    let by: Authentication;
+    if (req.security !== undefined) {
+      const bound = req.security.kind === 'oscore' ? store.getByOscoreKid(req.security.peerId) : undefined;
+      if (bound?.endpoint !== endpoint) return forbidden('credentials not bound to this endpoint');
+      by = 'oscore';
+    }
+    const identity = req.peer.identity;
+    if (identity !== undefined) {
+      if (store.getByPskIdentity(identity)?.endpoint !== endpoint)
+        return forbidden('credentials not bound to this endpoint');
+      by ??= 'psk';
+    }
+    if (by === undefined && store.get(endpoint) !== undefined)
+      return forbidden('this endpoint must use its credentials');
+    return { by };
+  }
+}
