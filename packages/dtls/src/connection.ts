@@ -98,8 +98,12 @@ export interface ConnectionSettings {
 export interface ClientConnectionSettings extends ConnectionSettings {
   /** PSK credentials, or a function of the server's identity hint (RFC 4279 §5.2). */
   readonly psk?: PskCredentials | ((hint: string | undefined) => PskCredentials | undefined);
-  /** Offer the Connection ID extension (RFC 9146) with an empty CID of our own (default true). */
-  readonly connectionId?: boolean;
+  /**
+   * Offer the Connection ID extension (RFC 9146, default true). `true` offers an empty CID of our own (we put
+   * the server's CID in our records, the server's records to us carry none); a number n > 0 asks the server
+   * to put an n-byte CID of ours in its records too; `false` does not offer the extension.
+   */
+  readonly connectionId?: boolean | number;
   /** A session to resume (abbreviated handshake, RFC 5246 §7.3). */
   readonly resume?: SessionState;
 }
@@ -246,7 +250,9 @@ export class Connection {
 
   /** Starts a client handshake: sends the first ClientHello (flight 1). */
   static client(settings: ClientConnectionSettings, events: ConnectionEvents): Connection {
-    const c = new Connection('client', settings, events, undefined);
+    const n = typeof settings.connectionId === 'number' ? settings.connectionId : 0;
+    if (n < 0 || n > 255) throw new RangeError('connectionId length must be 0..255');
+    const c = new Connection('client', settings, events, n > 0 ? settings.crypto.randomBytes(n) : undefined);
     try {
       c.sendClientHello(new Uint8Array(0));
     } catch (e) {
@@ -644,8 +650,11 @@ export class Connection {
         extensions.push({ type: ExtensionType.clientCertificateType, data: Uint8Array.of(1, mine) });
       }
     }
-    if (s.connectionId !== false)
-      extensions.push({ type: ExtensionType.connectionId, data: Uint8Array.of(0) });
+    if (s.connectionId !== false) {
+      const own = this.readCid ?? new Uint8Array(0);
+      extensions.push({ type: ExtensionType.connectionId, data: concat(Uint8Array.of(own.length), own) });
+    }
+    this.offeredExtensions = extensions.map((e) => e.type);
     const resume = s.resume;
     const hello: ClientHello = {
       version: DTLS_1_2,
@@ -675,6 +684,16 @@ export class Connection {
 
   private onServerHello(body: Uint8Array): void {
     const sh = parseServerHello(body);
+    // RFC 5246 §7.4.1.4: a server may only answer extensions we offered (renegotiation_info answers the SCSV).
+    for (const e of sh.extensions) {
+      if (e.type !== ExtensionType.renegotiationInfo && !this.offeredExtensions.includes(e.type)) {
+        throw new DtlsError(
+          'handshake-failure',
+          `the server answered extension ${e.type}, which we did not offer`,
+          AlertDescription.unsupportedExtension,
+        );
+      }
+    }
     if (sh.version !== DTLS_1_2)
       throw new DtlsError(
         'handshake-failure',
@@ -700,6 +719,8 @@ export class Connection {
       if (v.length < 1 || v[0] !== v.length - 1)
         throw new DtlsError('decode-error', 'ServerHello: bad connection_id extension');
       if (v.length > 1) this.writeCid = v.slice(1);
+    } else {
+      this.readCid = undefined; // the server does not do CIDs: its records carry none (RFC 9146 §3)
     }
     const sct = findExtension(sh.extensions, ExtensionType.serverCertificateType);
     this.peerRpk = sct !== undefined && sct.data.length === 1 && sct.data[0] === CertificateType.rawPublicKey;
@@ -733,6 +754,7 @@ export class Connection {
   }
 
   private serverHint: string | undefined;
+  private offeredExtensions: number[] = [];
 
   private onServerFlightMessage(msgType: number, body: Uint8Array): void {
     const suite = this.suite!;

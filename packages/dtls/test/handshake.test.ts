@@ -64,6 +64,28 @@ describe('PSK handshake over an in-memory network (RFC 6347 §4.2, RFC 4279)', (
     expect(pipe.server.stats.migrations).toBe(1);
   });
 
+  it("a client may ask for a CID of its own: the server's records then carry it (RFC 9146 §3)", () => {
+    const pipe = new Pipe();
+    const client = pipe.connect({ connectionId: 4 });
+    expect(client.connected).toBe(true);
+    expect(client.connectionId?.length).toBe(4);
+    pipe.sessions[0]!.send(utf8('to the client'));
+    const last = pipe.log[pipe.log.length - 1]!.data;
+    expect(last[0]).toBe(25);
+    expect([...last.subarray(11, 15)]).toEqual([...client.connectionId!]);
+    pipe.deliver();
+    expect(new TextDecoder().decode(pipe.clientData[0])).toBe('to the client');
+  });
+
+  it('a client asking for a CID from a server without CIDs gets plain records', () => {
+    const pipe = new Pipe({ connectionIdLength: 0 });
+    const client = pipe.connect({ connectionId: 4 });
+    expect(client.connectionId).toBeUndefined();
+    pipe.sessions[0]!.send(utf8('plain'));
+    pipe.deliver();
+    expect(new TextDecoder().decode(pipe.clientData[0])).toBe('plain');
+  });
+
   it('a forged CID record from another address does not move the session (RFC 9146 §6)', () => {
     const pipe = new Pipe();
     const client = pipe.connect();

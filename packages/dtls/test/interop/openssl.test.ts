@@ -2,7 +2,9 @@
  * Interop with OpenSSL's DTLS 1.2 (`openssl s_server` / `s_client -dtls1_2`): PSK suites both directions
  * (RFC 7252 §9.1.3.1 mandates TLS_PSK_WITH_AES_128_CCM_8).
  */
-
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { delay, freeUdpPort, requirePeers, startPeer } from '@thimble/test-support/peers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toHex, utf8 } from '../../src/bytes.js';
@@ -125,6 +127,37 @@ describe.skipIf(!available)('openssl s_client -dtls1_2 -> our DtlsServer (PSK)',
       client.stop();
     });
   }
+
+  it('resumes an s_client session (-sess_out / -sess_in) with an abbreviated handshake (RFC 5246 §7.3)', async () => {
+    server = await DtlsServer.listen({
+      address: '127.0.0.1',
+      pskLookup: (id) => (id === IDENTITY ? KEY : undefined),
+    });
+    server.onData((d, peer) => server!.send(peer, d));
+    const file = join(mkdtempSync(join(tmpdir(), 'thimble-dtls-sess-')), 'session.pem');
+    const args = [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      toHex(KEY),
+      '-psk_identity',
+      IDENTITY,
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-connect',
+      `127.0.0.1:${server.local.port}`,
+    ];
+    const first = startPeer('openssl', [...args, '-sess_out', file]);
+    first.write('one\n');
+    await first.waitFor('one');
+    first.write('Q\n'); // s_client: close the session (close_notify) and exit
+    await new Promise((resolve) => first.process.once('exit', resolve));
+    const second = startPeer('openssl', [...args, '-sess_in', file]);
+    await second.waitFor('Reused, TLSv1.2, Cipher is PSK-AES128-CCM8');
+    second.write('two\n');
+    await second.waitFor('two');
+    second.stop();
+  });
 
   it('refuses renegotiation (RFC 5746 §4.4): s_client\'s "R" gets a no_renegotiation warning', async () => {
     server = await DtlsServer.listen({
