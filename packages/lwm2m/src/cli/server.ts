@@ -68,7 +68,7 @@ export const serverCommandDeps: ServerCommandDeps = {
 };
 
 export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
-               [--allowed-host NAME]... [--cors-origin ORIGIN]...
+               [--allowed-host NAME]... [--cors-origin ORIGIN]... [--require-security] [--allow-nosec-takeover]
 
 Server options:
       --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
@@ -82,6 +82,9 @@ Server options:
                           [::1] and --host (repeatable; DNS rebinding protection)
       --cors-origin ORIGIN  an origin (https://console.example) allowed to call the API cross-origin
                           (repeatable)
+      --require-security  refuse NoSec devices (4.03): only devices with credentials in the store register
+      --allow-nosec-takeover  let a NoSec Register from another IP address replace a live registration of
+                          the same name (default: 4.03 until it expires; see SECURITY.md)
 `;
 
 function port(text: string | undefined, fallback: number): number {
@@ -167,6 +170,10 @@ export async function runServer(
       store: stores.registrations,
       ...(stores.observations === undefined ? {} : { observationStore: stores.observations }),
       ...(stores.security === undefined ? {} : { security: stores.security, oscore: { crypto: nodeCrypto } }),
+      registrationPolicy: {
+        requireSecurity: values['require-security'] === true,
+        allowNoSecTakeover: values['allow-nosec-takeover'] === true,
+      },
     });
     closers.push(() => server.close());
     const endpoint = server.endpoint;
@@ -217,6 +224,8 @@ function parse(argv: readonly string[]) {
       token: { type: 'string' },
       'allowed-host': { type: 'string', multiple: true },
       'cors-origin': { type: 'string', multiple: true },
+      'require-security': { type: 'boolean' },
+      'allow-nosec-takeover': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

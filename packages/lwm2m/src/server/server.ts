@@ -35,6 +35,7 @@ import { MemoryObservationStore, type ObservationStore } from './observation/sto
 import { RegistrationAuthorizer } from './registration/authorizer.js';
 import { RegistrationHandler } from './registration/handler.js';
 import { RegistrationError } from './registration/parse.js';
+import { type RegistrationPolicyOptions, resolveRegistrationPolicy } from './registration/policy.js';
 import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './registration/store.js';
 import { DeviceOperations } from './requests/operations.js';
 import { QueueModeSender } from './requests/queue-mode.js';
@@ -103,6 +104,13 @@ interface Lwm2mServerCommonOptions {
    */
   readonly oscore?: ServerOscoreOptions;
   readonly limits?: Lwm2mServerLimits;
+  /**
+   * Who may register, update and de-register (issue 15): Update and De-register only from the identity
+   * that registered (for NoSec the same address and port, else 4.04); a NoSec Register of a live endpoint
+   * name from another IP address → 4.03 unless `allowNoSecTakeover`; Registers rate-limited per source
+   * address (4.29); `requireSecurity` refuses NoSec altogether. See `RegistrationPolicyOptions`.
+   */
+  readonly registrationPolicy?: RegistrationPolicyOptions;
 }
 
 /**
@@ -202,7 +210,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     );
 
     // registration and Send
-    const authorizer = new RegistrationAuthorizer(this.security);
+    const policy = resolveRegistrationPolicy(options.registrationPolicy);
+    const authorizer = new RegistrationAuthorizer(this.security, policy.requireSecurity);
     const queue = this.queueMode;
     const observations = this.observationService;
     this.registrationHandler = new RegistrationHandler(
@@ -249,6 +258,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       clock,
       random,
       limits,
+      policy,
     );
     const send = new SendHandler(
       this.registrationHandler,
