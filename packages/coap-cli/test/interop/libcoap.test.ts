@@ -91,7 +91,7 @@ describe.skipIf(!available)('libcoap coap-client-notls against our coap serve', 
     dir = mkdtempSync(join(tmpdir(), 'thimble-serve-'));
     writeFileSync(join(dir, 'hello.txt'), 'file served by thimble');
     const port = await freeUdpPort();
-    server = await startFileServer(dir, '127.0.0.1', port);
+    server = await startFileServer(dir, '127.0.0.1', port, { writable: true });
     base = `coap://127.0.0.1:${port}`;
   });
   afterAll(() => server?.close());
@@ -195,7 +195,7 @@ describe.skipIf(!available)('Observe and Block-wise with libcoap (RFC 7641, RFC 
     libcoapBase = `coap://127.0.0.1:${port}`;
     dir = mkdtempSync(join(tmpdir(), 'thimble-blocks-'));
     const ours = await freeUdpPort();
-    server = await startFileServer(dir, '127.0.0.1', ours);
+    server = await startFileServer(dir, '127.0.0.1', ours, { writable: true });
     ourBase = `coap://127.0.0.1:${ours}`;
   });
   afterAll(() => server?.close());
