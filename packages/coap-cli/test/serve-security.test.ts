@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CoapEndpoint, Code } from '@thimble/coap-core';
+import { type CoapEndpoint, Code, OptionNumber } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { captureIo, freeUdpPort } from '@thimble/test-support/peers';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -133,7 +133,11 @@ describe('coap serve Observe pollers (issue 15 item 6; RFC 7641 §4.1)', () => {
   it('Observe of a missing file is 4.04 and starts no poller', async () => {
     const s = await setup();
     for (let i = 0; i < 20; i++) {
-      const res = await s.client.request({ method: 'GET', uri: s.uri(`missing${i}.txt`), observe: 0 });
+      const res = await s.client.request({
+        method: 'GET',
+        uri: s.uri(`missing${i}.txt`),
+        options: [{ number: OptionNumber.Observe, value: 0 }],
+      });
       expect(res.code).toBe(Code.NotFound);
     }
     expect(s.server.files.pollers).toBe(0);
