@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
+  type AmplificationOptions,
   type BlockProgress,
   CoapEndpoint,
   CoapRequestError,
@@ -131,6 +132,11 @@ export interface FileServerStartOptions {
   readonly maxBytes?: number;
   /** How often observed files are polled, ms (default 200). */
   readonly watchInterval?: number;
+  /**
+   * Amplification mitigation on the unicast endpoint (RFC 9175 §2.4): responses to unverified peers
+   * at most 3× their request, else an Echo challenge. On by default; `false` turns it off.
+   */
+  readonly amplification?: AmplificationOptions | boolean;
   /** Also answer group requests to this multicast address on the same port. */
   readonly group?: string;
   readonly multicastInterface?: string;
@@ -160,6 +166,7 @@ export async function startFileServer(
     parameters,
     serverSecurity: options.serverSecurity,
     outerBlockwise: options.outerBlockwise,
+    amplification: options.amplification ?? true,
   });
   const fileOptions = {
     ...(options.writable === undefined ? {} : { writable: options.writable }),

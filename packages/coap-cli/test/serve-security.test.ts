@@ -3,6 +3,8 @@
  * served directory (GET) nor are followed at all (PUT, DELETE); read-only and loopback by default; file
  * count and byte limits; concurrent PUTs of one file; pollers of observed files.
  */
+
+import { createSocket, type Socket } from 'node:dgram';
 import {
   existsSync,
   mkdirSync,
@@ -14,7 +16,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CoapEndpoint, Code, OptionNumber } from '@thimble/coap-core';
+import {
+  type CoapEndpoint,
+  Code,
+  decodeMessage,
+  encodeMessage,
+  MessageType,
+  OptionNumber,
+} from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { captureIo, freeUdpPort } from '@thimble/test-support/peers';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,7 +35,7 @@ afterEach(async () => {
 });
 
 /** A served directory `root` with a secret file outside it, a file link and a directory link to it. */
-async function setup(options: FileServerStartOptions = {}) {
+async function setup(options: FileServerStartOptions = {}, files: Record<string, string> = {}) {
   const base = mkdtempSync(join(tmpdir(), 'thimble-serve-sec-'));
   const root = join(base, 'served');
   const outside = join(base, 'outside');
@@ -36,6 +45,7 @@ async function setup(options: FileServerStartOptions = {}) {
   writeFileSync(join(root, 'hello.txt'), 'hello');
   symlinkSync(join(outside, 'secret.txt'), join(root, 'leak.txt'));
   symlinkSync(outside, join(root, 'out'));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(root, name), content);
   const port = await freeUdpPort();
   const server = await startFileServer(root, '127.0.0.1', port, options);
   const client = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
@@ -126,6 +136,49 @@ describe('coap serve defaults (issue 15 item 4)', () => {
     const d = captureIo();
     expect(await runCli(['serve', dir, '--max-files', '3'], d.io)).toBe(64);
     expect(d.stderr()).toContain('--max-files needs --writable');
+  });
+});
+
+describe('coap serve amplification (issue 15 item 5; RFC 9175 §2.4)', () => {
+  /** One raw CoAP GET over UDP: the bytes sent, the bytes that came back, the response. */
+  let nextMid = 0x1234;
+  async function rawGet(socket: Socket, port: number, path: string[], echo?: Uint8Array) {
+    const request = encodeMessage({
+      type: MessageType.CON,
+      code: Code.GET,
+      messageId: nextMid++,
+      token: Uint8Array.of(7, 7),
+      options: [
+        ...path.map((p) => ({ number: OptionNumber.UriPath, value: p })),
+        ...(echo === undefined ? [] : [{ number: OptionNumber.Echo, value: echo }]),
+      ],
+    }).slice();
+    const reply = new Promise<Uint8Array>((resolve) =>
+      socket.once('message', (m) => resolve(new Uint8Array(m))),
+    );
+    socket.send(request, port, '127.0.0.1');
+    const data = await reply;
+    return { sent: request.length, received: data.length, response: decodeMessage(data) };
+  }
+
+  it('a spoofable GET of /.well-known/core or a large file gets ≤ 3× its size, then the full answer after Echo', async () => {
+    const files: Record<string, string> = { 'large.bin': 'L'.repeat(1000) };
+    for (let i = 0; i < 20; i++) files[`reading-${i}.json`] = '{}';
+    const s = await setup({}, files);
+    const port = s.server.endpoint.local.port;
+    for (const path of [['.well-known', 'core'], ['large.bin']]) {
+      // a new source port each: a verified one is no longer limited
+      const socket = createSocket('udp4');
+      await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+      cleanups.push(async () => socket.close());
+      const r = await rawGet(socket, port, path);
+      expect(r.received / r.sent).toBeLessThanOrEqual(3);
+      expect(r.response.code).toBe(Code.Unauthorized);
+      const echo = r.response.getOption(OptionNumber.Echo)!.slice();
+      const full = await rawGet(socket, port, path, echo);
+      expect(full.response.code).toBe(Code.Content);
+      expect(full.received / full.sent).toBeGreaterThan(3);
+    }
   });
 });
 

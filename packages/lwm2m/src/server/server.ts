@@ -178,6 +178,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     } else {
       this.endpoint = new CoapEndpoint({
         clock,
+        // RFC 9175 §2.4: no amplification towards unverified (spoofable) sources; endpointOptions may turn it off
+        amplification: true,
         ...options.endpointOptions,
         transport: options.transport,
         ...(oscore === undefined ? {} : { serverSecurity: oscore.layer }),
