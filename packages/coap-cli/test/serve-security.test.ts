@@ -170,7 +170,9 @@ describe('coap serve amplification (issue 15 item 5; RFC 9175 §2.4)', () => {
       // a new source port each: a verified one is no longer limited
       const socket = createSocket('udp4');
       await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-      cleanups.push(async () => socket.close());
+      cleanups.push(async () => {
+        socket.close();
+      });
       const r = await rawGet(socket, port, path);
       expect(r.received / r.sent).toBeLessThanOrEqual(3);
       expect(r.response.code).toBe(Code.Unauthorized);
