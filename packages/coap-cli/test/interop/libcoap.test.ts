@@ -130,6 +130,15 @@ describe.skipIf(!available)('libcoap coap-client-notls against our coap serve', 
     expect(targets).toContain('/hello.txt');
   });
 
+  it('with the amplification limit on, libcoap answers the Echo challenge and gets the whole file (RFC 9175 §2.4)', async () => {
+    writeFileSync(join(dir, 'large.txt'), 'A'.repeat(900));
+    const before = server.endpoint.amplificationChallenges;
+    const r = await runPeer('coap-client-notls', [`${base}/large.txt`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('A'.repeat(900));
+    expect(server.endpoint.amplificationChallenges).toBe(before + 1);
+  });
+
   it('NON GET works too', async () => {
     const r = await runPeer('coap-client-notls', ['-N', `${base}/hello.txt`]);
     expect(r.stdout.trim()).toBe('file served by thimble');
