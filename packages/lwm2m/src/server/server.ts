@@ -116,7 +116,8 @@ interface Lwm2mServerCommonOptions {
 /**
  * A server runs on a CoAP endpoint: either the caller's (`endpoint`, which stays the caller's to close),
  * or one the server builds on `transport` (with `endpointOptions`, and the OSCORE layer when `oscore` is
- * set), which `close()` closes. `endpoint` together with `oscore` is refused (`bad-request`).
+ * set, and the amplification limit of RFC 9175 §2.4 on unless `endpointOptions.amplification` is
+ * `false`), which `close()` closes. `endpoint` together with `oscore` is refused (`bad-request`).
  */
 export type Lwm2mServerOptions = Lwm2mServerCommonOptions &
   (
