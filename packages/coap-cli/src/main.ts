@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
+  type AmplificationOptions,
   type BlockProgress,
   CoapEndpoint,
   CoapRequestError,
@@ -25,7 +26,7 @@ import {
 } from '@thimble/coap-core';
 import { DtlsClientTransport, UdpTransport } from '@thimble/coap-core/node';
 import { loadCliOscore, OscoreSetupError } from './oscore.js';
-import { serveDirectory } from './serve.js';
+import { type FileServer, serveDirectory } from './serve.js';
 
 export interface CliIo {
   readonly stdout: { write(data: string | Uint8Array): unknown };
@@ -38,7 +39,7 @@ const USAGE = `Usage:
   coap observe URI [--count N] [--duration SECONDS] [options]
   coap discover URI [options]
   coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
-  coap serve DIR [--host H] [--port P] [--oscore CONTEXT_DIR [--outer-block-size N]] [--group ADDR [--interface IF] [--leisure SECONDS]]
+  coap serve DIR [--host H] [--port P] [--writable [--max-files N] [--max-bytes N]] [--oscore CONTEXT_DIR [--outer-block-size N]] [--group ADDR [--interface IF] [--leisure SECONDS]]
 
 Request options:
   -p, --payload TEXT          request payload
@@ -62,7 +63,11 @@ Request options:
       --interface ADDR        interface address for multicast (e.g. 127.0.0.1)
 
 Serve options:
-      --host H, --port P      where to listen (default [::]:5683)
+      --host H, --port P      where to listen (default 127.0.0.1:5683, loopback only; --host :: for
+                              every interface)
+      --writable              accept PUT and DELETE (default: read-only)
+      --max-files N           with --writable: most files the directory may hold (default 1000)
+      --max-bytes N           with --writable: most bytes all files may hold (default 268435456)
       --group ADDR            also answer group requests sent to this multicast address (RFC 7252 §8)
       --leisure SECONDS       longest random delay before answering a group request (default 5)
       --oscore CONTEXT_DIR    also accept OSCORE-protected requests with this security context
@@ -113,10 +118,25 @@ async function readAll(stream: AsyncIterable<Uint8Array | string>): Promise<Uint
 /** A running `coap serve`, for embedding and tests. */
 export interface RunningServer {
   readonly endpoint: CoapEndpoint;
+  /** The unicast file server (its pollers, for tests and metrics). */
+  readonly files: FileServer;
   close(): Promise<void>;
 }
 
 export interface FileServerStartOptions {
+  /** Accept PUT and DELETE (default false). */
+  readonly writable?: boolean;
+  /** Most files the directory may hold after a PUT (default 1000). */
+  readonly maxFiles?: number;
+  /** Most bytes all files may hold after a PUT (default 256 MiB). */
+  readonly maxBytes?: number;
+  /** How often observed files are polled, ms (default 200). */
+  readonly watchInterval?: number;
+  /**
+   * Amplification mitigation on the unicast endpoint (RFC 9175 §2.4): responses to unverified peers
+   * at most 3× their request, else an Echo challenge. On by default; `false` turns it off.
+   */
+  readonly amplification?: AmplificationOptions | boolean;
   /** Also answer group requests to this multicast address on the same port. */
   readonly group?: string;
   readonly multicastInterface?: string;
@@ -131,7 +151,7 @@ export interface FileServerStartOptions {
 /** Starts the file server of `coap serve`. */
 export async function startFileServer(
   dir: string,
-  host = '::',
+  host = '127.0.0.1',
   port = 5683,
   options: FileServerStartOptions = {},
 ): Promise<RunningServer> {
@@ -146,8 +166,15 @@ export async function startFileServer(
     parameters,
     serverSecurity: options.serverSecurity,
     outerBlockwise: options.outerBlockwise,
+    amplification: options.amplification ?? true,
   });
-  const files = await serveDirectory(endpoint, dir);
+  const fileOptions = {
+    ...(options.writable === undefined ? {} : { writable: options.writable }),
+    ...(options.maxFiles === undefined ? {} : { maxFiles: options.maxFiles }),
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    ...(options.watchInterval === undefined ? {} : { watchInterval: options.watchInterval }),
+  };
+  const files = await serveDirectory(endpoint, dir, fileOptions);
   let groupEndpoint: CoapEndpoint | undefined;
   let groupFiles: { close(): void } | undefined;
   if (options.group !== undefined) {
@@ -157,10 +184,12 @@ export async function startFileServer(
       multicastInterface: options.multicastInterface,
     });
     groupEndpoint = new CoapEndpoint({ transport: groupTransport, parameters });
-    groupFiles = await serveDirectory(groupEndpoint, dir);
+    // a group request is never a write (RFC 7252 §8.1 allows only safe methods to be useful here)
+    groupFiles = await serveDirectory(groupEndpoint, dir, { ...fileOptions, writable: false });
   }
   return {
     endpoint,
+    files,
     close: async () => {
       files.close();
       groupFiles?.close();
@@ -215,6 +244,9 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     port: { type: 'string' },
     oscore: { type: 'string' },
     'outer-block-size': { type: 'string' },
+    writable: { type: 'boolean' },
+    'max-files': { type: 'string' },
+    'max-bytes': { type: 'string' },
   } as const;
   try {
     parsed = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
@@ -238,7 +270,19 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     const leisure = values.leisure === undefined ? undefined : Number(values.leisure) * 1000;
     if (leisure !== undefined && !(leisure >= 0)) throw new UsageError(`invalid leisure ${values.leisure}`);
     const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
-    const server = await startFileServer(dir, values.host ?? '::', port, {
+    const count = (text: string | undefined, flag: string): number | undefined => {
+      if (text === undefined) return undefined;
+      if (values.writable !== true) throw new UsageError(`${flag} needs --writable`);
+      const n = Number(text);
+      if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n)) throw new UsageError(`invalid ${flag} ${text}`);
+      return n;
+    };
+    const maxFiles = count(values['max-files'], '--max-files');
+    const maxBytes = count(values['max-bytes'], '--max-bytes');
+    const server = await startFileServer(dir, values.host ?? '127.0.0.1', port, {
+      writable: values.writable === true,
+      ...(maxFiles === undefined ? {} : { maxFiles }),
+      ...(maxBytes === undefined ? {} : { maxBytes }),
       group: values.group ? (group ?? '224.0.1.187') : undefined,
       multicastInterface: values.interface,
       leisure,

@@ -25,7 +25,7 @@ describe('coap command', () => {
     dir = mkdtempSync(join(tmpdir(), 'thimble-cli-'));
     writeFileSync(join(dir, 'a.json'), '{"a":1}');
     const port = await freeUdpPort();
-    server = await startFileServer(dir, '127.0.0.1', port);
+    server = await startFileServer(dir, '127.0.0.1', port, { writable: true });
     base = `coap://127.0.0.1:${port}`;
   });
   afterAll(() => server.close());

@@ -126,6 +126,7 @@ export {
 export { Observation, type ObservationEvent } from './observe/observation.js';
 export { isFresher, OBSERVE_FRESHNESS_MS, OBSERVE_MODULUS } from './observe/sequence.js';
 export { cryptoRandom, type Random, randomFloat, randomInt, seededRandom } from './random.js';
+export type { AmplificationOptions } from './security/amplification.js';
 export { DEFAULT_MAX_UNFRAGMENTED_SIZE, type OuterBlockwiseOptions } from './security/outer-blockwise.js';
 export type {
   ClientSecurity,

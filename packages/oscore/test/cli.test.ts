@@ -49,7 +49,16 @@ describe('coap --oscore (RFC 8613)', () => {
     mkdirSync(files);
     writeFileSync(join(files, 'hello.txt'), 'hello through OSCORE');
     port = await freeUdpPort();
-    server = serve([files, '--host', '127.0.0.1', '--port', String(port), '--oscore', dirs.server]);
+    server = serve([
+      files,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--writable',
+      '--oscore',
+      dirs.server,
+    ]);
     await server.ready();
     base = `coap://127.0.0.1:${port}`;
   });
@@ -135,7 +144,16 @@ describe('coap --oscore (RFC 8613)', () => {
 
   it('after a server restart with the same directory our client recovers through Echo', async () => {
     await server.stop();
-    server = serve([files, '--host', '127.0.0.1', '--port', String(port), '--oscore', dirs.server]);
+    server = serve([
+      files,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--writable',
+      '--oscore',
+      dirs.server,
+    ]);
     await server.ready();
     expect(server.stderr()).toContain('restarted: Echo recovery');
     const r = await coap('get', `${base}/hello.txt`, '--oscore', dirs.client, '-v');

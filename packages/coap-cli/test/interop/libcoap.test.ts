@@ -91,7 +91,7 @@ describe.skipIf(!available)('libcoap coap-client-notls against our coap serve', 
     dir = mkdtempSync(join(tmpdir(), 'thimble-serve-'));
     writeFileSync(join(dir, 'hello.txt'), 'file served by thimble');
     const port = await freeUdpPort();
-    server = await startFileServer(dir, '127.0.0.1', port);
+    server = await startFileServer(dir, '127.0.0.1', port, { writable: true });
     base = `coap://127.0.0.1:${port}`;
   });
   afterAll(() => server?.close());
@@ -128,6 +128,15 @@ describe.skipIf(!available)('libcoap coap-client-notls against our coap serve', 
     expect(r.code).toBe(0);
     const targets = parseLinkFormat(r.stdout.trim()).map((l) => l.target);
     expect(targets).toContain('/hello.txt');
+  });
+
+  it('with the amplification limit on, libcoap answers the Echo challenge and gets the whole file (RFC 9175 §2.4)', async () => {
+    writeFileSync(join(dir, 'large.txt'), 'A'.repeat(900));
+    const before = server.endpoint.amplificationChallenges;
+    const r = await runPeer('coap-client-notls', [`${base}/large.txt`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('A'.repeat(900));
+    expect(server.endpoint.amplificationChallenges).toBe(before + 1);
   });
 
   it('NON GET works too', async () => {
@@ -195,7 +204,7 @@ describe.skipIf(!available)('Observe and Block-wise with libcoap (RFC 7641, RFC 
     libcoapBase = `coap://127.0.0.1:${port}`;
     dir = mkdtempSync(join(tmpdir(), 'thimble-blocks-'));
     const ours = await freeUdpPort();
-    server = await startFileServer(dir, '127.0.0.1', ours);
+    server = await startFileServer(dir, '127.0.0.1', ours, { writable: true });
     ourBase = `coap://127.0.0.1:${ours}`;
   });
   afterAll(() => server?.close());

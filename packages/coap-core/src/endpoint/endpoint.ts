@@ -16,6 +16,7 @@ import type { MessageLayer, MessageLayerOptions } from '../messaging/message-lay
 import type { Observation } from '../observe/observation.js';
 import type { NotifyOptions, ObserveServerOptions } from '../observe/server.js';
 import { cryptoRandom, type Random } from '../random.js';
+import type { AmplificationOptions } from '../security/amplification.js';
 import type { OuterBlockwiseOptions } from '../security/outer-blockwise.js';
 import type { ClientSecurity, ServerSecurity } from '../security/types.js';
 import type { CoapRequest, Handler, RouteOptions } from '../server/request.js';
@@ -61,6 +62,14 @@ export interface CoapEndpointOptions extends MessageLayerOptions {
    * size for sending protected messages in Outer blocks and the largest one reassembled.
    */
   readonly outerBlockwise?: OuterBlockwiseOptions;
+  /**
+   * Amplification mitigation (RFC 9175 §2.4): a response to a peer whose address is not verified is at
+   * most `factor` (3) times its request, else an Echo challenge (4.01 with Echo) is sent instead and the
+   * full answer follows when the client repeats the request with the Echo value. `true` for the
+   * defaults; off when not given (`coap serve` and `lwm2m server` turn it on). See
+   * `security/amplification.ts`.
+   */
+  readonly amplification?: AmplificationOptions | boolean;
 }
 
 export class CoapEndpoint {
@@ -92,6 +101,12 @@ export class CoapEndpoint {
       clientSecurity: options.clientSecurity,
       serverSecurity: options.serverSecurity,
       outerBlockwise: options.outerBlockwise,
+      amplification:
+        options.amplification === true
+          ? {}
+          : options.amplification === false
+            ? undefined
+            : options.amplification,
     });
     this.messaging = this.stack.matcher.messaging;
     const matcher = this.stack.matcher;
@@ -104,6 +119,11 @@ export class CoapEndpoint {
   }
 
   /** The server-side security layer given at construction, if any. */
+  /** Responses replaced by an Echo challenge so far (amplification mitigation, RFC 9175 §2.4). */
+  get amplificationChallenges(): number {
+    return this.stack.amplification.challenges;
+  }
+
   get serverSecurity(): ServerSecurity | undefined {
     return this.stack.security.server;
   }

@@ -16,7 +16,7 @@ import { SecuredExchange } from '../security/layer.js';
 import { type CoapRequest, type ResponseInit, type RouteEntry, responseOptions } from '../server/request.js';
 import type { RequestReceiver, StackState } from '../stack/layer.js';
 import { type Peer, peerKey } from '../transport/types.js';
-import { toHex } from '../util/bytes.js';
+import { bytesEqual, toHex } from '../util/bytes.js';
 import { toBytes } from '../util/pool.js';
 import { OBSERVE_MODULUS } from './sequence.js';
 
@@ -112,6 +112,23 @@ export class ObserveServer implements RequestReceiver {
       observe === undefined ? response : this.registration(ex, request, entry, observe, response),
       block1,
     );
+  }
+
+  /**
+   * Drops the observer registered by `ex`, if its response was replaced below (an Echo challenge to an
+   * unverified peer, RFC 9175 §2.4): a peer must not get notifications it was never told about.
+   */
+  forget(ex: InboundExchange): void {
+    const map = this.observers.get(ex.message.getStrings(OptionNumber.UriPath).join('/'));
+    if (map === undefined) return;
+    const key = peerKey(ex.peer);
+    const token = ex.message.token;
+    for (const o of map.values()) {
+      if (peerKey(o.peer) === key && bytesEqual(o.token, token)) {
+        this.removeObserver(o);
+        return;
+      }
+    }
   }
 
   /** Drops every observer (the endpoint closes). */

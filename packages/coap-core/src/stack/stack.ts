@@ -10,6 +10,7 @@
  *   │ blockwise/client.ts Block1/2 │   │ blockwise/server.ts Block1/2, snapshots   │
  *   └──────────────┬───────────────┘   └─────────────────────┬────────────────────┘
  *                  └──────────────── Fork ───────────────────┘
+ *                     security/amplification.ts   responses to unverified peers ≤ 3× (RFC 9175 §2.4)
  *                     security/layer.ts           OSCORE hooks: protect / unprotect
  *                     security/outer-blockwise.ts Outer Block-wise (RFC 8613 §4.1.3.4.2)
  *                     stack/matcher.ts            tokens, pending requests (RFC 7252 §5.3.2)
@@ -32,6 +33,7 @@ import { exchangeLifetime } from '../messaging/parameters.js';
 import { ObserveClient } from '../observe/client.js';
 import { ObserveServer, type ObserveServerOptions } from '../observe/server.js';
 import type { Random } from '../random.js';
+import { AmplificationLayer, type AmplificationOptions } from '../security/amplification.js';
 import { SecurityLayer } from '../security/layer.js';
 import { OuterBlockwiseLayer, type OuterBlockwiseOptions } from '../security/outer-blockwise.js';
 import type { ClientSecurity, ServerSecurity } from '../security/types.js';
@@ -55,6 +57,7 @@ export interface StackOptions {
   readonly clientSecurity: ClientSecurity | undefined;
   readonly serverSecurity: ServerSecurity | undefined;
   readonly outerBlockwise: OuterBlockwiseOptions | undefined;
+  readonly amplification: AmplificationOptions | undefined;
 }
 
 /** Where the columns meet: requests go up the server column, responses end at their client exchange. */
@@ -78,6 +81,7 @@ export interface Stack {
   readonly matcher: Matcher;
   readonly transfers: TransferStore;
   readonly security: SecurityLayer;
+  readonly amplification: AmplificationLayer;
   readonly requests: ClientRequests;
   readonly observeClient: ObserveClient;
   readonly dispatch: ServerDispatch;
@@ -127,8 +131,11 @@ export function buildStack(options: StackOptions): Stack {
   // RFC 8613 §2: the OSCORE option is critical; a server without a security layer answers 4.02
   if (options.serverSecurity !== undefined) dispatch.understandOption(OptionNumber.OSCORE);
 
+  const amplification = new AmplificationLayer(options.amplification, clock, random);
+  amplification.listener = { limited: (ex) => observeServer.forget(ex) };
+
   const fork = new Fork(blockwiseServer, matcher);
-  connectLayers([matcher, outer, security, fork]);
+  connectLayers([matcher, outer, security, amplification, fork]);
 
   const requests = new ClientRequests(
     options.transport,
@@ -146,6 +153,7 @@ export function buildStack(options: StackOptions): Stack {
     matcher,
     transfers,
     security,
+    amplification,
     requests,
     observeClient,
     dispatch,

@@ -70,7 +70,8 @@ export const serverCommandDeps: ServerCommandDeps = {
 };
 
 export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
-               [--allowed-host NAME]... [--cors-origin ORIGIN]... [--console DIR|none]
+               [--allowed-host NAME]... [--cors-origin ORIGIN]... [--console DIR|none] [--require-security]
+               [--allow-nosec-takeover]
 
 Server options:
       --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
@@ -85,6 +86,9 @@ Server options:
       --cors-origin ORIGIN  an origin (https://console.example) allowed to call the API cross-origin
                           (repeatable)
       --console DIR|none  the web console's files, served at / (default: the console shipped in the package)
+      --require-security  refuse NoSec devices (4.03): only devices with credentials in the store register
+      --allow-nosec-takeover  let a NoSec Register from another IP address replace a live registration of
+                          the same name (default: 4.03 until it expires; see SECURITY.md)
 `;
 
 function port(text: string | undefined, fallback: number): number {
@@ -173,6 +177,10 @@ export async function runServer(
       store: stores.registrations,
       ...(stores.observations === undefined ? {} : { observationStore: stores.observations }),
       ...(stores.security === undefined ? {} : { security: stores.security, oscore: { crypto: nodeCrypto } }),
+      registrationPolicy: {
+        requireSecurity: values['require-security'] === true,
+        allowNoSecTakeover: values['allow-nosec-takeover'] === true,
+      },
     });
     closers.push(() => server.close());
     const endpoint = server.endpoint;
@@ -227,6 +235,8 @@ function parse(argv: readonly string[]) {
       'allowed-host': { type: 'string', multiple: true },
       'cors-origin': { type: 'string', multiple: true },
       console: { type: 'string' },
+      'require-security': { type: 'boolean' },
+      'allow-nosec-takeover': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -33,6 +33,7 @@ export {
   type RegistrationLimits,
   type UpdateParams,
 } from './registration/parse.js';
+export type { RegisterRateLimit, RegistrationPolicyOptions } from './registration/policy.js';
 export {
   type Lwm2mServerVersion,
   MemoryRegistrationStore,

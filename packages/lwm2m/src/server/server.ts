@@ -35,6 +35,7 @@ import { MemoryObservationStore, type ObservationStore } from './observation/sto
 import { RegistrationAuthorizer } from './registration/authorizer.js';
 import { RegistrationHandler } from './registration/handler.js';
 import { RegistrationError } from './registration/parse.js';
+import { type RegistrationPolicyOptions, resolveRegistrationPolicy } from './registration/policy.js';
 import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './registration/store.js';
 import { DeviceOperations } from './requests/operations.js';
 import { QueueModeSender } from './requests/queue-mode.js';
@@ -103,12 +104,20 @@ interface Lwm2mServerCommonOptions {
    */
   readonly oscore?: ServerOscoreOptions;
   readonly limits?: Lwm2mServerLimits;
+  /**
+   * Who may register, update and de-register (issue 15): Update and De-register only from the identity
+   * that registered (for NoSec the same address and port, else 4.04); a NoSec Register of a live endpoint
+   * name from another IP address → 4.03 unless `allowNoSecTakeover`; Registers rate-limited per source
+   * address (4.29); `requireSecurity` refuses NoSec altogether. See `RegistrationPolicyOptions`.
+   */
+  readonly registrationPolicy?: RegistrationPolicyOptions;
 }
 
 /**
  * A server runs on a CoAP endpoint: either the caller's (`endpoint`, which stays the caller's to close),
  * or one the server builds on `transport` (with `endpointOptions`, and the OSCORE layer when `oscore` is
- * set), which `close()` closes. `endpoint` together with `oscore` is refused (`bad-request`).
+ * set, and the amplification limit of RFC 9175 §2.4 on unless `endpointOptions.amplification` is
+ * `false`), which `close()` closes. `endpoint` together with `oscore` is refused (`bad-request`).
  */
 export type Lwm2mServerOptions = Lwm2mServerCommonOptions &
   (
@@ -170,6 +179,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     } else {
       this.endpoint = new CoapEndpoint({
         clock,
+        // RFC 9175 §2.4: no amplification towards unverified (spoofable) sources; endpointOptions may turn it off
+        amplification: true,
         ...options.endpointOptions,
         transport: options.transport,
         ...(oscore === undefined ? {} : { serverSecurity: oscore.layer }),
@@ -202,7 +213,8 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
     );
 
     // registration and Send
-    const authorizer = new RegistrationAuthorizer(this.security);
+    const policy = resolveRegistrationPolicy(options.registrationPolicy);
+    const authorizer = new RegistrationAuthorizer(this.security, policy.requireSecurity);
     const queue = this.queueMode;
     const observations = this.observationService;
     this.registrationHandler = new RegistrationHandler(
@@ -249,6 +261,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
       clock,
       random,
       limits,
+      policy,
     );
     const send = new SendHandler(
       this.registrationHandler,

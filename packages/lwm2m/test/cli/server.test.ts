@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Code } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import { Lwm2mClient, MemoryRegistrationStore } from '@thimble/lwm2m';
 import { describe, expect, it } from 'vitest';
@@ -62,6 +63,24 @@ describe('lwm2m server', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('--require-security: a NoSec Register over UDP is 4.03 Forbidden (issue 15)', async () => {
+    const s = await started(['--require-security']);
+    const endpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    try {
+      const res = await endpoint.request({
+        method: 'POST',
+        uri: `coap://127.0.0.1:${s.coapPort}/rd?ep=plain`,
+        payload: '</3/0>',
+      });
+      expect(res.code).toBe(Code.Forbidden);
+      expect(s.c.out()).not.toContain('registered "plain"');
+    } finally {
+      await endpoint.close();
+    }
+    s.stop.abort();
+    expect(await s.exit).toBe(0);
   });
 
   it('runs a server on UDP with the REST API, logs registrations and stops on the signal', async () => {

@@ -9,8 +9,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { drive, registered, serverSetup, until } from './harness.js';
 
-async function withDevice() {
-  const s = serverSetup();
+async function withDevice(takeover = false) {
+  const s = serverSetup(takeover ? { server: { registrationPolicy: { allowNoSecTakeover: true } } } : {});
   const client = s.device(1);
   const registration = await registered(s, client);
   return { ...s, client, registration };
@@ -122,8 +122,8 @@ describe('Lwm2mServer information reporting (LwM2M TS Core 1.1 §6.4)', () => {
     expect(s.server.observationsOf()).toHaveLength(0);
   });
 
-  it('a new registration of the endpoint (a reboot) ends its observations', async () => {
-    const s = await withDevice();
+  it('a new registration of the endpoint (a reboot, takeover allowed) ends its observations', async () => {
+    const s = await withDevice(true);
     const a = await drive(s.clock, s.server.observe('dev1', '/3303/0/5700'));
     const res = await s.toServer({
       method: 'POST',

@@ -15,16 +15,25 @@ export type AuthorizationResult =
 const NO_SECURITY: AuthorizationResult = { by: undefined };
 
 export class RegistrationAuthorizer {
-  constructor(private readonly security: SecurityStore | undefined) {}
+  constructor(
+    private readonly security: SecurityStore | undefined,
+    /** Refuse NoSec altogether (`RegistrationPolicyOptions.requireSecurity`). */
+    private readonly requireSecurity = false,
+  ) {}
 
   /**
    * A credential (OSCORE context, secure transport identity) bound to another endpoint, or none at all
    * for an endpoint that has credentials, is answered 4.03 Forbidden ("registration not allowed"). Returns
-   * the refusal, or how the request was authenticated (undefined for NoSec).
+   * the refusal, or how the request was authenticated (undefined for NoSec). With `requireSecurity` NoSec
+   * is refused too (4.03).
    */
   authorize(req: CoapRequest, endpoint: string): AuthorizationResult {
     const store = this.security;
-    if (store === undefined) return NO_SECURITY;
+    if (store === undefined) {
+      return this.requireSecurity
+        ? { refused: { code: Code.Forbidden, payload: 'security required' } }
+        : NO_SECURITY;
+    }
     const forbidden = (payload: string) => ({ refused: { code: Code.Forbidden, payload } });
     let by: Authentication;
     if (req.security !== undefined) {
@@ -40,6 +49,7 @@ export class RegistrationAuthorizer {
     }
     if (by === undefined && store.get(endpoint) !== undefined)
       return forbidden('this endpoint must use its credentials');
+    if (by === undefined && this.requireSecurity) return forbidden('security required');
     return { by };
   }
 }

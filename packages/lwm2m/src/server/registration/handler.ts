@@ -12,7 +12,7 @@ import {
   type Random,
   type ResponseInit,
 } from '@thimble/coap-core';
-import type { RegistrationAuthorizer } from './authorizer.js';
+import type { Authentication, RegistrationAuthorizer } from './authorizer.js';
 import {
   parseLinksPayload,
   parseRegisterQuery,
@@ -20,6 +20,7 @@ import {
   RegistrationError,
   type RegistrationLimits,
 } from './parse.js';
+import { RegisterRateLimiter, type ResolvedRegistrationPolicy, resolveRegistrationPolicy } from './policy.js';
 import type { Registration, RegistrationStore } from './store.js';
 
 /** What the registration handler tells the rest of the server, after the store has changed. */
@@ -48,6 +49,20 @@ function peerOf(req: CoapRequest): Peer {
     : { address: p.address, port: p.port, identity: p.identity };
 }
 
+/**
+ * Whether `req` comes from the identity that made `r` (issue 15, as Leshan does): the secure transport's
+ * identity or the OSCORE credential it registered with, or for NoSec the same address and port. A device
+ * whose address changed gets 4.04 and registers again (Core §6.2.2).
+ */
+function sameIdentity(req: CoapRequest, by: Authentication, r: Registration): boolean {
+  if (r.peer.identity !== undefined) return req.peer.identity === r.peer.identity;
+  if (r.authentication !== undefined) return by === r.authentication;
+  if (by !== undefined) return true; // now authenticated by credentials bound to this endpoint
+  return req.peer.address === r.peer.address && req.peer.port === r.peer.port;
+}
+
+const NOT_YOURS: ResponseInit = { code: Code.NotFound, payload: 'no such registration' };
+
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 export class RegistrationHandler {
@@ -55,6 +70,8 @@ export class RegistrationHandler {
   private readonly byPeer = new Map<string, string>();
   private sweepTimer: ReturnType<Clock['setTimeout']> | undefined;
   private closed = false;
+  private readonly policy: ResolvedRegistrationPolicy;
+  private readonly rate: RegisterRateLimiter;
 
   constructor(
     private readonly store: RegistrationStore,
@@ -63,7 +80,10 @@ export class RegistrationHandler {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly limits: RegistrationHandlerLimits,
+    policy: ResolvedRegistrationPolicy = resolveRegistrationPolicy(),
   ) {
+    this.policy = policy;
+    this.rate = new RegisterRateLimiter(policy.registerRate, policy.maxTrackedSources, clock);
     // a persistent store may come back with registrations: index them and let expiry run
     for (const r of store.list()) this.byPeer.set(peerKey(r.peer), r.id);
     this.armSweep();
@@ -90,6 +110,10 @@ export class RegistrationHandler {
     if (req.payload.length === 0) throw new RegistrationError('Register needs the object links');
     const links = parseLinksPayload(req.payload, req.contentFormat, this.limits);
     const now = this.clock.now();
+    if (auth.by === undefined) {
+      const refused = this.noSecRegister(req, params.endpoint, now);
+      if (refused !== undefined) return refused;
+    }
     const registration: Registration = {
       id: this.newId(),
       endpoint: params.endpoint,
@@ -128,6 +152,7 @@ export class RegistrationHandler {
     if (previous === undefined) return { code: Code.NotFound, payload: 'no such registration' };
     const auth = this.authorizer.authorize(req, previous.endpoint);
     if (auth.refused !== undefined) return auth.refused;
+    if (!sameIdentity(req, auth.by, previous)) return NOT_YOURS;
     const params = parseUpdateQuery(req.query);
     const links =
       req.payload.length > 0 ? parseLinksPayload(req.payload, req.contentFormat, this.limits) : undefined;
@@ -168,10 +193,41 @@ export class RegistrationHandler {
     if (existing === undefined) return { code: Code.NotFound, payload: 'no such registration' };
     const auth = this.authorizer.authorize(req, existing.endpoint);
     if (auth.refused !== undefined) return auth.refused;
+    if (!sameIdentity(req, auth.by, existing)) return NOT_YOURS;
     const removed = this.store.remove(id) ?? existing;
     this.unindex(removed);
     this.listener.deregistered(removed);
     return { code: Code.Deleted };
+  }
+
+  /**
+   * A NoSec Register (issue 15): rate-limited per source address (4.29 with Max-Age, RFC 8516: the
+   * client may retry after that many seconds), at most `maxNoSecPerAddress` live registrations per
+   * address, and no takeover of a live registration made from another IP address (4.03) unless the
+   * operator allows it. Returns the refusal, if any.
+   */
+  private noSecRegister(req: CoapRequest, endpoint: string, now: number): ResponseInit | undefined {
+    const address = req.peer.address;
+    const existing = this.store.getByEndpoint(endpoint);
+    const live = existing !== undefined && existing.expiresAt > now;
+    if (
+      live &&
+      !this.policy.allowNoSecTakeover &&
+      (existing.authentication !== undefined || existing.peer.address !== address)
+    ) {
+      return { code: Code.Forbidden, payload: 'endpoint registered from another address' };
+    }
+    const retryAfter = this.rate.take(address);
+    if (retryAfter !== undefined)
+      return { code: Code.TooManyRequests, maxAge: retryAfter, payload: 'too many registrations' };
+    if (!live || existing.peer.address !== address) {
+      let fromHere = 0;
+      for (const r of this.store.list())
+        if (r.authentication === undefined && r.peer.address === address && r.expiresAt > now) fromHere++;
+      if (fromHere >= this.policy.maxNoSecPerAddress)
+        return { code: Code.Forbidden, payload: 'too many registrations from this address' };
+    }
+    return undefined;
   }
 
   private newId(): string {

@@ -1,0 +1,183 @@
+/**
+ * Amplification mitigation (RFC 9175 §2.4, RFC 7252 §11.3), server side, just below the fork: a response
+ * to a peer whose address is not verified may be at most `factor` times the size of its request. A larger
+ * one is replaced by a 4.01 Unauthorized carrying an Echo option (RFC 9175 §2.2.1); a client that repeats
+ * the request with that Echo value has shown it receives at its address, becomes verified for a while,
+ * and gets the full answer. A peer is verified without Echo when a secure transport authenticated it
+ * (`Peer.identity`, DTLS) or its request was protected (OSCORE). Group requests pass (RFC 7252 §8.2
+ * answers them after a Leisure, and only with success responses).
+ *
+ * Echo values are random (64 bits) and kept in a bounded table with their peer and expiry, used once;
+ * verified peers in a bounded cache with expiry (docs/ARCHITECTURE.md, "Bounded everything").
+ *
+ * The handler has run when its response is found too large: a request with side effects is carried out
+ * once without Echo and again when the client repeats it. Handlers that must not repeat should be
+ * idempotent, as PUT and DELETE are (RFC 7252 §5.8); their responses are small and rarely limited.
+ */
+import type { Clock } from '../clock.js';
+import { Code, MessageType } from '../message/constants.js';
+import { encodedLength } from '../message/encode.js';
+import { OptionNumber } from '../message/options.js';
+import type { InboundExchange, OutgoingMessage } from '../messaging/message-layer.js';
+import type { Random } from '../random.js';
+import { AbstractLayer, ExchangeWrapper } from '../stack/layer.js';
+import { peerKey } from '../transport/types.js';
+import { toHex } from '../util/bytes.js';
+import { SecuredExchange } from './layer.js';
+
+export interface AmplificationOptions {
+  /** Largest response to an unverified peer, as a multiple of its request's size (default 3, RFC 9175 §2.4). */
+  readonly factor?: number;
+  /** How long a peer stays verified after it echoed a value, ms (default 300000). */
+  readonly verifiedLifetime?: number;
+  /** Most verified peers remembered (default 10000; the oldest is forgotten first). */
+  readonly maxVerifiedPeers?: number;
+  /** How long an Echo value is accepted after it was sent, ms (default 30000). */
+  readonly echoLifetime?: number;
+  /** Most Echo values outstanding (default 10000; the oldest is forgotten first). */
+  readonly maxEchoValues?: number;
+}
+
+/** What the layer tells the exchange layers above when it replaced a response (Observe drops the observer). */
+export interface AmplificationListener {
+  limited(exchange: InboundExchange): void;
+}
+
+const ECHO_LENGTH = 8;
+
+export class AmplificationLayer extends AbstractLayer {
+  private readonly factor: number;
+  private readonly verifiedLifetime: number;
+  private readonly maxVerified: number;
+  private readonly echoLifetime: number;
+  private readonly maxEchoes: number;
+  /** Peer key → verified until (clock ms); insertion order is age. */
+  private readonly verified = new Map<string, number>();
+  /** Echo value (hex) → the peer it was sent to and its expiry. */
+  private readonly echoes = new Map<string, { readonly peer: string; readonly expires: number }>();
+  /** Set when the stack is built. */
+  listener: AmplificationListener | undefined;
+  /** Responses replaced by an Echo challenge so far (for tests and metrics). */
+  challenges = 0;
+
+  constructor(
+    private readonly options: AmplificationOptions | undefined,
+    private readonly clock: Clock,
+    private readonly random: Random,
+  ) {
+    super();
+    this.factor = options?.factor ?? 3;
+    this.verifiedLifetime = options?.verifiedLifetime ?? 300_000;
+    this.maxVerified = options?.maxVerifiedPeers ?? 10_000;
+    this.echoLifetime = options?.echoLifetime ?? 30_000;
+    this.maxEchoes = options?.maxEchoValues ?? 10_000;
+    if (!(this.factor >= 1)) throw new RangeError('amplification factor must be at least 1');
+  }
+
+  /** Whether responses to unverified peers are limited at all. */
+  get enabled(): boolean {
+    return this.options !== undefined;
+  }
+
+  override receiveRequest(ex: InboundExchange): void {
+    if (
+      this.options === undefined ||
+      ex.multicast ||
+      ex.peer.identity !== undefined ||
+      ex instanceof SecuredExchange
+    ) {
+      this.upper.receiveRequest(ex);
+      return;
+    }
+    const key = peerKey(ex.peer);
+    const now = this.clock.now();
+    if (this.isVerified(key, now) || this.echoed(ex, key, now)) {
+      this.upper.receiveRequest(ex);
+      return;
+    }
+    this.upper.receiveRequest(new LimitedExchange(ex, this.factor * ex.message.bytes.length, this));
+  }
+
+  /** Whether `peer` is verified now (a secure transport's identity counts as verified). */
+  isVerifiedPeer(peer: { address: string; port: number; identity?: string }): boolean {
+    return peer.identity !== undefined || this.isVerified(peerKey(peer), this.clock.now());
+  }
+
+  private isVerified(key: string, now: number): boolean {
+    const until = this.verified.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.verified.delete(key);
+    return false;
+  }
+
+  /** RFC 9175 §2.4: a request repeating an Echo value we sent to this peer, still fresh, verifies it. */
+  private echoed(ex: InboundExchange, key: string, now: number): boolean {
+    const value = ex.message.getOption(OptionNumber.Echo);
+    if (value === undefined || value.length !== ECHO_LENGTH) return false;
+    const hex = toHex(value);
+    const sent = this.echoes.get(hex);
+    if (sent === undefined || sent.peer !== key || sent.expires <= now) return false;
+    this.echoes.delete(hex);
+    this.verified.delete(key);
+    while (this.verified.size >= this.maxVerified) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest === undefined) break;
+      this.verified.delete(oldest);
+    }
+    this.verified.set(key, now + this.verifiedLifetime);
+    return true;
+  }
+
+  /** A fresh Echo value for `peer`, remembered until it is used or expires. */
+  challenge(ex: InboundExchange): OutgoingMessage {
+    this.challenges++;
+    const now = this.clock.now();
+    const value = new Uint8Array(ECHO_LENGTH);
+    for (let i = 0; i < ECHO_LENGTH; i += 4) {
+      const r = this.random.nextUint32();
+      value[i] = r >>> 24;
+      value[i + 1] = (r >>> 16) & 0xff;
+      value[i + 2] = (r >>> 8) & 0xff;
+      value[i + 3] = r & 0xff;
+    }
+    for (const [hex, e] of this.echoes) {
+      if (this.echoes.size < this.maxEchoes && e.expires > now) break;
+      this.echoes.delete(hex);
+    }
+    this.echoes.set(toHex(value), { peer: peerKey(ex.peer), expires: now + this.echoLifetime });
+    this.listener?.limited(ex);
+    return { code: Code.Unauthorized, options: [{ number: OptionNumber.Echo, value }] };
+  }
+}
+
+/** An exchange with an unverified peer: a response above `limit` bytes becomes an Echo challenge. */
+class LimitedExchange extends ExchangeWrapper {
+  constructor(
+    outer: InboundExchange,
+    private readonly limit: number,
+    private readonly layer: AmplificationLayer,
+  ) {
+    super(outer);
+  }
+  get message() {
+    return this.outer.message;
+  }
+  respond(response: OutgoingMessage): void {
+    let size: number;
+    try {
+      size = encodedLength({
+        type: MessageType.ACK,
+        code: response.code,
+        messageId: 0,
+        token: response.token ?? this.outer.message.token,
+        ...(response.options === undefined ? {} : { options: response.options }),
+        ...(response.payload === undefined ? {} : { payload: response.payload }),
+      });
+    } catch {
+      this.outer.respond(response); // not encodable: the message layer reports it
+      return;
+    }
+    this.outer.respond(size <= this.limit ? response : this.layer.challenge(this.outer));
+  }
+}
