@@ -172,6 +172,9 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
       `bootstrap failed: ${e.message}${retryIn === undefined ? '' : `; again in ${Math.round(retryIn / 1000)} s`}`,
     ),
   );
+  client.on('versionFallback', (from, to, code) =>
+    log(`Register as LwM2M ${from} answered ${code}: registering as LwM2M ${to}`),
+  );
   client.on('registered', (loc) => log(`registered at ${loc}`));
   client.on('updated', () => log('registration updated'));
   client.on('deregistered', () => log('de-registered'));
