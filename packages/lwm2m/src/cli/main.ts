@@ -165,7 +165,14 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   });
   client.on('bootstrapStarted', (uri) => log(`Bootstrap-Request to ${uri}`));
   client.on('bootstrapped', () =>
-    log(`bootstrapped: registering with ${String(client.get('/0/1/0') ?? '')}`),
+    log(
+      `bootstrapped: registering with ${
+        client
+          .serverAccounts()
+          .map((a) => a.uri)
+          .join(', ') || '(no server account)'
+      }`,
+    ),
   );
   client.on('bootstrapFailed', (e, retryIn) =>
     log(
