@@ -8,6 +8,7 @@ export {
   CoapRequest,
   CoapResponse,
   CoapStatusError,
+  type EndObservationsOptions,
   type Handler,
   type NotifyOptions,
   type ObserveServerOptions,
