@@ -13,6 +13,7 @@ export {
   type NotifyOptions,
   type ObserveServerOptions,
   type RequestOptions,
+  type ResourceState,
   type ResponseInit,
   type RouteOptions,
 } from './endpoint/endpoint.js';

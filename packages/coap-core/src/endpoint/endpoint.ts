@@ -31,6 +31,7 @@ export {
   type BlockSink,
   CoapRequest,
   type Handler,
+  type ResourceState,
   type ResponseInit,
   type RouteOptions,
 } from '../server/request.js';

@@ -411,3 +411,60 @@ describe('message layer (RFC 7252 §4)', () => {
     expect(s.peers).toBeLessThanOrEqual(6);
   });
 });
+
+describe('conditional requests (RFC 7252 §5.10.8 If-Match / If-None-Match, §5.10.6.2 ETag validation)', () => {
+  it('checkConditions answers 4.12 and 2.03 from the resource state; handlers stay short', async () => {
+    const h = harness();
+    let value: Uint8Array | undefined;
+    let version = 0;
+    const etag = () => Uint8Array.of(version);
+    const state = () => (value === undefined ? { exists: false } : { exists: true, etag: etag() });
+    h.server.route('GET', '/doc', (req) => {
+      if (value === undefined) return { code: Code.NotFound };
+      return req.checkConditions(state()) ?? { code: Code.Content, payload: value, etag: etag() };
+    });
+    h.server.route('PUT', '/doc', (req) => {
+      const refused = req.checkConditions(state());
+      if (refused !== undefined) return refused;
+      const created = value === undefined;
+      value = req.payload;
+      version++;
+      return { code: created ? Code.Created : Code.Changed, etag: etag() };
+    });
+    const put = (payload: string, options: { number: number; value?: Uint8Array }[]) =>
+      drive(
+        h.clock,
+        h.client.put(`${h.serverUri}/doc`, payload, {
+          options: options.map((o) => ({ number: o.number, value: o.value ?? new Uint8Array(0) })),
+        }),
+      );
+    // If-Match on a resource that does not exist: 4.12; If-None-Match creates it once
+    expect((await put('a', [{ number: OptionNumber.IfMatch }])).code).toBe(Code.PreconditionFailed);
+    expect((await put('a', [{ number: OptionNumber.IfNoneMatch }])).code).toBe(Code.Created);
+    expect((await put('b', [{ number: OptionNumber.IfNoneMatch }])).code).toBe(Code.PreconditionFailed);
+    // If-Match with the current ETag succeeds, with a stale one fails
+    expect((await put('b', [{ number: OptionNumber.IfMatch, value: Uint8Array.of(1) }])).code).toBe(
+      Code.Changed,
+    );
+    expect((await put('c', [{ number: OptionNumber.IfMatch, value: Uint8Array.of(1) }])).code).toBe(
+      Code.PreconditionFailed,
+    );
+    // a GET naming the current ETag gets 2.03 Valid without a payload; a stale one gets the content
+    const valid = await drive(
+      h.clock,
+      h.client.get(`${h.serverUri}/doc`, {
+        options: [{ number: OptionNumber.ETag, value: Uint8Array.of(2) }],
+      }),
+    );
+    expect(valid.code).toBe(Code.Valid);
+    expect(valid.payload.length).toBe(0);
+    expect(valid.message.getOption(OptionNumber.ETag)).toEqual(Uint8Array.of(2));
+    const stale = await drive(
+      h.clock,
+      h.client.get(`${h.serverUri}/doc`, {
+        options: [{ number: OptionNumber.ETag, value: Uint8Array.of(1) }],
+      }),
+    );
+    expect([stale.code, stale.text()]).toEqual([Code.Content, 'b']);
+  });
+});
