@@ -139,6 +139,18 @@ export interface RouteOptions {
    * a server to require OSCORE for a resource).
    */
   readonly requireOscore?: boolean;
+  /**
+   * Answer with a separate response (RFC 7252 §5.2.2): a Confirmable request is acknowledged with an
+   * Empty ACK before the handler runs, and the response follows in a message of its own. Without it the
+   * response is piggybacked when the handler answers in time.
+   */
+  readonly separate?: boolean;
+  /**
+   * The resources a route with parameters (`/sensors/:id`) serves, as paths (`/sensors/1`), listed in
+   * `/.well-known/core` with the route's `link` attributes (RFC 6690 §4). A route with parameters and no
+   * `linkTargets` is not listed: its pattern is not a URI.
+   */
+  readonly linkTargets?: () => readonly string[];
 }
 
 export interface RouteEntry {

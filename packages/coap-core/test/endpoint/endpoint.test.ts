@@ -468,3 +468,42 @@ describe('conditional requests (RFC 7252 §5.10.8 If-Match / If-None-Match, §5.
     expect([stale.code, stale.text()]).toEqual([Code.Content, 'b']);
   });
 });
+
+describe('server API: separate responses and parameterized routes in discovery', () => {
+  it('separate: true acknowledges a CON request with an Empty ACK, then sends the response (RFC 7252 §5.2.2)', async () => {
+    const h = harness();
+    h.server.route('GET', '/slow', () => ({ code: Code.Content, payload: 'done' }), { separate: true });
+    h.server.route('GET', '/fast', () => ({ code: Code.Content, payload: 'done' }));
+    const fromServer: { type: number; code: number }[] = [];
+    const transmit = h.network.transmit.bind(h.network);
+    h.network.transmit = (from, to, data) => {
+      if (from.port === 5683) {
+        const m = decodeMessage(data);
+        fromServer.push({ type: m.type, code: m.code });
+      }
+      transmit(from, to, data);
+    };
+    const r = await drive(h.clock, h.client.get(`${h.serverUri}/slow`));
+    expect(r.text()).toBe('done');
+    expect(fromServer.slice(0, 2)).toEqual([
+      { type: MessageType.ACK, code: 0 },
+      { type: MessageType.CON, code: Code.Content },
+    ]);
+    fromServer.length = 0;
+    await drive(h.clock, h.client.get(`${h.serverUri}/fast`));
+    expect(fromServer).toEqual([{ type: MessageType.ACK, code: Code.Content }]);
+  });
+
+  it('a route with parameters is listed in /.well-known/core through linkTargets (RFC 6690 §4)', async () => {
+    const h = harness();
+    const ids = ['1', '2'];
+    h.server.route('GET', '/sensors/:id', () => ({ code: Code.Content }), {
+      link: { rt: 'temperature' },
+      linkTargets: () => ids.map((id) => `/sensors/${id}`),
+    });
+    h.server.route('GET', '/hidden/:id', () => ({ code: Code.Content }), { link: { rt: 'x' } });
+    const r = await drive(h.clock, h.client.get(`${h.serverUri}/.well-known/core?rt=temperature`));
+    expect(r.text()).toBe('</sensors/1>;rt="temperature",</sensors/2>;rt="temperature"');
+    expect(h.server.links().map((l) => l.target)).toEqual(['/sensors/1', '/sensors/2']);
+  });
+});
