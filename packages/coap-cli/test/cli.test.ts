@@ -107,6 +107,36 @@ describe('coap command', () => {
     }
   });
 
+  it('post with a Block1 body answered with Block2 prints the whole response (RFC 7959 §2.6, Figure 10)', async () => {
+    const ep = await createUdpEndpoint({ address: '127.0.0.1', port: 0, blockSize: 64 });
+    const answer = 'x'.repeat(1216) + 'the end of 1280 bytes, not 64'.padStart(64, '.');
+    let calls = 0;
+    let got = '';
+    ep.route('POST', '/options', (req) => {
+      calls++;
+      got = req.text();
+      return { code: Code.Changed, payload: answer };
+    });
+    try {
+      const body = 'b'.repeat(300);
+      const r = await coap([
+        'post',
+        `coap://127.0.0.1:${ep.transport.local!.port}/options`,
+        '-p',
+        body,
+        '-b',
+        '64',
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBe(1280);
+      expect(r.stdout).toBe(answer);
+      expect(got).toBe(body);
+      expect(calls).toBe(1);
+    } finally {
+      await ep.close();
+    }
+  });
+
   it('discover of a resource that is not link format says so and exits 1 (no stack trace)', async () => {
     const r = await coap(['discover', `${base}/a.json`]);
     expect(r.code).toBe(1);
