@@ -13,6 +13,8 @@ import {
   describeMessage,
   formatPeer,
   fromHex,
+  type Link,
+  LinkFormatError,
   type Method,
   type Observation,
   type OuterBlockwiseOptions,
@@ -307,10 +309,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   if (method === undefined) throw new UsageError(`unknown command "${command}"`);
   let uri = positionals[0];
   if (uri === undefined) throw new UsageError(`${command} needs a URI`);
-  if (command === 'discover') {
-    const u = parseUri(uri);
-    if (u.path.length === 0) uri = `${uri.replace(/\/$/, '')}/.well-known/core`;
-  }
+  if (command === 'discover') uri = discoveryUri(uri);
   let scheme: string;
   try {
     scheme = parseUri(uri).scheme;
@@ -404,7 +403,9 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     return 1;
   }
   if (command === 'discover') {
-    for (const link of parseLinkFormat(response.text())) {
+    const links = discoveredLinks(response, io);
+    if (links === undefined) return 1;
+    for (const link of links) {
       const attrs = link.attributes.map((a) => (a.value === true ? `;${a.name}` : `;${a.name}="${a.value}"`));
       io.stdout.write(`<${link.target}>${attrs.join('')}\n`);
     }
@@ -417,6 +418,41 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     io.stdout.write(response.payload);
   }
   return 0;
+}
+
+/**
+ * The URI `coap discover` asks: a URI without a path means `/.well-known/core` (RFC 6690 §4), its query
+ * (`?rt=Type1`, the filter of §4.1) kept on that path instead of going to `/`.
+ */
+function discoveryUri(uri: string): string {
+  let u: ReturnType<typeof parseUri>;
+  try {
+    u = parseUri(uri);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (u.path.length > 0) return uri;
+  const q = uri.indexOf('?');
+  const base = (q < 0 ? uri : uri.slice(0, q)).replace(/\/$/, '');
+  return `${base}/.well-known/core${q < 0 ? '' : uri.slice(q)}`;
+}
+
+const LINK_FORMAT = 40;
+
+/** The links of a discovery response, or undefined (reported) when its body is not link format. */
+function discoveredLinks(response: CoapResponse, io: CliIo): Link[] | undefined {
+  const cf = response.contentFormat;
+  if (cf !== undefined && cf !== LINK_FORMAT) {
+    io.stderr.write(`not a link-format response (Content-Format ${cf}); use coap get to see it\n`);
+    return undefined;
+  }
+  try {
+    return parseLinkFormat(response.text());
+  } catch (e) {
+    if (!(e instanceof LinkFormatError)) throw e;
+    io.stderr.write(`not a link-format response: ${e.message}\n`);
+    return undefined;
+  }
 }
 
 async function oscoreOf(dir: string) {

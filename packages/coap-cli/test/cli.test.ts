@@ -87,6 +87,71 @@ describe('coap command', () => {
     expect(r.stdout.split('\n')).toContain('</a.json>;ct="50";obs');
   });
 
+  it('discover with a query and no path filters /.well-known/core (RFC 6690 §4.1)', async () => {
+    const ep = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    const queries: (readonly string[])[] = [];
+    ep.route('GET', '/', (req) => {
+      queries.push(req.query);
+      return { code: Code.Content, payload: 'root' };
+    });
+    ep.route('GET', '/t1', () => ({ code: Code.Content }), { link: { rt: 'Type1' } });
+    ep.route('GET', '/t2', () => ({ code: Code.Content }), { link: { rt: 'Type2' } });
+    try {
+      const r = await coap(['discover', `coap://127.0.0.1:${ep.transport.local!.port}?rt=Type1`]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n')).toEqual(['</t1>;rt="Type1"']);
+      expect(queries).toHaveLength(0);
+    } finally {
+      await ep.close();
+    }
+  });
+
+  it('post with a Block1 body answered with Block2 prints the whole response (RFC 7959 §2.6, Figure 10)', async () => {
+    const ep = await createUdpEndpoint({ address: '127.0.0.1', port: 0, blockSize: 64 });
+    const answer = 'x'.repeat(1216) + 'the end of 1280 bytes, not 64'.padStart(64, '.');
+    let calls = 0;
+    let got = '';
+    ep.route('POST', '/options', (req) => {
+      calls++;
+      got = req.text();
+      return { code: Code.Changed, payload: answer };
+    });
+    try {
+      const body = 'b'.repeat(300);
+      const r = await coap([
+        'post',
+        `coap://127.0.0.1:${ep.transport.local!.port}/options`,
+        '-p',
+        body,
+        '-b',
+        '64',
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBe(1280);
+      expect(r.stdout).toBe(answer);
+      expect(got).toBe(body);
+      expect(calls).toBe(1);
+    } finally {
+      await ep.close();
+    }
+  });
+
+  it('discover of a resource that is not link format says so and exits 1 (no stack trace)', async () => {
+    const r = await coap(['discover', `${base}/a.json`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('not a link-format response (Content-Format 50)');
+    const ep = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    ep.route('GET', '/bad', () => ({ code: Code.Content, payload: '<unclosed', contentFormat: 40 }));
+    try {
+      const bad = await coap(['discover', `coap://127.0.0.1:${ep.transport.local!.port}/bad`]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^not a link-format response: /);
+    } finally {
+      await ep.close();
+    }
+  });
+
   it('a network failure exits 2 with a clear message within the timeout', async () => {
     const port = await freeUdpPort();
     const started = Date.now();

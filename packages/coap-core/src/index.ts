@@ -8,10 +8,12 @@ export {
   CoapRequest,
   CoapResponse,
   CoapStatusError,
+  type EndObservationsOptions,
   type Handler,
   type NotifyOptions,
   type ObserveServerOptions,
   type RequestOptions,
+  type ResourceState,
   type ResponseInit,
   type RouteOptions,
 } from './endpoint/endpoint.js';

@@ -54,14 +54,21 @@ export class BlockwiseClient {
     private readonly random: Random,
   ) {}
 
-  /** RFC 7959 §2.5: a body larger than the block size goes as Block1 blocks. */
-  async upload(p: Prepared): Promise<CoapResponse> {
+  /** A fresh Request-Tag for one Block1 transfer (RFC 9175 §3). */
+  requestTag(): Uint8Array {
+    return this.random.fill(new Uint8Array(4));
+  }
+
+  /**
+   * RFC 7959 §2.5: a body larger than the block size goes as Block1 blocks. `tag` is the transfer's
+   * Request-Tag (RFC 9175 §3: it keeps concurrent transfers to the same resource apart); a Block2
+   * response to the last block is continued with the same tag (§2.6, `download`).
+   */
+  async upload(p: Prepared, tag: Uint8Array = this.requestTag()): Promise<CoapResponse> {
     const body = p.payload!;
     let size = p.blockSize;
     let offset = 0;
     let restarts = 0;
-    // RFC 9175 §3: a Request-Tag keeps concurrent transfers to the same resource apart
-    const tag = this.random.fill(new Uint8Array(4));
     for (;;) {
       const szx = sizeToSzx(size);
       const chunk = body.subarray(offset, offset + size);
@@ -95,22 +102,44 @@ export class BlockwiseClient {
     }
   }
 
-  /** RFC 7959 §2.4: fetches the remaining blocks of a Block2 response and reassembles the body. */
-  async download(p: Prepared, first: CoapResponse): Promise<CoapResponse> {
+  /**
+   * RFC 7959 §2.4: fetches the remaining blocks of a Block2 response and reassembles the body.
+   *
+   * For a request with a payload that is not safe (POST, PUT, PATCH, iPATCH), RFC 7959 §2.6 (Figure 10)
+   * continues with the same method and options, the Block2 option and no payload: the server serves the
+   * blocks of the response it already made, the action is not repeated. `tag` is the Request-Tag of a
+   * Block1 upload, repeated (without the body, for FETCH too) so the server finds the transfer (RFC 9175
+   * §3.4). A FETCH whose body fit one message repeats it: it selects the representation (RFC 8132 §2).
+   */
+  async download(p: Prepared, first: CoapResponse, tag?: Uint8Array): Promise<CoapResponse> {
     const value = first.message.getUint(OptionNumber.Block2);
     if (value === undefined) return first;
     const block = decodeBlock(value);
     if (!block.more && block.num === 0) return first;
-    if (p.code !== Code.GET && p.code !== Code.FETCH) return first; // continuing would repeat the action
     // the caller asked for one block itself (e.g. to resume a download): it gets that block and no more
     if (p.options.some((o) => o.number === OptionNumber.Block2)) return first;
+    const safe = p.code === Code.GET || p.code === Code.FETCH;
+    if (tag !== undefined) {
+      // the body went up in blocks: the blocks of its response are asked for as in Figure 10
+      p = {
+        ...p,
+        options: [...p.options, { number: OptionNumber.RequestTag, value: tag }],
+        payload: undefined,
+      };
+    } else if (!safe) {
+      p = { ...p, payload: undefined };
+    }
     let attempt = 0;
     let response = first;
     for (;;) {
       try {
         return await this.downloadFrom(p, response);
       } catch (e) {
-        if (!(e instanceof EtagChanged) || ++attempt > 3) throw e;
+        if (!(e instanceof EtagChanged)) throw e;
+        if (!safe || ++attempt > 3) {
+          // the result of an action cannot be fetched again: restarting would repeat it
+          throw new CoapRequestError('invalid-request', e.message);
+        }
         // the representation changed mid-transfer: start again from block 0 (§2.4)
         response = await this.requests.single(
           p,

@@ -161,8 +161,10 @@ export class ClientRequests implements BlockRequests {
 
   async requestPrepared(p: Prepared): Promise<CoapResponse> {
     let response: CoapResponse;
+    let tag: Uint8Array | undefined;
     if (p.payload !== undefined && p.payload.length > p.blockSize) {
-      response = await this.blockwise.upload(p);
+      tag = this.blockwise.requestTag();
+      response = await this.blockwise.upload(p, tag);
     } else {
       const extra: CoapOptionInit[] = [];
       if (p.earlyBlock2 && (p.code === Code.GET || p.code === Code.FETCH)) {
@@ -173,7 +175,7 @@ export class ClientRequests implements BlockRequests {
       }
       response = await this.single(p, extra, p.payload);
     }
-    return this.blockwise.download(p, response);
+    return this.blockwise.download(p, response, tag);
   }
 
   /** One request/response exchange with a fresh token. */

@@ -14,7 +14,7 @@ import { sizeToSzx } from '../message/block.js';
 import type { CoapResponse } from '../message/response.js';
 import type { MessageLayer, MessageLayerOptions } from '../messaging/message-layer.js';
 import type { Observation } from '../observe/observation.js';
-import type { NotifyOptions, ObserveServerOptions } from '../observe/server.js';
+import type { EndObservationsOptions, NotifyOptions, ObserveServerOptions } from '../observe/server.js';
 import { cryptoRandom, type Random } from '../random.js';
 import type { AmplificationOptions } from '../security/amplification.js';
 import type { OuterBlockwiseOptions } from '../security/outer-blockwise.js';
@@ -27,11 +27,12 @@ import type { Peer, Transport } from '../transport/types.js';
 export type { BlockProgress, RequestOptions } from '../client/options.js';
 export { CoapStatusError } from '../errors.js';
 export { CoapResponse } from '../message/response.js';
-export type { NotifyOptions, ObserveServerOptions } from '../observe/server.js';
+export type { EndObservationsOptions, NotifyOptions, ObserveServerOptions } from '../observe/server.js';
 export {
   type BlockSink,
   CoapRequest,
   type Handler,
+  type ResourceState,
   type ResponseInit,
   type RouteOptions,
 } from '../server/request.js';
@@ -263,6 +264,15 @@ export class CoapEndpoint {
    */
   notify(path: string, options: NotifyOptions = {}): void {
     this.stack.observeServer.notify(path, options);
+  }
+
+  /**
+   * Ends the observations of `path`: each observer gets a last notification with an error code (RFC 7641
+   * §3.2; 5.03 by default, e.g. for a server "reboot"; 4.04 when the resource is gone) and is forgotten.
+   * Returns how many observations were ended.
+   */
+  endObservations(path: string, options: EndObservationsOptions = {}): number {
+    return this.stack.observeServer.endObservations(path, options);
   }
 
   /** Fails pending requests, stops timers and closes the transport. */

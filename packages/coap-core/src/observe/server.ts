@@ -57,6 +57,16 @@ export interface NotifyOptions {
   readonly confirmable?: boolean;
 }
 
+/** Options of `CoapEndpoint.endObservations`. */
+export interface EndObservationsOptions {
+  /** The code of the last notification: 4.xx or 5.xx (default 5.03 Service Unavailable). */
+  readonly code?: number;
+  /** Its payload (a diagnostic), if any. */
+  readonly payload?: string | Uint8Array;
+  /** Only the observers whose registration request passes. */
+  readonly filter?: (request: CoapRequest) => boolean;
+}
+
 /**
  * An observer's key among those of one resource: the client, and for FETCH the query in the payload as
  * well (RFC 8132 §2.4: the payload is part of what is observed), so one client keeps several FETCH
@@ -232,6 +242,31 @@ export class ObserveServer implements RequestReceiver {
       if (o.busy) o.dirty = true;
       else this.sendNotification(o);
     }
+  }
+
+  /**
+   * Ends the observations of `path` (those passing `filter`): each observer gets a last notification with
+   * an error code, which ends an observation (RFC 7641 §3.2, §4.2): 5.03 Service Unavailable by default
+   * (the server goes away, e.g. a reboot), 4.04 Not Found when the resource is gone. Returns how many
+   * observations were ended.
+   */
+  endObservations(path: string, options: EndObservationsOptions = {}): number {
+    const code = options.code ?? Code.ServiceUnavailable;
+    if (code >>> 5 < 4) throw new RangeError('an observation ends with an error code (4.xx or 5.xx)');
+    const map = this.observers.get(path.replace(/^\/+/, ''));
+    if (map === undefined) return 0;
+    let n = 0;
+    for (const o of [...map.values()]) {
+      if (options.filter !== undefined && !options.filter(o.request)) continue;
+      o.dirty = false;
+      this.transmitNotification(o, {
+        code,
+        ...(options.payload === undefined ? {} : { payload: options.payload }),
+      });
+      if (!o.removed) this.removeObserver(o);
+      n++;
+    }
+    return n;
   }
 
   private sendNotification(o: Observer): void {

@@ -84,6 +84,7 @@ export class ServerDispatch implements RequestReceiver, BlockwiseDispatch {
         if (options.observable && !route.link.some((a) => a.name === 'obs'))
           route.link.push({ name: 'obs', value: true });
       }
+      if (options.linkTargets !== undefined) route.linkTargets = options.linkTargets;
     }
   }
 
@@ -95,7 +96,14 @@ export class ServerDispatch implements RequestReceiver, BlockwiseDispatch {
   links(): Link[] {
     const out: Link[] = [];
     for (const r of this.router.all()) {
-      if (r.link === undefined || r.wildcard || r.segments.some((s) => s.startsWith(':'))) continue;
+      if (r.link === undefined || r.wildcard) continue;
+      if (r.segments.some((s) => s.startsWith(':'))) {
+        // a pattern is not a URI: the route lists the resources it serves, if it says which
+        if (r.linkTargets !== undefined)
+          for (const t of r.linkTargets())
+            out.push({ target: t.startsWith('/') ? t : `/${t}`, attributes: r.link });
+        continue;
+      }
       out.push({ target: `/${r.segments.join('/')}`, attributes: r.link });
     }
     for (const provider of this.linkProviders) for (const l of provider()) out.push(l);
@@ -159,6 +167,7 @@ export class ServerDispatch implements RequestReceiver, BlockwiseDispatch {
   /** Runs the handler; its response goes down through Observe and Block-wise. */
   invoke(ex: InboundExchange, request: CoapRequest, entry: RouteEntry, block1: number | undefined): void {
     let result: ResponseInit | Promise<ResponseInit>;
+    if (entry.options.separate === true && !ex.multicast) ex.acknowledge(); // RFC 7252 §5.2.2
     try {
       result = entry.handler(request);
     } catch (e) {

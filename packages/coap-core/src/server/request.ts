@@ -2,12 +2,13 @@
  * A request as a server handler sees it, and what a handler answers (docs/ARCHITECTURE.md, coap-core:
  * the server dispatch at the top of the stack).
  */
+import { Code } from '../message/constants.js';
 import type { CoapMessage } from '../message/decode.js';
 import { OptionNumber } from '../message/options.js';
 import type { CoapOptionInit } from '../message/types.js';
 import type { SecurityIdentity } from '../security/types.js';
 import type { Peer } from '../transport/types.js';
-import { utf8Decode } from '../util/bytes.js';
+import { bytesEqual, utf8Decode } from '../util/bytes.js';
 
 /** A request as a server handler sees it. */
 export class CoapRequest {
@@ -53,6 +54,46 @@ export class CoapRequest {
   text(): string {
     return utf8Decode(this.payload);
   }
+  /** The ETags of a GET / FETCH that asks whether its stored representations are still valid (RFC 7252 §5.10.6.2). */
+  get etags(): Uint8Array[] {
+    return this.message.getOptions(OptionNumber.ETag);
+  }
+  /** If-Match values (RFC 7252 §5.10.8.1): an empty one matches any current representation. */
+  get ifMatch(): Uint8Array[] {
+    return this.message.getOptions(OptionNumber.IfMatch);
+  }
+  /** If-None-Match is present (RFC 7252 §5.10.8.2): the request applies only if the resource does not exist. */
+  get ifNoneMatch(): boolean {
+    return this.message.hasOption(OptionNumber.IfNoneMatch);
+  }
+
+  /**
+   * The answer the conditions of this request call for, given the resource's current state, or undefined
+   * when the handler should go on: 4.12 Precondition Failed when If-Match names no current representation
+   * or If-None-Match finds one (RFC 7252 §5.10.8), 2.03 Valid (with the ETag) when a GET or FETCH names
+   * the current ETag (§5.10.6.2, §5.9.1.3).
+   */
+  checkConditions(current: ResourceState): ResponseInit | undefined {
+    const etag = current.exists ? current.etag : undefined;
+    const ifMatch = this.ifMatch;
+    if (ifMatch.length > 0) {
+      const ok =
+        current.exists && ifMatch.some((v) => v.length === 0 || (etag !== undefined && bytesEqual(v, etag)));
+      if (!ok) return { code: Code.PreconditionFailed };
+    }
+    if (this.ifNoneMatch && current.exists) return { code: Code.PreconditionFailed };
+    const method = this.method;
+    if ((method === Code.GET || method === Code.FETCH) && etag !== undefined) {
+      if (this.etags.some((v) => bytesEqual(v, etag))) return { code: Code.Valid, etag };
+    }
+    return undefined;
+  }
+}
+
+/** A resource's state for `CoapRequest.checkConditions`: whether it exists, and its current ETag. */
+export interface ResourceState {
+  readonly exists: boolean;
+  readonly etag?: Uint8Array;
 }
 
 /** What a handler returns. */
@@ -98,6 +139,18 @@ export interface RouteOptions {
    * a server to require OSCORE for a resource).
    */
   readonly requireOscore?: boolean;
+  /**
+   * Answer with a separate response (RFC 7252 §5.2.2): a Confirmable request is acknowledged with an
+   * Empty ACK before the handler runs, and the response follows in a message of its own. Without it the
+   * response is piggybacked when the handler answers in time.
+   */
+  readonly separate?: boolean;
+  /**
+   * The resources a route with parameters (`/sensors/:id`) serves, as paths (`/sensors/1`), listed in
+   * `/.well-known/core` with the route's `link` attributes (RFC 6690 §4). A route with parameters and no
+   * `linkTargets` is not listed: its pattern is not a URI.
+   */
+  readonly linkTargets?: () => readonly string[];
 }
 
 export interface RouteEntry {

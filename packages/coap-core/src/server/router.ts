@@ -22,6 +22,8 @@ export interface CompiledRoute<H> {
   readonly handlers: Map<number, H>;
   /** Link attributes for `/.well-known/core`; undefined hides the resource from discovery. */
   link: LinkAttribute[] | undefined;
+  /** For a route with parameters: the paths of the resources it serves, listed with `link`. */
+  linkTargets?: (() => readonly string[]) | undefined;
 }
 
 export interface RouteMatch<H> {

@@ -356,3 +356,68 @@ describe('Block2 one block at a time (resumable downloads)', () => {
     expect(h.server.transfersInProgress).toBe(0);
   });
 });
+
+describe('two-way Block-wise: Block1 request answered with Block2 (RFC 7959 §2.6, Figure 10)', () => {
+  for (const method of ['POST', 'PUT', 'PATCH', 'iPATCH', 'FETCH'] as const) {
+    it(`${method}: the whole response comes back, the action runs once, blocks carry the Request-Tag`, async () => {
+      const h = harness({}, { blockSize: 64 });
+      const body = pattern(300, 3);
+      const answer = pattern(1280, 5);
+      let calls = 0;
+      let received: Uint8Array | undefined;
+      h.server.route(method, '/options', (req) => {
+        calls++;
+        received = req.payload;
+        return { code: method === 'FETCH' ? Code.Content : Code.Changed, payload: answer };
+      });
+      // watch the requests on the wire
+      const seen: { block1?: number; block2?: number; tag?: string; payload: number }[] = [];
+      const transmit = h.network.transmit.bind(h.network);
+      h.network.transmit = (from, to, data) => {
+        const m = decodeMessage(data);
+        if (to.port === 5683 && m.code !== 0) {
+          const tag = m.getOption(OptionNumber.RequestTag);
+          seen.push({
+            block1: m.getUint(OptionNumber.Block1),
+            block2: m.getUint(OptionNumber.Block2),
+            tag: tag === undefined ? undefined : toHex(tag),
+            payload: m.payload.length,
+          });
+        }
+        transmit(from, to, data);
+      };
+      const r = await drive(
+        h.clock,
+        h.client.request({ method, uri: `${h.serverUri}/options`, payload: body }),
+      );
+      expect(r.payload).toEqual(answer);
+      expect(r.payload.length).toBe(1280);
+      expect(received).toEqual(body);
+      expect(calls).toBe(1);
+      expect(seen.filter((s) => s.block1 !== undefined).length).toBe(5);
+      const continued = seen.filter((s) => s.block2 !== undefined);
+      expect(continued.map((s) => decodeBlock(s.block2!).num)).toEqual(
+        Array.from({ length: 19 }, (_, i) => i + 1),
+      );
+      expect(continued.every((s) => s.block1 === undefined)).toBe(true);
+      const tags = new Set(seen.map((s) => s.tag));
+      expect(tags.size).toBe(1);
+      expect([...tags][0]).toMatch(/^[0-9a-f]{8}$/);
+      if (method !== 'FETCH') expect(continued.every((s) => s.payload === 0)).toBe(true);
+      expect(h.server.transfersInProgress).toBe(0);
+    });
+  }
+
+  it('POST without Block1 answered with Block2 is continued too (no payload repeated)', async () => {
+    const h = harness({}, { blockSize: 64 });
+    const answer = pattern(700, 9);
+    let calls = 0;
+    h.server.route('POST', '/act', () => {
+      calls++;
+      return { code: Code.Changed, payload: answer };
+    });
+    const r = await drive(h.clock, h.client.post(`${h.serverUri}/act`, 'go'));
+    expect(r.payload).toEqual(answer);
+    expect(calls).toBe(1);
+  });
+});

@@ -411,3 +411,99 @@ describe('message layer (RFC 7252 §4)', () => {
     expect(s.peers).toBeLessThanOrEqual(6);
   });
 });
+
+describe('conditional requests (RFC 7252 §5.10.8 If-Match / If-None-Match, §5.10.6.2 ETag validation)', () => {
+  it('checkConditions answers 4.12 and 2.03 from the resource state; handlers stay short', async () => {
+    const h = harness();
+    let value: Uint8Array | undefined;
+    let version = 0;
+    const etag = () => Uint8Array.of(version);
+    const state = () => (value === undefined ? { exists: false } : { exists: true, etag: etag() });
+    h.server.route('GET', '/doc', (req) => {
+      if (value === undefined) return { code: Code.NotFound };
+      return req.checkConditions(state()) ?? { code: Code.Content, payload: value, etag: etag() };
+    });
+    h.server.route('PUT', '/doc', (req) => {
+      const refused = req.checkConditions(state());
+      if (refused !== undefined) return refused;
+      const created = value === undefined;
+      value = req.payload;
+      version++;
+      return { code: created ? Code.Created : Code.Changed, etag: etag() };
+    });
+    const put = (payload: string, options: { number: number; value?: Uint8Array }[]) =>
+      drive(
+        h.clock,
+        h.client.put(`${h.serverUri}/doc`, payload, {
+          options: options.map((o) => ({ number: o.number, value: o.value ?? new Uint8Array(0) })),
+        }),
+      );
+    // If-Match on a resource that does not exist: 4.12; If-None-Match creates it once
+    expect((await put('a', [{ number: OptionNumber.IfMatch }])).code).toBe(Code.PreconditionFailed);
+    expect((await put('a', [{ number: OptionNumber.IfNoneMatch }])).code).toBe(Code.Created);
+    expect((await put('b', [{ number: OptionNumber.IfNoneMatch }])).code).toBe(Code.PreconditionFailed);
+    // If-Match with the current ETag succeeds, with a stale one fails
+    expect((await put('b', [{ number: OptionNumber.IfMatch, value: Uint8Array.of(1) }])).code).toBe(
+      Code.Changed,
+    );
+    expect((await put('c', [{ number: OptionNumber.IfMatch, value: Uint8Array.of(1) }])).code).toBe(
+      Code.PreconditionFailed,
+    );
+    // a GET naming the current ETag gets 2.03 Valid without a payload; a stale one gets the content
+    const valid = await drive(
+      h.clock,
+      h.client.get(`${h.serverUri}/doc`, {
+        options: [{ number: OptionNumber.ETag, value: Uint8Array.of(2) }],
+      }),
+    );
+    expect(valid.code).toBe(Code.Valid);
+    expect(valid.payload.length).toBe(0);
+    expect(valid.message.getOption(OptionNumber.ETag)).toEqual(Uint8Array.of(2));
+    const stale = await drive(
+      h.clock,
+      h.client.get(`${h.serverUri}/doc`, {
+        options: [{ number: OptionNumber.ETag, value: Uint8Array.of(1) }],
+      }),
+    );
+    expect([stale.code, stale.text()]).toEqual([Code.Content, 'b']);
+  });
+});
+
+describe('server API: separate responses and parameterized routes in discovery', () => {
+  it('separate: true acknowledges a CON request with an Empty ACK, then sends the response (RFC 7252 §5.2.2)', async () => {
+    const h = harness();
+    h.server.route('GET', '/slow', () => ({ code: Code.Content, payload: 'done' }), { separate: true });
+    h.server.route('GET', '/fast', () => ({ code: Code.Content, payload: 'done' }));
+    const fromServer: { type: number; code: number }[] = [];
+    const transmit = h.network.transmit.bind(h.network);
+    h.network.transmit = (from, to, data) => {
+      if (from.port === 5683) {
+        const m = decodeMessage(data);
+        fromServer.push({ type: m.type, code: m.code });
+      }
+      transmit(from, to, data);
+    };
+    const r = await drive(h.clock, h.client.get(`${h.serverUri}/slow`));
+    expect(r.text()).toBe('done');
+    expect(fromServer.slice(0, 2)).toEqual([
+      { type: MessageType.ACK, code: 0 },
+      { type: MessageType.CON, code: Code.Content },
+    ]);
+    fromServer.length = 0;
+    await drive(h.clock, h.client.get(`${h.serverUri}/fast`));
+    expect(fromServer).toEqual([{ type: MessageType.ACK, code: Code.Content }]);
+  });
+
+  it('a route with parameters is listed in /.well-known/core through linkTargets (RFC 6690 §4)', async () => {
+    const h = harness();
+    const ids = ['1', '2'];
+    h.server.route('GET', '/sensors/:id', () => ({ code: Code.Content }), {
+      link: { rt: 'temperature' },
+      linkTargets: () => ids.map((id) => `/sensors/${id}`),
+    });
+    h.server.route('GET', '/hidden/:id', () => ({ code: Code.Content }), { link: { rt: 'x' } });
+    const r = await drive(h.clock, h.client.get(`${h.serverUri}/.well-known/core?rt=temperature`));
+    expect(r.text()).toBe('</sensors/1>;rt="temperature",</sensors/2>;rt="temperature"');
+    expect(h.server.links().map((l) => l.target)).toEqual(['/sensors/1', '/sensors/2']);
+  });
+});

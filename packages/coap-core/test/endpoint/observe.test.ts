@@ -162,6 +162,39 @@ describe('Observe (RFC 7641)', () => {
     expect(h.server.observerTotal()).toBe(0);
   });
 
+  it('endObservations ends every observation of a resource with a last error notification (§3.2)', async () => {
+    const h = harness();
+    counterResource(h);
+    const a = await drive(h.clock, h.client.observe(`${h.serverUri}/counter`));
+    const other = new CoapEndpoint({
+      transport: h.network.bind('10.0.0.3', 0),
+      clock: h.clock,
+      random: seededRandom(3),
+    });
+    const b = await drive(h.clock, other.observe(`${h.serverUri}/counter`));
+    const codes: number[] = [];
+    let ends = 0;
+    for (const o of [a, b]) {
+      o.on('notification', (r) => codes.push(r.code));
+      o.on('end', () => ends++);
+    }
+    expect(h.server.observerTotal('/counter')).toBe(2);
+    expect(h.server.endObservations('/counter')).toBe(2);
+    await h.clock.advance(10);
+    expect(codes).toEqual([Code.ServiceUnavailable, Code.ServiceUnavailable]);
+    expect(ends).toBe(2);
+    expect(h.server.observerTotal()).toBe(0);
+    // the resource can be observed again afterwards (no new endpoint needed)
+    const again = await drive(h.clock, h.client.observe(`${h.serverUri}/counter`));
+    expect(h.server.observerTotal('/counter')).toBe(1);
+    expect(h.server.endObservations('/counter', { code: Code.NotFound, payload: 'gone' })).toBe(1);
+    await h.clock.advance(10);
+    expect(again.done).toBe(true);
+    expect(h.server.endObservations('/counter')).toBe(0);
+    expect(() => h.server.endObservations('/counter', { code: Code.Content })).toThrow(RangeError);
+    await other.close();
+  });
+
   it('a server without Observe support gives one response and the observation ends', async () => {
     const h = harness();
     h.server.route('GET', '/plain', () => ({ code: Code.Content, payload: 'x' }));

@@ -165,12 +165,22 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   });
   client.on('bootstrapStarted', (uri) => log(`Bootstrap-Request to ${uri}`));
   client.on('bootstrapped', () =>
-    log(`bootstrapped: registering with ${String(client.get('/0/1/0') ?? '')}`),
+    log(
+      `bootstrapped: registering with ${
+        client
+          .serverAccounts()
+          .map((a) => a.uri)
+          .join(', ') || '(no server account)'
+      }`,
+    ),
   );
   client.on('bootstrapFailed', (e, retryIn) =>
     log(
       `bootstrap failed: ${e.message}${retryIn === undefined ? '' : `; again in ${Math.round(retryIn / 1000)} s`}`,
     ),
+  );
+  client.on('versionFallback', (from, to, code) =>
+    log(`Register as LwM2M ${from} answered ${code}: registering as LwM2M ${to}`),
   );
   client.on('registered', (loc) => log(`registered at ${loc}`));
   client.on('updated', () => log('registration updated'));

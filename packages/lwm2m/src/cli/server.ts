@@ -10,6 +10,10 @@ import type { CoapEndpoint } from '@thimble/coap-core';
 import { UdpTransport } from '@thimble/coap-core/node';
 import { nodeCrypto } from '@thimble/oscore/node';
 import type { BootstrapConfigStore } from '../bootstrap/types.js';
+import { BUILTIN_OBJECTS } from '../model/builtin.js';
+import { ObjectRegistry } from '../model/registry.js';
+import { addObjectDefinitionFiles } from '../node/ddf.js';
+import { loadRegistryModels } from '../node/registry-models.js';
 import { createRestApi, startRestApi } from '../node/rest/app.js';
 import { isLoopbackHost, RequestGuard } from '../node/rest/guard.js';
 import { CoapMessageLog } from '../node/rest/message-log.js';
@@ -71,7 +75,7 @@ export const serverCommandDeps: ServerCommandDeps = {
 
 export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
                [--allowed-host NAME]... [--cors-origin ORIGIN]... [--console DIR|none] [--require-security]
-               [--allow-nosec-takeover]
+               [--allow-nosec-takeover] [--models DIR]...
 
 Server options:
       --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
@@ -89,6 +93,9 @@ Server options:
       --require-security  refuse NoSec devices (4.03): only devices with credentials in the store register
       --allow-nosec-takeover  let a NoSec Register from another IP address replace a live registration of
                           the same name (default: 4.03 until it expires; see SECURITY.md)
+  -m, --models DIR        object definitions (DDF XML files) of a folder, or one file: vendor and test
+                          objects to read and write by type; they replace built-in and registry ones
+                          (repeatable; GET /api/objectspecs lists the models)
 `;
 
 function port(text: string | undefined, fallback: number): number {
@@ -171,9 +178,14 @@ export async function runServer(
     const transport = await UdpTransport.bind({ address: values['coap-host'], port: coapPort });
     closers.push(() => transport.close());
     // the server builds its endpoint on the socket (with the OSCORE layer when there are credentials)
+    // the model: built-in objects, the OMA registry's common objects, then --models folders (they win)
+    const model = new ObjectRegistry(BUILTIN_OBJECTS);
+    const shipped = await loadRegistryModels(model);
+    const own = await addObjectDefinitionFiles(model, values.models ?? [], true);
     const server = new Lwm2mServer({
       transport,
       endpointOptions: { trace: messageLog.trace },
+      model,
       store: stores.registrations,
       ...(stores.observations === undefined ? {} : { observationStore: stores.observations }),
       ...(stores.security === undefined ? {} : { security: stores.security, oscore: { crypto: nodeCrypto } }),
@@ -210,6 +222,11 @@ export async function runServer(
     log(
       `LwM2M server on udp ${hostPort(local.address, local.port)}, REST API on ${url}/api${token ? ' (bearer token)' : ''}${consoleDir === undefined ? '' : `, web console on ${url}/`}`,
     );
+    log(
+      `object models: ${model.list().length} (${shipped.length} from the OMA registry${
+        own.length > 0 ? `, ${own.map((d) => d.id).join(' ')} from --models` : ''
+      })`,
+    );
   } catch (e) {
     io.stderr.write(`lwm2m server: ${(e as Error).message}\n`);
     await stop();
@@ -237,6 +254,7 @@ function parse(argv: readonly string[]) {
       console: { type: 'string' },
       'require-security': { type: 'boolean' },
       'allow-nosec-takeover': { type: 'boolean' },
+      models: { type: 'string', short: 'm', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });

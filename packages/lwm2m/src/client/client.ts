@@ -569,6 +569,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
       },
       deregistered: (c) => this.emit('deregistered', c.shortServerId),
       failed: (c, e) => this.emit('error', e, c.shortServerId),
+      versionFallback: (c, from, to, code) => this.emit('versionFallback', from, to, code, c.shortServerId),
       gaveUp: (c) => {
         // Bootstrap on Registration Failure (/1/x/16, default true, Core Appendix E.2)
         const v =

@@ -51,6 +51,11 @@ export type Lwm2mClientEvents = {
    * listens to this.
    */
   bootstrapRequired: (shortServerId: number) => void;
+  /**
+   * A server rejected Register at LwM2M version `from` (answer `code`, e.g. `4.12`, or a bare `4.00`):
+   * the client registers again at once at `to` (Core §6.2.1, version fallback).
+   */
+  versionFallback: (from: string, to: string, code: string, shortServerId: number) => void;
   /** Errors of registration (with the server's Short Server ID) and of the client. */
   error: (error: Error, shortServerId?: number) => void;
   operation: (event: OperationEvent) => void;

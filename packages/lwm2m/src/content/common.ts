@@ -37,6 +37,43 @@ export function resourceDefinition(
   return r;
 }
 
+/**
+ * The type a self-describing format gives a value (SenML's value field, the CBOR item's major type), or
+ * undefined when it cannot tell. Used for objects and resources the model does not know.
+ */
+export type TypeOf<R> = (raw: R) => ResourceType | undefined;
+
+/**
+ * The definition of a resource for decoding: the model's, else (an object the model does not know) one
+ * made from the value's own type when the format is self-describing (`typeOf`), so values of vendor
+ * objects decode instead of failing; multiplicity then follows the path (4 ids: a resource instance). An
+ * unknown resource of a known object stays an error: the model says what the object has.
+ */
+export function decodingDefinition<R>(
+  model: Lwm2mModel,
+  path: Lwm2mPath,
+  raw: R,
+  format: number,
+  typeOf: TypeOf<R> | undefined,
+): ResourceDefinition {
+  const objectId = path[0]!;
+  const resourceId = path[2]!;
+  if (typeOf !== undefined && model.getObject(objectId) === undefined) {
+    const type = typeOf(raw);
+    if (type !== undefined) {
+      return {
+        id: resourceId,
+        name: '',
+        operations: 'RW',
+        multiple: path.length === 4,
+        mandatory: false,
+        type,
+      };
+    }
+  }
+  return resourceDefinition(model, objectId, resourceId, format);
+}
+
 /** Converts a value error into a decode error (4.00). */
 export function checked<T>(format: number, where: string, f: () => T): T {
   try {
@@ -244,6 +281,7 @@ export function buildNode<R>(
   model: Lwm2mModel,
   format: number,
   toValue: (type: ResourceType, raw: R, path: Lwm2mPath) => Lwm2mValue,
+  typeOf?: TypeOf<R>,
 ): Lwm2mNode {
   if (path.length === 0) {
     throw new Lwm2mContentError('invalid-path', 'a single node cannot be decoded at the root path', {
@@ -266,18 +304,6 @@ export function buildNode<R>(
     }
     const iid = p[1]!;
     const rid = p[2]!;
-    const def = resourceDefinition(model, objectId, rid, format);
-    if (def.multiple !== (p.length === 4)) {
-      const where = pathText(p);
-      throw new Lwm2mContentError(
-        'invalid-path',
-        def.multiple
-          ? `${where}: resource ${def.id} is multiple, expected an instance id`
-          : `${where}: resource ${def.id} is single`,
-        { format },
-      );
-    }
-    const value = typedValue(format, def.type, leaf.raw, p, toValue);
     let inst = instances[instances.length - 1];
     if (inst === undefined || inst.id !== iid) {
       if (instanceById === undefined) {
@@ -292,6 +318,19 @@ export function buildNode<R>(
       }
     }
     let res = findResourceBuild(inst, rid);
+    // a resource the model does not know keeps the definition its first value gave it
+    const def = res?.def ?? decodingDefinition(model, p, leaf.raw, format, typeOf);
+    if (def.multiple !== (p.length === 4)) {
+      const where = pathText(p);
+      throw new Lwm2mContentError(
+        'invalid-path',
+        def.multiple
+          ? `${where}: resource ${def.id} is multiple, expected an instance id`
+          : `${where}: resource ${def.id} is single`,
+        { format },
+      );
+    }
+    const value = typedValue(format, def.type, leaf.raw, p, toValue);
     if (res === undefined) {
       res = { id: rid, def, value: undefined, instances: [], seen: undefined };
       addResourceBuild(inst, res);

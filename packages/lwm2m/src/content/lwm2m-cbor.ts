@@ -65,8 +65,23 @@ function cborValue(type: ResourceType, raw: CborRaw, path: Lwm2mPath): Lwm2mValu
   return cborItemValue(type, raw.value, path);
 }
 
+/**
+ * LwM2M CBOR is self-describing (TS Core 1.2 §7.4.7): the CBOR item's type gives the type of a value the
+ * model has no definition for (a vendor object). A whole number is an Integer, else a Float.
+ */
+function cborTypeOf(raw: CborRaw): ResourceType | undefined {
+  const v = raw.value;
+  if (typeof v === 'bigint') return 'Integer';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'Integer' : 'Float';
+  if (typeof v === 'string') return 'String';
+  if (typeof v === 'boolean') return 'Boolean';
+  if (v instanceof Uint8Array) return 'Opaque';
+  if (v instanceof Date) return 'Time';
+  return undefined;
+}
+
 export function decodeLwm2mCbor(path: Lwm2mPath, bytes: Uint8Array, model: Lwm2mModel): Lwm2mNode {
-  return buildNode(path, readLeaves(bytes), model, FORMAT, cborValue);
+  return buildNode(path, readLeaves(bytes), model, FORMAT, cborValue, cborTypeOf);
 }
 
 export function decodeLwm2mCborComposite(
@@ -74,7 +89,7 @@ export function decodeLwm2mCborComposite(
   model: Lwm2mModel,
   paths?: readonly Lwm2mPath[],
 ): Lwm2mCompositeEntry[] {
-  return compositeFromLeaves(readLeaves(bytes), model, FORMAT, cborValue, paths);
+  return compositeFromLeaves(readLeaves(bytes), model, FORMAT, cborValue, paths, cborTypeOf);
 }
 
 function leafValue(type: ResourceType, v: Lwm2mValue): unknown {

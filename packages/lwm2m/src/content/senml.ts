@@ -34,13 +34,14 @@ import {
 import { cborDecode, cborEncode } from './cbor.js';
 import {
   buildNode,
+  decodingDefinition,
   flattenNode,
   type Leaf,
   leafJsonNumber,
   MAX_RECORDS,
   pathText,
   type RawLeaf,
-  resourceDefinition,
+  type TypeOf,
   typedValue,
 } from './common.js';
 import { encodeError, Lwm2mContentError } from './errors.js';
@@ -312,7 +313,31 @@ export function decodeSenml(
     model,
     format,
     valueReader(format),
+    senmlTypeOf,
   );
+}
+
+/**
+ * SenML is self-describing (RFC 8428 §4.3): the value field gives the type of a value the model has no
+ * definition for (a vendor object). A number is an Integer when it is whole, else a Float.
+ */
+export function senmlTypeOf(r: SenmlRecord): ResourceType | undefined {
+  switch (r.field) {
+    case 'v':
+      return typeof r.value === 'bigint' || (typeof r.value === 'number' && Number.isInteger(r.value))
+        ? 'Integer'
+        : 'Float';
+    case 'vs':
+      return 'String';
+    case 'vb':
+      return 'Boolean';
+    case 'vd':
+      return 'Opaque';
+    case 'vlo':
+      return 'Objlnk';
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -328,7 +353,7 @@ export function decodeSenmlComposite(
   paths?: readonly Lwm2mPath[],
 ): Lwm2mCompositeEntry[] {
   const leaves = toLeaves(readSenmlRecords(format, bytes), format);
-  return compositeFromLeaves(leaves, model, format, valueReader(format), paths);
+  return compositeFromLeaves(leaves, model, format, valueReader(format), paths, senmlTypeOf);
 }
 
 export function compositeFromLeaves<R extends { time?: number }>(
@@ -337,6 +362,7 @@ export function compositeFromLeaves<R extends { time?: number }>(
   format: number,
   toValue: (type: ResourceType, raw: R, path: Lwm2mPath) => Lwm2mValue,
   paths?: readonly Lwm2mPath[],
+  typeOf?: TypeOf<R>,
 ): Lwm2mCompositeEntry[] {
   if (paths !== undefined) {
     for (const leaf of leaves) {
@@ -354,7 +380,7 @@ export function compositeFromLeaves<R extends { time?: number }>(
     const out: Lwm2mCompositeEntry[] = [];
     for (const p of paths) {
       const under = leaves.filter((l) => isPathPrefix(p, l.path));
-      if (under.length > 0) out.push({ path: p, node: buildNode(p, under, model, format, toValue) });
+      if (under.length > 0) out.push({ path: p, node: buildNode(p, under, model, format, toValue, typeOf) });
     }
     return out;
   }
@@ -363,7 +389,7 @@ export function compositeFromLeaves<R extends { time?: number }>(
     if (p.length < 3) {
       throw new Lwm2mContentError('invalid-path', `${pathText(p)} does not address a resource`, { format });
     }
-    const def = resourceDefinition(model, p[0]!, p[2]!, format);
+    const def = decodingDefinition(model, p, leaf.raw, format, typeOf);
     if (def.multiple !== (p.length === 4)) {
       throw new Lwm2mContentError('invalid-path', `${pathText(p)} does not match the model's multiplicity`, {
         format,

@@ -17,6 +17,7 @@ export {
   fileDescriptorLimit,
   type UdpFleetOptions,
 } from './fleet.js';
+export { loadRegistryModels, registryModelsDirectory } from './registry-models.js';
 export * from './rest/index.js';
 export {
   openSqliteStores,

@@ -65,8 +65,9 @@ describe('lwm2m bootstrap-server command', () => {
       JSON.stringify({
         'cli-bs': {
           discover: true,
+          // the account in Security instance 2, not 1: the CLI names the server whatever its instance
           security: {
-            1: {
+            2: {
               uri: `coap://127.0.0.1:${serverPort}`,
               bootstrapServer: false,
               securityMode: 'nosec',
@@ -114,7 +115,7 @@ describe('lwm2m bootstrap-server command', () => {
       expect(clientIo.out()).toContain('Bootstrap-Finish /bs -> 2.04');
       expect(bsIo.out()).toContain('cli-bs: Bootstrap-Request from 127.0.0.1:');
       expect(bsIo.out()).toContain('cli-bs: Bootstrap-Discover / -> 2.05');
-      expect(bsIo.out()).toContain('cli-bs: Bootstrap-Write /0/1 -> 2.04');
+      expect(bsIo.out()).toContain('cli-bs: Bootstrap-Write /0/2 -> 2.04');
       expect(bsIo.out()).toContain('cli-bs: bootstrap done (content format 112)');
     } finally {
       stopClient.abort();

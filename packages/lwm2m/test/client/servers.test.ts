@@ -5,14 +5,17 @@
  */
 import {
   CoapEndpoint,
+  type CoapRequest,
   Code,
   decodeMessage,
   FakeClock,
   MemoryNetwork,
   type MemoryTransport,
   type Peer,
+  type ResponseInit,
   seededRandom,
   type Transport,
+  utf8Decode,
   utf8Encode,
 } from '@thimble/coap-core';
 import {
@@ -20,6 +23,7 @@ import {
   type Lwm2mClientOptions,
   Lwm2mServer,
   MemoryClientStateStore,
+  parseRegistrationLinks,
   type ServerTransportRequest,
 } from '@thimble/lwm2m';
 import { deriveContext, OSCORE_KIND, oscoreClient, oscoreServer } from '@thimble/oscore';
@@ -191,6 +195,56 @@ describe('LwM2M version fallback (Core §6.2.1)', () => {
     s.client.start();
     await until(s.clock, () => s.client.registrationState === 'registered');
     expect(s.server.registers()[0]!.query).toContain('lwm2m=1.1');
+  });
+});
+
+/**
+ * A server that answers like Wakaama's: one LwM2M version (its build's), one `ct` value of 11543, 110 or
+ * 112, and a 4.00 without a payload for anything else.
+ */
+function wakaamaLike(version: '1.0' | '1.1') {
+  return (req: CoapRequest): ResponseInit | undefined => {
+    if (!req.query.includes(`lwm2m=${version}`)) return { code: Code.BadRequest };
+    const root = utf8Decode(req.payload).split(',')[0]!;
+    const ct = /;ct=("?)([^",;]*)\1/.exec(root);
+    if (ct !== null && !['11543', '110', '112'].includes(ct[2]!)) return { code: Code.BadRequest };
+    return undefined;
+  };
+}
+
+describe('Register with a server that answers like Wakaama (Core 1.1 §6.2.1, issue 16)', () => {
+  it('a 1.1 client announces one preferred content format (ct=112) and registers at once', async () => {
+    const s = setup({ version: '1.1' });
+    s.server.registerHook = wakaamaLike('1.1');
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'registered');
+    expect(s.server.registers()).toHaveLength(1);
+    expect(s.server.registers()[0]!.payload).toMatch(/^<\/>;rt="oma.lwm2m";ct=112,/);
+    expect(parseRegistrationLinks(s.server.registers()[0]!.payload).contentFormats).toEqual([112]);
+  });
+
+  it('falls back to the next lower version after a bare 4.00, and says so', async () => {
+    const s = setup({ version: '1.2' });
+    s.server.registerHook = wakaamaLike('1.0');
+    const fallbacks: string[] = [];
+    s.client.on('versionFallback', (from, to, code) => fallbacks.push(`${from}->${to} ${code}`));
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'registered');
+    const versions = s.server.registers().map((r) => r.query.find((q) => q.startsWith('lwm2m=')));
+    expect(versions).toEqual(['lwm2m=1.2', 'lwm2m=1.1', 'lwm2m=1.0']);
+    expect(fallbacks).toEqual(['1.2->1.1 4.00', '1.1->1.0 4.00']);
+    expect(s.client.servers()[0]!.version).toBe('1.0');
+  });
+
+  it('the fallback is bounded: a server that answers every Register with a bare 4.00 is a failed attempt', async () => {
+    const s = setup({ version: '1.1', retry: { count: 1, timer: 1, sequenceDelay: 1, sequenceCount: 1 } });
+    s.server.registerHook = () => ({ code: Code.BadRequest });
+    s.client.start();
+    await until(s.clock, () => s.client.registrationState === 'failed');
+    expect(s.server.registers().map((r) => r.query.find((q) => q.startsWith('lwm2m=')))).toEqual([
+      'lwm2m=1.1',
+      'lwm2m=1.0',
+    ]);
   });
 });
 

@@ -11,8 +11,13 @@ import type { Lwm2mModel } from '../../model/registry.js';
 import type { InstanceStore } from '../objects/store.js';
 import type { Lwm2mVersion } from './servers.js';
 
-/** Formats the client supports, listed in the registration's `ct` for 1.1+ (Core §6.2.1). */
-const SUPPORTED_FORMATS = [0, 42, 60, 110, 112, 11542, 11543];
+/**
+ * The content format announced in the registration's `ct` from 1.1 on (Core 1.1 §6.2.1): the client's
+ * preferred one, SenML CBOR, alone. The TS says a client SHOULD NOT list the formats every client must
+ * support anyway (plain text, opaque, TLV); servers of 1.1 (Wakaama's) accept a single value and answer
+ * 4.00 to a list.
+ */
+const ANNOUNCED_FORMATS = [112];
 
 /** A few recent entries, searched in order, the oldest replaced when full (no Map: Espruino). */
 class RecentEntries<T> {
@@ -168,7 +173,7 @@ export class RegistrationLinks {
     }
     return formatRegistrationLinks({
       rootPath: '/',
-      contentFormats: version === '1.0' ? [] : SUPPORTED_FORMATS,
+      contentFormats: version === '1.0' ? [] : ANNOUNCED_FORMATS,
       objects,
     });
   }

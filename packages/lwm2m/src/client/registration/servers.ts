@@ -11,7 +11,7 @@
  * Version fallback: a server that does not accept the client's LwM2M version answers the Register with
  * 4.12 Precondition Failed (as Leshan does; the TS lists it for Register as "Supported LwM2M Versions of
  * the Server and the Client are not compatible"); older servers answer 4.00 Bad Request with a diagnostic
- * naming the version. Either way the client registers again at once with the next lower version it
+ * naming the version, or without any payload (Wakaama). Either way the client registers again at once with the next lower version it
  * speaks, and keeps that version for Updates. /1/x/25 (Supported Server Versions, Server 1.2), when
  * present, limits the versions tried.
  */
@@ -257,6 +257,8 @@ export interface ConnectionHost {
   updated(connection: ServerConnection): void;
   deregistered(connection: ServerConnection): void;
   failed(connection: ServerConnection, error: Error): void;
+  /** The server rejected Register at version `from` (answer `code`): registering again at `to`. */
+  versionFallback?(connection: ServerConnection, from: Lwm2mVersion, to: Lwm2mVersion, code: string): void;
   /** The retry sequences are exhausted (state `failed`). */
   gaveUp(connection: ServerConnection): void;
 }
@@ -578,9 +580,11 @@ export class ServerConnection {
     if (gen !== this.generation) return;
     if (res.code !== Code.Created) {
       if (this.rejectsVersion(res) && this.versionIndex + 1 < this.versions.length) {
-        // version fallback: register again right away with the next lower version (not a retry)
+        // version fallback: register again right away with the next lower version (not a retry); bounded
+        // by the versions list, each tried once per registration
         this.versionIndex++;
         this.version = this.versions[this.versionIndex]!;
+        this.host.versionFallback?.(this, version, this.version, formatCode(res.code));
         void this.register();
         return;
       }
@@ -613,11 +617,15 @@ export class ServerConnection {
     if (this.objectsChanged) void this.triggerUpdate();
   }
 
-  /** 4.12 (versions not compatible), or 4.00 whose diagnostic is about the version. */
+  /**
+   * 4.12 (versions not compatible), or 4.00 whose diagnostic is about the version, or a bare 4.00: a
+   * server of an older version (Wakaama's, for one) rejects what it does not understand of a newer
+   * Register (the `lwm2m` value, several `ct` values) with a 4.00 without a payload.
+   */
   private rejectsVersion(res: CoapResponse): boolean {
     if (res.code === Code.PreconditionFailed) return true;
     if (res.code !== Code.BadRequest) return false;
-    return /lwm2m|version/i.test(utf8Decode(res.payload));
+    return res.payload.length === 0 || /lwm2m|version/i.test(utf8Decode(res.payload));
   }
 
   /**

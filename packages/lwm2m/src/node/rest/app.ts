@@ -7,7 +7,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { BootstrapConfigStore } from '../../bootstrap/types.js';
+import type { ObjectDefinition } from '../../model/definitions.js';
 import { formatLwm2mPath } from '../../model/path.js';
+import { type Lwm2mModel, ObjectRegistry } from '../../model/registry.js';
 import type { FirmwareEvent, FirmwareService } from '../../server/firmware/types.js';
 import type { SecurityStore } from '../../server/security/types.js';
 import type { Lwm2mServer, Lwm2mServerEvents } from '../../server/server.js';
@@ -242,6 +244,21 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
     maxImageBytes: options.maxImageBytes ?? 64 << 20,
   });
   app.get(
+    '/api/objectspecs',
+    {
+      schema: {
+        summary:
+          'The object definitions the server knows (built-in, OMA registry, --models): id, name, version, resources with their types',
+        tags: ['meta'],
+        response: {
+          200: { type: 'array', items: { type: 'object', additionalProperties: true } },
+          ...errors(401),
+        },
+      },
+    },
+    async () => objectSpecs(server.model),
+  );
+  app.get(
     '/api/openapi.json',
     {
       schema: {
@@ -257,6 +274,11 @@ export async function createRestApi(options: RestApiOptions): Promise<FastifyIns
 
   await app.ready();
   return app;
+}
+
+/** The definitions of a model that can list them (`ObjectRegistry`), by increasing object id. */
+function objectSpecs(model: Lwm2mModel): readonly ObjectDefinition[] {
+  return model instanceof ObjectRegistry ? model.list() : [];
 }
 
 /**
