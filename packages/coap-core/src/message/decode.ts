@@ -2,9 +2,13 @@
  * Zero-copy decoding of CoAP messages (RFC 7252 §3).
  *
  * `decodeMessage` validates the whole datagram once and returns a `CoapMessage` that remembers only
- * offsets into the received bytes. Token, option values and payload are `subarray` views created on
- * demand; option look-ups re-walk the (already validated) option area, so no object is allocated per
- * option.
+ * offsets into the received bytes. Token, option values and payload are views created on demand;
+ * option look-ups re-walk the (already validated) option area, so no object is allocated per option.
+ *
+ * Views are made with the `Uint8Array(buffer, offset, length)` constructor rather than `subarray`:
+ * V8 inlines the constructor, while `subarray` goes through the species protocol, and the difference
+ * (about 2× per view) is a large share of reading a small message. A view is therefore always a plain
+ * `Uint8Array`, even when the datagram is a Node `Buffer`.
  */
 import { readUint, readUtf8 } from '../util/bytes.js';
 import { isRequestCode, isResponseCode, type MessageType } from './constants.js';
@@ -12,6 +16,11 @@ import { CoapDecodeError } from './errors.js';
 import type { CoapOption } from './types.js';
 
 const EMPTY = new Uint8Array(0);
+
+/** Bytes `[start, start + length)` of `bytes` as a plain `Uint8Array` view (no copy). */
+function view(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, length);
+}
 
 /** Visitor for `forEachOption`: the option number and its value as `bytes[start, end)`. */
 export type OptionVisitor = (number: number, bytes: Uint8Array, start: number, end: number) => void;
@@ -56,7 +65,7 @@ export class CoapMessage {
 
   /** Token bytes (a view, 0–8 bytes). */
   get token(): Uint8Array {
-    if (this.tokenView === undefined) this.tokenView = this.bytes.subarray(4, this.tokenEnd);
+    if (this.tokenView === undefined) this.tokenView = view(this.bytes, 4, this.tokenEnd - 4);
     return this.tokenView;
   }
 
@@ -68,7 +77,9 @@ export class CoapMessage {
   get payload(): Uint8Array {
     if (this.payloadView === undefined) {
       this.payloadView =
-        this.payloadStart < this.bytes.length ? this.bytes.subarray(this.payloadStart) : EMPTY;
+        this.payloadStart < this.bytes.length
+          ? view(this.bytes, this.payloadStart, this.bytes.length - this.payloadStart)
+          : EMPTY;
     }
     return this.payloadView;
   }
@@ -169,16 +180,14 @@ export class CoapMessage {
   getOption(number: number): Uint8Array | undefined {
     const loc = this.locate(number, 0);
     if (loc < 0) return undefined;
-    const start = Math.floor(loc / 0x20000);
-    return this.bytes.subarray(start, start + (loc % 0x20000));
+    return view(this.bytes, Math.floor(loc / 0x20000), loc % 0x20000);
   }
 
   /** Every value of option `number`, in message order. */
   getOptions(number: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (let i = 0, loc = this.locate(number, 0); loc >= 0; loc = this.locate(number, ++i)) {
-      const start = Math.floor(loc / 0x20000);
-      out.push(this.bytes.subarray(start, start + (loc % 0x20000)));
+      out.push(view(this.bytes, Math.floor(loc / 0x20000), loc % 0x20000));
     }
     return out;
   }
@@ -232,7 +241,7 @@ export class CoapMessage {
   get options(): CoapOption[] {
     const out: CoapOption[] = [];
     this.forEachOption((number, b, s, e) => {
-      out.push({ number, value: b.subarray(s, e) });
+      out.push({ number, value: view(b, s, e - s) });
     });
     return out;
   }
