@@ -39,6 +39,9 @@ export class CoapMessage {
   private readonly payloadStart: number;
   private tokenView: Uint8Array | undefined;
   private payloadView: Uint8Array | undefined;
+  /** Where the last successful `locate` found its value (plain integers: no packing, no division). */
+  private foundStart = 0;
+  private foundLength = 0;
 
   /** @internal use `decodeMessage` */
   constructor(
@@ -61,6 +64,8 @@ export class CoapMessage {
     this.optionCount = optionCount;
     this.tokenView = undefined;
     this.payloadView = undefined;
+    this.foundStart = 0;
+    this.foundLength = 0;
   }
 
   /** Token bytes (a view, 0–8 bytes). */
@@ -129,10 +134,10 @@ export class CoapMessage {
   }
 
   /**
-   * Finds the `index`-th value of option `number` and returns `start << 0` packed with its end, or -1.
-   * Encoded as start * 0x20000 + length to avoid allocating (lengths are < 65805 < 2^17).
+   * Finds the `index`-th value of option `number`: returns true and leaves its place in `foundStart` /
+   * `foundLength`, or returns false.
    */
-  private locate(number: number, index: number): number {
+  private locate(number: number, index: number): boolean {
     const b = this.bytes;
     const end = this.optionsEnd;
     let pos = this.tokenEnd;
@@ -154,58 +159,59 @@ export class CoapMessage {
       }
       current += delta;
       if (current === number) {
-        if (seen === index) return pos * 0x20000 + length;
+        if (seen === index) {
+          this.foundStart = pos;
+          this.foundLength = length;
+          return true;
+        }
         seen++;
       } else if (current > number) {
-        return -1; // options are in number order
+        return false; // options are in number order
       }
       pos += length;
     }
-    return -1;
+    return false;
   }
 
   /** True if option `number` is present. */
   hasOption(number: number): boolean {
-    return this.locate(number, 0) >= 0;
+    return this.locate(number, 0);
   }
 
   /** Number of occurrences of option `number`. */
   countOption(number: number): number {
     let n = 0;
-    while (this.locate(number, n) >= 0) n++;
+    while (this.locate(number, n)) n++;
     return n;
   }
 
   /** The first value of option `number` as a byte view, or undefined. */
   getOption(number: number): Uint8Array | undefined {
-    const loc = this.locate(number, 0);
-    if (loc < 0) return undefined;
-    return view(this.bytes, Math.floor(loc / 0x20000), loc % 0x20000);
+    if (!this.locate(number, 0)) return undefined;
+    return view(this.bytes, this.foundStart, this.foundLength);
   }
 
   /** Every value of option `number`, in message order. */
   getOptions(number: number): Uint8Array[] {
     const out: Uint8Array[] = [];
-    for (let i = 0, loc = this.locate(number, 0); loc >= 0; loc = this.locate(number, ++i)) {
-      out.push(view(this.bytes, Math.floor(loc / 0x20000), loc % 0x20000));
+    for (let i = 0; this.locate(number, i); i++) {
+      out.push(view(this.bytes, this.foundStart, this.foundLength));
     }
     return out;
   }
 
   /** The first value of option `number` as an unsigned integer (RFC 7252 §3.2), or undefined. */
   getUint(number: number): number | undefined {
-    const loc = this.locate(number, 0);
-    if (loc < 0) return undefined;
-    const start = Math.floor(loc / 0x20000);
-    return readUint(this.bytes, start, start + (loc % 0x20000));
+    if (!this.locate(number, 0)) return undefined;
+    const start = this.foundStart;
+    return readUint(this.bytes, start, start + this.foundLength);
   }
 
   /** The first value of option `number` decoded as UTF-8, or undefined. */
   getString(number: number): string | undefined {
-    const loc = this.locate(number, 0);
-    if (loc < 0) return undefined;
-    const start = Math.floor(loc / 0x20000);
-    return readUtf8(this.bytes, start, start + (loc % 0x20000));
+    if (!this.locate(number, 0)) return undefined;
+    const start = this.foundStart;
+    return readUtf8(this.bytes, start, start + this.foundLength);
   }
 
   /** Every value of option `number` decoded as UTF-8, in message order. */
