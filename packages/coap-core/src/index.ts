@@ -19,6 +19,16 @@ export {
   type QBlock1ReceiverOptions,
   type QBlockFinalResponse,
 } from './blockwise/qblock-server.js';
+export {
+  QBlock2Download,
+  type QBlock2DownloadOptions,
+  type QBlock2Outcome,
+} from './blockwise/qblock2-client.js';
+export {
+  type QBlock2Representation,
+  QBlock2Sender,
+  type QBlock2SenderOptions,
+} from './blockwise/qblock2-server.js';
 export { type BlockwiseLimits, DEFAULT_BLOCKWISE_LIMITS, etagOf } from './blockwise/store.js';
 export { type Clock, FakeClock, systemClock, type TimerHandle } from './clock.js';
 export {
