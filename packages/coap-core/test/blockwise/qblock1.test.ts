@@ -269,3 +269,114 @@ describe('1 MiB firmware push on a slow lossy link: 200 ms each way, 5 % loss (R
     );
   }, 120_000);
 });
+
+describe('Q-Block1 receiver: bad input and bounds (RFC 9177 §4.4, RFC 7959 §2.9.3)', () => {
+  const peer: Peer = { address: '10.0.9.9', port: 1234 };
+  function receiver(maxBodySize = 4096) {
+    const sent: { code: number; options: readonly { number: number; value: unknown }[] }[] = [];
+    const r = new QBlock1Receiver({
+      clock: new FakeClock(),
+      maxBodySize,
+      send: (_p, m) => sent.push({ code: m.code, options: m.options ?? [] }),
+      complete: () => ({ code: Code.Changed }),
+    });
+    return { r, sent };
+  }
+  const block = (qblock1: number, payload: Uint8Array, extra: { number: number; value: number }[] = []) =>
+    decodeMessage(
+      encodeMessage({
+        type: 1,
+        code: Code.PUT,
+        messageId: 1,
+        token: Uint8Array.of(1),
+        options: [{ number: OptionNumber.QBlock1, value: qblock1 }, ...extra],
+        payload,
+      }),
+    );
+
+  it('ignores requests without Q-Block1 (returns false)', () => {
+    const { r, sent } = receiver();
+    const m = decodeMessage(
+      encodeMessage({ type: 1, code: Code.PUT, messageId: 1, payload: Uint8Array.of(1) }),
+    );
+    expect(r.receive(m, peer)).toBe(false);
+    expect(sent).toHaveLength(0);
+  });
+
+  it('answers 4.00 to BERT (SZX 7) on UDP and to a short non-final block', () => {
+    const { r, sent } = receiver();
+    expect(r.receive(block((0 << 4) | 8 | 7, new Uint8Array(1024)), peer)).toBe(true);
+    expect(r.receive(block((0 << 4) | 8 | 2, new Uint8Array(10)), peer)).toBe(true); // M set, 10 of 64 bytes
+    expect(sent.map((s) => s.code)).toEqual([Code.BadRequest, Code.BadRequest]);
+    expect(r.pending).toBe(0);
+  });
+
+  it('answers 4.13 with Size1 to a body beyond maxBodySize (Size1 or block offset)', () => {
+    const { r, sent } = receiver(1000);
+    r.receive(
+      block((0 << 4) | 8 | 6, new Uint8Array(1024), [{ number: OptionNumber.Size1, value: 5000 }]),
+      peer,
+    );
+    r.receive(block((3 << 4) | 8 | 6, new Uint8Array(1024)), peer);
+    expect(sent.map((s) => s.code)).toEqual([Code.RequestEntityTooLarge, Code.RequestEntityTooLarge]);
+    expect(sent[0]!.options).toContainEqual({ number: OptionNumber.Size1, value: 1000 });
+    expect(r.pending).toBe(0);
+  });
+
+  it('keeps at most maxTransfers bodies in progress', () => {
+    const clock = new FakeClock();
+    const r = new QBlock1Receiver({
+      clock,
+      maxTransfers: 2,
+      send: () => {},
+      complete: () => ({ code: Code.Changed }),
+    });
+    for (let tag = 0; tag < 5; tag++) {
+      r.receive(
+        block((0 << 4) | 8 | 6, new Uint8Array(1024), [{ number: OptionNumber.RequestTag, value: tag + 1 }]),
+        peer,
+      );
+    }
+    expect(r.pending).toBe(2);
+    r.close();
+    expect(r.pending).toBe(0);
+  });
+});
+
+describe('Q-Block1 upload: a malformed 4.08 (RFC 9177 §5)', () => {
+  it('ends the upload with QBlockError malformed-missing-list', async () => {
+    const clock = new FakeClock();
+    const tokens: Uint8Array[] = [];
+    const upload = new QBlock1Upload({
+      code: Code.PUT,
+      options: [],
+      body: new Uint8Array(3000),
+      szx: 6,
+      requestTag: Uint8Array.of(1),
+      newToken: () => Uint8Array.of(tokens.length + 1),
+      send: (m) => tokens.push(m.token!),
+      clock,
+      random: seededRandom(1),
+    });
+    const done = upload.start().catch((e: unknown) => e);
+    const response = decodeMessage(
+      encodeMessage({
+        type: 1,
+        code: Code.RequestEntityIncomplete,
+        messageId: 9,
+        token: tokens[0]!,
+        options: [{ number: OptionNumber.ContentFormat, value: 272 }],
+        payload: Uint8Array.of(0x20),
+      }),
+    );
+    expect(upload.receive(response)).toBe(true);
+    const error = await done;
+    expect(error).toBeInstanceOf(QBlockError);
+    expect((error as QBlockError).reason).toBe('malformed-missing-list');
+    expect(
+      upload.receive(
+        decodeMessage(encodeMessage({ type: 1, code: 0x44, messageId: 2, token: Uint8Array.of(99) })),
+      ),
+    ).toBe(false);
+  });
+});
