@@ -1,3 +1,34 @@
+export {
+  DEFAULT_QBLOCK_PARAMETERS,
+  decodeMissingBlocks,
+  encodeMissingBlocks,
+  MISSING_BLOCKS_CONTENT_FORMAT,
+  QBlockError,
+  type QBlockErrorReason,
+  type QBlockMessage,
+  type QBlockParameters,
+} from './blockwise/qblock.js';
+export {
+  type QBlock1Outcome,
+  type QBlock1Stats,
+  QBlock1Upload,
+  type QBlock1UploadOptions,
+} from './blockwise/qblock-client.js';
+export {
+  QBlock1Receiver,
+  type QBlock1ReceiverOptions,
+  type QBlockFinalResponse,
+} from './blockwise/qblock-server.js';
+export {
+  QBlock2Download,
+  type QBlock2DownloadOptions,
+  type QBlock2Outcome,
+} from './blockwise/qblock2-client.js';
+export {
+  type QBlock2Representation,
+  QBlock2Sender,
+  type QBlock2SenderOptions,
+} from './blockwise/qblock2-server.js';
 export { type BlockwiseLimits, DEFAULT_BLOCKWISE_LIMITS, etagOf } from './blockwise/store.js';
 export { type Clock, FakeClock, systemClock, type TimerHandle } from './clock.js';
 export {

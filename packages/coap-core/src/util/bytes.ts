@@ -61,16 +61,57 @@ export function utf8Encode(str: string): Uint8Array {
   return out;
 }
 
+/** One-character strings for the ASCII range: reading `"3"` costs a table look-up, not an allocation. */
+const ASCII: readonly string[] = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
+
+/** Longest ASCII run built by concatenation; longer ones go through `String.fromCharCode.apply`. */
+const ASCII_CONCAT_MAX = 24;
+/** Chunk size for `String.fromCharCode.apply` (keeps the argument count far below engine limits). */
+const APPLY_CHUNK = 4096;
+
 /**
  * Decodes UTF-8 bytes `[start, end)`; malformed sequences become U+FFFD (WHATWG "replacement" mode).
+ * ASCII text (nearly every Uri-Path, Uri-Query and Location-Path segment) takes a fast path: one scan,
+ * then a table look-up for a single character or one string built from the whole run.
  */
 export function readUtf8(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n === 1) {
+    const c = bytes[start]!;
+    if (c < 0x80) return ASCII[c]!;
+  } else if (n <= 0) {
+    return '';
+  }
+  let i = start;
+  while (i < end && bytes[i]! < 0x80) i++;
+  if (i === end) return asciiString(bytes, start, end);
+  const prefix = i === start ? '' : asciiString(bytes, start, i);
+  return prefix + readUtf8Slow(bytes, i, end);
+}
+
+/** Bytes `[start, end)`, all below 0x80, as a string. */
+function asciiString(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= ASCII_CONCAT_MAX) {
+    let out = '';
+    for (let i = start; i < end; i++) out += ASCII[bytes[i]!]!;
+    return out;
+  }
+  let out = '';
+  for (let i = start; i < end; i += APPLY_CHUNK) {
+    const chunk = bytes.subarray(i, Math.min(end, i + APPLY_CHUNK));
+    out += String.fromCharCode.apply(null, chunk as unknown as number[]);
+  }
+  return out;
+}
+
+/** The general UTF-8 decoder (from the first non-ASCII byte on). */
+function readUtf8Slow(bytes: Uint8Array, start: number, end: number): string {
   let out = '';
   let i = start;
   while (i < end) {
     const b = bytes[i]!;
     if (b < 0x80) {
-      out += String.fromCharCode(b);
+      out += ASCII[b]!;
       i++;
       continue;
     }

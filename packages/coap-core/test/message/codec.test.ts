@@ -136,6 +136,19 @@ describe('zero-copy views', () => {
     expect(path.byteOffset).toBe(9);
   });
 
+  it('views of a datagram that sits inside a larger buffer start at the right byte (RFC 7252 §3)', () => {
+    const pool = new Uint8Array(64).fill(0xaa);
+    pool.set(bytes, 13);
+    const inner = decodeMessage(pool.subarray(13, 13 + bytes.length));
+    expect(toHex(inner.token)).toBe('deadbeef');
+    expect(inner.token.byteOffset).toBe(13 + 4);
+    expect(inner.getString(OptionNumber.UriPath)).toBe('3');
+    expect(toHex(inner.getOption(OptionNumber.UriPath)!)).toBe('33');
+    expect(inner.options.map((o) => toHex(o.value))).toEqual(['33', '30']);
+    expect(toHex(inner.payload)).toBe('68656c6c6f');
+    expect(inner.payload.buffer).toBe(pool.buffer);
+  });
+
   it('a change to the datagram shows through the view', () => {
     const copy = bytes.slice();
     const view = decodeMessage(copy);
