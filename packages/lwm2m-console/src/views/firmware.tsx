@@ -9,6 +9,8 @@ import { ago, ErrorBox, Progress, Section, useAction, useNow } from '../componen
 import type { Campaign, DeviceCampaignStatus, FirmwareImage, RegistrationPage, Stats } from '../types.js';
 
 const MAX_TARGETS = 100_000;
+/** Rows of a campaign's device table on one page (the table pages through all of them). */
+const CAMPAIGN_PAGE_SIZE = 100;
 
 async function endpointsWithPrefix(prefix: string): Promise<string[]> {
   const out: string[] = [];
@@ -294,45 +296,68 @@ export function FirmwareView() {
                   </button>
                 )}
               </summary>
-              <div class="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Device</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Progress</th>
-                      <th scope="col">Attempts</th>
-                      <th scope="col">Error</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {c.devices.slice(0, 500).map((d) => (
-                      <tr key={d.endpoint}>
-                        <td>{d.endpoint}</td>
-                        <td>
-                          <span class={`tag ${d.state}`}>{d.state}</span>
-                        </td>
-                        <td>
-                          <Progress
-                            value={d.state === 'succeeded' ? d.totalBytes : d.bytesSent}
-                            max={d.totalBytes}
-                            label={`${d.endpoint} download`}
-                          />
-                        </td>
-                        <td>{d.attempts}</td>
-                        <td class="small">{d.error ?? ''}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {c.devices.length > 500 ? (
-                  <p class="muted">first 500 of {c.devices.length} devices shown</p>
-                ) : null}
-              </div>
+              <CampaignDevices campaign={c} />
             </details>
           );
         })}
       </Section>
+    </div>
+  );
+}
+
+/** A campaign's devices, `CAMPAIGN_PAGE_SIZE` rows a page, every device reachable with Previous / Next. */
+function CampaignDevices({ campaign: c }: { campaign: Campaign }) {
+  const [page, setPage] = useState(0);
+  const pages = Math.max(1, Math.ceil(c.devices.length / CAMPAIGN_PAGE_SIZE));
+  // live updates never shrink a campaign, but keep the page in range anyway
+  const current = Math.min(page, pages - 1);
+  const first = current * CAMPAIGN_PAGE_SIZE;
+  const rows = c.devices.slice(first, first + CAMPAIGN_PAGE_SIZE);
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Device</th>
+            <th scope="col">State</th>
+            <th scope="col">Progress</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((d) => (
+            <tr key={d.endpoint}>
+              <td>{d.endpoint}</td>
+              <td>
+                <span class={`tag ${d.state}`}>{d.state}</span>
+              </td>
+              <td>
+                <Progress
+                  value={d.state === 'succeeded' ? d.totalBytes : d.bytesSent}
+                  max={d.totalBytes}
+                  label={`${d.endpoint} download`}
+                />
+              </td>
+              <td>{d.attempts}</td>
+              <td class="small">{d.error ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {pages > 1 ? (
+        <nav class="pager" aria-label={`Devices of campaign ${c.id}`}>
+          <button type="button" disabled={current === 0} onClick={() => setPage(current - 1)}>
+            ← Previous
+          </button>
+          <span class="muted" data-testid="campaign-page-info">
+            {`${first + 1}–${first + rows.length} of ${c.devices.length}`}
+          </span>
+          <button type="button" disabled={current >= pages - 1} onClick={() => setPage(current + 1)}>
+            Next →
+          </button>
+        </nav>
+      ) : null}
     </div>
   );
 }
