@@ -1,11 +1,30 @@
 #!/usr/bin/env node
-// The `coap` command's launcher: it runs the build output (`npm run build` makes dist/coap.js from
-// src/coap.ts). The launcher is in the repository so that npm links the bin even before the first build.
-import('../dist/coap.js').catch((err) => {
-  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/coap.js')) {
-    process.stderr.write('coap: @thimble/coap-cli is not built yet: run `npm run build`\n');
-  } else {
-    process.stderr.write(`coap: ${err?.stack ?? String(err)}\n`);
-  }
+// The `coap` command's launcher, committed so that npm links the bin even before the first build. It runs
+// the build output (dist/coap.js, made by `npm run build` from src/coap.ts); in a clone that is not built
+// yet (right after `npm ci`, or with THIMBLE_FROM_SOURCE=1) it runs the TypeScript sources through tsx, a
+// development dependency of the repository. The published package has dist/ and no src/.
+import { existsSync } from 'node:fs';
+
+const built = new URL('../dist/coap.js', import.meta.url);
+const source = new URL('../src/coap.ts', import.meta.url);
+const fromSource = process.env.THIMBLE_FROM_SOURCE === '1' || !existsSync(built);
+
+if (!fromSource) {
+  await import(built.href);
+} else if (!existsSync(source)) {
+  process.stderr.write('coap: the package is incomplete (no dist/coap.js): reinstall @thimble/coap-cli\n');
   process.exitCode = 70;
-});
+} else {
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write('coap: @thimble/coap-cli is not built yet: run `npm run build`\n');
+    process.exitCode = 70;
+  }
+  if (register !== undefined) {
+    // the repository's tsconfig.json maps @thimble/* to the sources of the sibling packages
+    register({ tsconfig: new URL('../../../tsconfig.json', import.meta.url).pathname });
+    await import(source.href);
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * The `coap` command: requests, discovery and a file server (see README.md, "The coap command").
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   type AmplificationOptions,
@@ -29,6 +29,7 @@ import {
 import { DtlsClientTransport, UdpTransport } from '@thimble/coap-core/node';
 import { loadCliOscore, OscoreSetupError } from './oscore.js';
 import { type FileServer, serveDirectory } from './serve.js';
+import { VERSION } from './version.js';
 
 export interface CliIo {
   readonly stdout: { write(data: string | Uint8Array): unknown };
@@ -36,14 +37,16 @@ export interface CliIo {
   readonly stdin?: AsyncIterable<Uint8Array | string>;
 }
 
-const USAGE = `Usage:
+const SYNOPSIS = `Usage:
   coap get|post|put|delete|fetch|patch|ipatch URI [options]
   coap observe URI [--count N] [--duration SECONDS] [options]
   coap discover URI [options]
   coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
   coap serve DIR [--host H] [--port P] [--writable [--max-files N] [--max-bytes N]] [--oscore CONTEXT_DIR [--outer-block-size N]] [--group ADDR [--interface IF] [--leisure SECONDS]]
+  coap --version | coap --help | coap COMMAND --help
+`;
 
-Request options:
+const REQUEST_OPTIONS = `Request options:
   -p, --payload TEXT          request payload
   -f, --file PATH             request payload from a file ('-' for stdin)
   -o, --output PATH           write the response payload to a file instead of stdout
@@ -63,8 +66,10 @@ Request options:
       --duration SECONDS      observe: stop after this long; --group: collect responses this long (6)
       --group                 send a Non-confirmable group request and print every response
       --interface ADDR        interface address for multicast (e.g. 127.0.0.1)
+  -h, --help                  this text
+`;
 
-Serve options:
+const SERVE_OPTIONS = `Serve options:
       --host H, --port P      where to listen (default 127.0.0.1:5683, loopback only; --host :: for
                               every interface)
       --writable              accept PUT and DELETE (default: read-only)
@@ -77,6 +82,29 @@ Serve options:
                               Block2 blocks of N (16-1024; RFC 8613 §4.1.3.4.2)
 `;
 
+const EXIT_CODES = `Exit codes:
+  0   2.xx response (serve: stopped by SIGINT / SIGTERM)
+  1   another response code
+  2   no response: network failure, timeout, connection refused
+  64  usage error (unknown option or command, bad value, bad URI)
+  66  an input file or directory does not exist or cannot be read (-f, --oscore, serve DIR)
+  69  serve: cannot listen (address in use, not available)
+  70  internal error (a bug: please report it with the stack trace)
+  73  cannot write the output file (-o)
+  130 interrupted (SIGINT / SIGTERM) before the response came
+`;
+
+const USAGE = `${SYNOPSIS}\n${REQUEST_OPTIONS}\n${SERVE_OPTIONS}\n${EXIT_CODES}`;
+
+/** The text of `coap COMMAND --help`. */
+function helpOf(command: string): string {
+  if (command === 'serve') {
+    const line = SYNOPSIS.split('\n').find((l) => l.includes('coap serve'));
+    return `Usage:\n${line}\n\n${SERVE_OPTIONS}\n${EXIT_CODES}`;
+  }
+  return `${SYNOPSIS}\n${REQUEST_OPTIONS}\n${EXIT_CODES}`;
+}
+
 const METHODS: Record<string, Method> = {
   get: 'GET',
   post: 'POST',
@@ -87,7 +115,49 @@ const METHODS: Record<string, Method> = {
   ipatch: 'iPATCH',
 };
 
-class UsageError extends Error {}
+const isCommand = (word: string): boolean =>
+  word === 'serve' || word === 'discover' || word === 'observe' || Object.hasOwn(METHODS, word);
+
+/** A mistake of the user's: one line on stderr, no stack trace, and the exit code (see EXIT_CODES). */
+class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A usage error (exit 64): the line and where to find the options. */
+class UsageError extends CliFailure {
+  constructor(message: string) {
+    super(message, 64);
+  }
+}
+
+/** A file or directory given on the command line cannot be read (exit 66, EX_NOINPUT). */
+const noInput = (what: string, e: unknown): CliFailure => new CliFailure(`${what}: ${systemMessage(e)}`, 66);
+
+function systemMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'not a directory';
+    case 'EADDRINUSE':
+      return 'address already in use';
+    case 'EADDRNOTAVAIL':
+      return 'address not available';
+    default:
+      return err.message ?? String(e);
+  }
+}
 
 function blockSizeArg(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -202,17 +272,24 @@ export async function startFileServer(
 }
 
 /**
- * Runs the command with `argv` (without `node` and the script). Returns the exit code: 0 on a 2.xx
- * response, 1 on another response code, 2 on a network failure or timeout, 64 on a usage error.
- * `serve` resolves only when `signal` aborts.
+ * Runs the command with `argv` (without `node` and the script). Returns the exit code (`coap --help`
+ * lists them): 0 on a 2.xx response, 1 on another response code, 2 on a network failure or timeout, 64 on
+ * a usage error, 66 when an input cannot be read, 69 when `serve` cannot listen, 73 when the output
+ * cannot be written, 130 when `signal` aborts a request. A user's mistake is one line on stderr, never a
+ * stack trace. `serve` resolves only when `signal` aborts.
  */
 export async function runCli(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   try {
     return await run(argv, io, signal);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`coap: ${e.message}\n\n${USAGE}`);
-      return 64;
+      const command = argv[0] !== undefined && isCommand(argv[0]) ? `coap ${argv[0]}` : 'coap';
+      io.stderr.write(`coap: ${e.message} (\`${command} --help\` lists the options)\n`);
+      return e.code;
+    }
+    if (e instanceof CliFailure) {
+      io.stderr.write(`coap: ${e.message}\n`);
+      return e.code;
     }
     throw e;
   }
@@ -220,9 +297,24 @@ export async function runCli(argv: readonly string[], io: CliIo, signal?: AbortS
 
 async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-    io.stdout.write(USAGE);
-    return command === undefined ? 64 : 0;
+  if (command === undefined) {
+    io.stderr.write(SYNOPSIS);
+    return 64;
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
+    io.stdout.write(rest[0] === undefined ? USAGE : helpOf(rest[0]));
+    return 0;
+  }
+  if (command === '-V' || command === '--version') {
+    io.stdout.write(`coap ${VERSION}\n`);
+    return 0;
+  }
+  if (!isCommand(command)) {
+    throw new UsageError(`unknown command "${command}"`);
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(helpOf(command));
+    return 0;
   }
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   const OPTIONS = {
@@ -271,6 +363,12 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     const group = positionals[1];
     const leisure = values.leisure === undefined ? undefined : Number(values.leisure) * 1000;
     if (leisure !== undefined && !(leisure >= 0)) throw new UsageError(`invalid leisure ${values.leisure}`);
+    try {
+      if (!(await stat(dir)).isDirectory())
+        throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    } catch (e) {
+      throw noInput(`serve ${dir}`, e);
+    }
     const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
     const count = (text: string | undefined, flag: string): number | undefined => {
       if (text === undefined) return undefined;
@@ -281,16 +379,27 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     };
     const maxFiles = count(values['max-files'], '--max-files');
     const maxBytes = count(values['max-bytes'], '--max-bytes');
-    const server = await startFileServer(dir, values.host ?? '127.0.0.1', port, {
-      writable: values.writable === true,
-      ...(maxFiles === undefined ? {} : { maxFiles }),
-      ...(maxBytes === undefined ? {} : { maxBytes }),
-      group: values.group ? (group ?? '224.0.1.187') : undefined,
-      multicastInterface: values.interface,
-      leisure,
-      serverSecurity: oscore?.server,
-      outerBlockwise,
-    });
+    const host = values.host ?? '127.0.0.1';
+    let server: RunningServer;
+    try {
+      server = await startFileServer(dir, host, port, {
+        writable: values.writable === true,
+        ...(maxFiles === undefined ? {} : { maxFiles }),
+        ...(maxBytes === undefined ? {} : { maxBytes }),
+        group: values.group ? (group ?? '224.0.1.187') : undefined,
+        multicastInterface: values.interface,
+        leisure,
+        serverSecurity: oscore?.server,
+        outerBlockwise,
+      });
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('E')) throw e;
+      throw new CliFailure(
+        `cannot listen on ${formatPeer({ address: host, port })}: ${systemMessage(e)}`,
+        69,
+      );
+    }
     const secured =
       oscore === undefined
         ? ''
@@ -311,10 +420,13 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   if (uri === undefined) throw new UsageError(`${command} needs a URI`);
   if (command === 'discover') uri = discoveryUri(uri);
   let scheme: string;
+  let uriHost: string;
   try {
-    scheme = parseUri(uri).scheme;
+    const u = parseUri(uri);
+    scheme = u.scheme;
+    uriHost = u.host;
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(`bad URI "${uri}": ${(e as Error).message}`);
   }
   let payload: Uint8Array | string | undefined = values.payload;
   if (values.file !== undefined) {
@@ -322,7 +434,11 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
       if (io.stdin === undefined) throw new UsageError('no standard input');
       payload = await readAll(io.stdin);
     } else {
-      payload = new Uint8Array(await readFile(values.file));
+      try {
+        payload = new Uint8Array(await readFile(values.file));
+      } catch (e) {
+        throw noInput(`-f ${values.file}`, e);
+      }
     }
   }
   const timeoutSeconds = values.timeout === undefined ? 30 : Number(values.timeout);
@@ -333,6 +449,9 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     throw new UsageError('--count must be a positive integer');
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) throw new UsageError('--duration must be positive');
+  // every flag is checked before a socket is bound: a usage error never leaves the process waiting
+  const contentFormat = contentFormatArg(values['content-format'], '--content-format');
+  const accept = contentFormatArg(values.accept, '--accept');
 
   if (values.group && values.oscore !== undefined) {
     throw new UsageError('--oscore cannot protect group requests (Group OSCORE is not supported)');
@@ -354,7 +473,7 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
       handshakeTimeout: Math.min(timeoutSeconds * 800, 10_000),
     });
   } else if (scheme === 'coap') {
-    const host = parseUri(uri).host;
+    const host = uriHost;
     transport = await UdpTransport.bind({
       family: host.includes(':') ? 6 : 4,
       multicastInterface: values.interface,
@@ -372,8 +491,9 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     uri,
     payload,
     confirmable: !values.non,
-    contentFormat: contentFormatArg(values['content-format'], '--content-format'),
-    accept: contentFormatArg(values.accept, '--accept'),
+    contentFormat,
+    accept,
+    signal,
     timeout: timeoutSeconds * 1000,
     blockSize,
     onBlock: progressPrinter(io),
@@ -391,9 +511,13 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   try {
     response = await endpoint.request(request);
   } catch (e) {
+    await endpoint.close();
+    if (signal?.aborted) {
+      io.stderr.write(`coap: ${method} ${uri} interrupted\n`);
+      return 130;
+    }
     const reason = e instanceof CoapRequestError ? e.message : (e as Error).message;
     io.stderr.write(`coap: ${method} ${uri} failed: ${reason}\n`);
-    await endpoint.close();
     return 2;
   }
   await endpoint.close();
@@ -413,7 +537,13 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   }
   if (values.output !== undefined) {
     if (values.output === '-') io.stdout.write(response.payload);
-    else await writeFile(values.output, response.payload);
+    else {
+      try {
+        await writeFile(values.output, response.payload);
+      } catch (e) {
+        throw new CliFailure(`-o ${values.output}: ${systemMessage(e)}`, 73);
+      }
+    }
   } else {
     io.stdout.write(response.payload);
   }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -35,6 +36,7 @@ describe('coap command', () => {
     const unknown = await coap(['frobnicate', base]);
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toContain('unknown command');
+    expect(unknown.stderr).toContain('`coap --help` lists the options');
     expect((await coap(['get'])).code).toBe(64);
     expect((await coap(['get', `${base}/a.json`, '-A', 'application/nonsense'])).stderr).toContain(
       'unknown Content-Format',
@@ -193,5 +195,113 @@ describe('UDP transport', () => {
     const p = client.get(`coap://127.0.0.1:${port}/x`).catch((e: unknown) => e);
     await client.close();
     expect(await p).toMatchObject({ reason: 'closed' });
+  });
+});
+
+describe('coap command: input errors are one line with a documented exit code (issue 17)', {
+  timeout: 60_000,
+}, () => {
+  const bin = fileURLToPath(new URL('../src/coap.ts', import.meta.url));
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'thimble-cli-errors-'));
+  });
+
+  // each case runs as a process with a timeout: a hang fails the test (status null), not the suite
+  it.each([
+    [
+      'an unknown Content-Format (checked before a socket is bound)',
+      ['get', 'coap://127.0.0.1:9/x', '-A', 'foo/bar'],
+      64,
+      /unknown Content-Format "foo\/bar"/,
+    ],
+    ['a bad URI', ['get', 'coap://[::1/x'], 64, /bad URI/],
+    ['an unknown scheme', ['get', 'http://example.com/x'], 64, /unsupported scheme/],
+    ['an unknown option', ['get', 'coap://127.0.0.1:9/x', '--frobnicate'], 64, /frobnicate/],
+    ['an unknown command', ['frobnicate'], 64, /unknown command "frobnicate"/],
+    [
+      '-f of a missing file',
+      ['put', 'coap://127.0.0.1:9/x', '-f', '/nonexistent/thimble'],
+      66,
+      /-f \/nonexistent\/thimble: no such file/,
+    ],
+    [
+      'serve of a missing directory',
+      ['serve', '/nonexistent/thimble-typo', '--port', '0'],
+      66,
+      /serve \/nonexistent\/thimble-typo: no such file/,
+    ],
+  ])('%s', (_what, args, code, message) => {
+    const r = run(args);
+    expect(r.status).toBe(code);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('serve of a missing directory does not create it', () => {
+    const missing = join(dir, 'typo');
+    expect(run(['serve', missing, '--port', '0']).status).toBe(66);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('serve on a port in use exits 69 with one line', async () => {
+    const taken = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    try {
+      const r = run(['serve', dir, '--host', '127.0.0.1', '--port', String(taken.local.port)]);
+      expect(r.status).toBe(69);
+      expect(r.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await taken.close();
+    }
+  });
+
+  it('-o into a missing directory exits 73 (the response came)', async () => {
+    writeFileSync(join(dir, 'x.txt'), 'x');
+    const port = await freeUdpPort();
+    const server = await startFileServer(dir, '127.0.0.1', port);
+    try {
+      const c = captureIo();
+      const code = await runCli(['get', `coap://127.0.0.1:${port}/x.txt`, '-o', '/nonexistent/out'], c.io);
+      expect(code).toBe(73);
+      expect(c.stderr()).toMatch(/^coap: -o \/nonexistent\/out: no such file or directory\n$/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('per-command --help, and --version (the version of package.json)', () => {
+    const help = run(['get', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Request options:');
+    expect(help.stdout).toContain('Exit codes:');
+    const serveHelp = run(['serve', '-h']);
+    expect(serveHelp.status).toBe(0);
+    expect(serveHelp.stdout).toContain('Serve options:');
+    expect(serveHelp.stdout).not.toContain('Request options:');
+    const version = run(['--version']);
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(version.status).toBe(0);
+    expect(version.stdout).toBe(`coap ${manifest.version}\n`);
+  });
+
+  it('aborting (SIGINT / SIGTERM) stops a one-shot request: exit 130', async () => {
+    const port = await freeUdpPort();
+    const silent = createSocket('udp4'); // receives the request and never answers
+    await new Promise<void>((done) => silent.bind(port, '127.0.0.1', done));
+    try {
+      const controller = new AbortController();
+      silent.once('message', () => controller.abort());
+      const c = captureIo();
+      const code = await runCli(['get', `coap://127.0.0.1:${port}/x`], c.io, controller.signal);
+      expect(code).toBe(130);
+      expect(c.stderr()).toBe(`coap: GET coap://127.0.0.1:${port}/x interrupted\n`);
+    } finally {
+      silent.close();
+    }
   });
 });

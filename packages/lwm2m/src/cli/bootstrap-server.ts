@@ -3,12 +3,15 @@
  * configurations of a JSON file (`{ "<endpoint>": BootstrapConfig }`, see README.md "Bootstrap"). Logs
  * every Bootstrap-Request, every operation of a session and how it ended.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { CoapEndpoint } from '@thimble/coap-core';
 import { createUdpEndpoint } from '@thimble/coap-core/node';
 import type { BootstrapConfigStore } from '../bootstrap/types.js';
 import { JsonFileBootstrapConfigStore } from '../node/bootstrap-store.js';
 import { Lwm2mBootstrapServer } from '../server/bootstrap/server.js';
 import { MemoryBootstrapConfigStore } from '../server/bootstrap/store.js';
+import { HELP_HINT } from './exit.js';
 import type { CliIo } from './io.js';
 
 export const BOOTSTRAP_SERVER_USAGE = `Usage:
@@ -39,7 +42,7 @@ export async function bootstrapServerMain(
       },
     }).values;
   } catch (e) {
-    io.stderr.write(`lwm2m bootstrap-server: ${(e as Error).message}\n${BOOTSTRAP_SERVER_USAGE}`);
+    io.stderr.write(`lwm2m bootstrap-server: ${(e as Error).message} (${HELP_HINT})\n`);
     return 2;
   }
   if (values.help) {
@@ -50,6 +53,11 @@ export async function bootstrapServerMain(
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.stderr.write('lwm2m bootstrap-server: bad --coap-port\n');
     return 2;
+  }
+  if (values.config !== undefined && !existsSync(values.config)) {
+    // the store would start empty on a missing file (the REST API creates it); the command refuses a typo
+    io.stderr.write(`lwm2m bootstrap-server: --config ${values.config}: no such file\n`);
+    return 66;
   }
   let store: BootstrapConfigStore;
   try {
@@ -62,7 +70,13 @@ export async function bootstrapServerMain(
     return 1;
   }
   const log = (line: string) => io.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  const endpoint = await createUdpEndpoint({ address: values.host, port });
+  let endpoint: CoapEndpoint;
+  try {
+    endpoint = await createUdpEndpoint({ address: values.host, port });
+  } catch (e) {
+    io.stderr.write(`lwm2m bootstrap-server: cannot listen on port ${port}: ${(e as Error).message}\n`);
+    return 69;
+  }
   const server = new Lwm2mBootstrapServer({ endpoint, store });
   server.on('rejected', (ep, peer, reason) =>
     log(`Bootstrap-Request from ${peer.address}:${peer.port} (ep=${ep ?? '-'}) refused: ${reason}`),

@@ -101,7 +101,9 @@ export async function runFirmware(
   try {
     args = parse(argv);
   } catch (e) {
-    io.stderr.write(`lwm2m firmware: ${(e as Error).message}\nUsage:\n${FIRMWARE_USAGE}`);
+    io.stderr.write(
+      `lwm2m firmware: ${(e as Error).message} (\`lwm2m firmware --help\` lists the options)\n`,
+    );
     return 2;
   }
   const { values, positionals } = args;
@@ -110,7 +112,9 @@ export async function runFirmware(
     return 0;
   }
   if (positionals[0] !== 'push' || positionals.length > 1) {
-    io.stderr.write(`lwm2m firmware: the command is "firmware push"\nUsage:\n${FIRMWARE_USAGE}`);
+    io.stderr.write(
+      'lwm2m firmware: the command is "firmware push" (`lwm2m firmware --help` lists the options)\n',
+    );
     return 2;
   }
   const method = values.method ?? 'push';

@@ -34,7 +34,7 @@ export async function fleetMain(argv: readonly string[], io: CliIo, signal?: Abo
   try {
     args = parse(argv);
   } catch (e) {
-    io.stderr.write(`lwm2m fleet: ${(e as Error).message}\n${FLEET_USAGE}`);
+    io.stderr.write(`lwm2m fleet: ${(e as Error).message} (\`lwm2m fleet --help\` lists the options)\n`);
     return 2;
   }
   const v = args.values;
@@ -45,7 +45,9 @@ export async function fleetMain(argv: readonly string[], io: CliIo, signal?: Abo
   const count = Number(v.count);
   const server = v.server?.replace(/\/+$/, '');
   if (v.count === undefined || server === undefined) {
-    io.stderr.write(`lwm2m fleet: --count and --server are required\n${FLEET_USAGE}`);
+    io.stderr.write(
+      'lwm2m fleet: --count and --server are required (`lwm2m fleet --help` lists the options)\n',
+    );
     return 2;
   }
   if (!/^coap:\/\/[^/]+$/.test(server)) {

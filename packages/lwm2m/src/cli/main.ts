@@ -18,6 +18,7 @@ import {
   installExampleDevice,
 } from '../node/example-device.js';
 import { BOOTSTRAP_SERVER_USAGE, bootstrapServerMain } from './bootstrap-server.js';
+import { EXIT_CODES, HELP_HINT, VERSION } from './exit.js';
 import { FIRMWARE_USAGE, runFirmware } from './firmware.js';
 import { fleetMain } from './fleet.js';
 import type { CliIo } from './io.js';
@@ -49,16 +50,22 @@ Client options:
   -b, --bootstrap         --server is a bootstrap server: bootstrap first, then register with the
                           server it hands out
       --host ADDR         local address to bind (default: any)
-  -p, --port PORT         local port (default: ephemeral)
+      --port PORT         local port (default: ephemeral)
       --interval SECONDS  temperature change period (default 5, 0 = never)
   -h, --help              this text
+  -V, --version           the version
 
 ${BOOTSTRAP_SERVER_USAGE}
 "lwm2m server --help" and "lwm2m firmware --help" list the options of those commands.
-`;
+
+${EXIT_CODES}`;
 
 /** Runs the command; resolves with the exit code once it is done (for `client`: after SIGINT / `signal`). */
 export async function main(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    io.stdout.write(`lwm2m ${VERSION}\n`);
+    return 0;
+  }
   if (argv[0] === 'bootstrap-server') return bootstrapServerMain(argv.slice(1), io, signal);
   if (argv[0] === 'server') return runServer(argv.slice(1), io, signal);
   if (argv[0] === 'firmware') return runFirmware(argv.slice(1), io, signal);
@@ -67,7 +74,7 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   try {
     args = parse(argv);
   } catch (e) {
-    io.stderr.write(`lwm2m: ${(e as Error).message}\n${USAGE}`);
+    io.stderr.write(`lwm2m: ${(e as Error).message} (${HELP_HINT})\n`);
     return 2;
   }
   const [command] = args.positionals;
@@ -76,12 +83,12 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
     return command === undefined && !args.values.help ? 2 : 0;
   }
   if (command !== 'client') {
-    io.stderr.write(`lwm2m: unknown command "${command}"\n${USAGE}`);
+    io.stderr.write(`lwm2m: unknown command "${command}" (${HELP_HINT})\n`);
     return 2;
   }
   const { endpoint: name, server } = args.values;
   if (name === undefined || server === undefined) {
-    io.stderr.write(`lwm2m client: --endpoint and --server are required\n${USAGE}`);
+    io.stderr.write(`lwm2m client: --endpoint and --server are required (${HELP_HINT})\n`);
     return 2;
   }
   const serverUri = server.replace(/\/+$/, '');
@@ -133,7 +140,14 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   // NoSec: one UDP endpoint the client shares; DTLS and OSCORE: the client opens its own per server
   const plain = !dtls && oscore === undefined;
   let endpoint: CoapEndpoint | undefined;
-  if (plain) endpoint = await createUdpEndpoint({ address: args.values.host, port });
+  if (plain) {
+    try {
+      endpoint = await createUdpEndpoint({ address: args.values.host, port });
+    } catch (e) {
+      io.stderr.write(`lwm2m client: cannot bind port ${port}: ${(e as Error).message}\n`);
+      return 69;
+    }
+  }
   const security: ExampleSecurity | undefined = dtls
     ? { mode: 0, identity: new TextEncoder().encode(pskIdentity!), key: pskBytes! }
     : oscore !== undefined
@@ -217,7 +231,8 @@ function parse(argv: readonly string[]) {
       queue: { type: 'boolean', short: 'q' },
       bootstrap: { type: 'boolean', short: 'b' },
       host: { type: 'string' },
-      port: { type: 'string', short: 'p' },
+      // no -p: in `coap` -p is the payload
+      port: { type: 'string' },
       interval: { type: 'string' },
       'psk-identity': { type: 'string' },
       'psk-key': { type: 'string' },

@@ -80,6 +80,8 @@ export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080
 Server options:
       --coap-port PORT    UDP port of the LwM2M server (default 5683, 0 = any free port)
       --coap-host ADDR    address the CoAP socket binds (default: every interface)
+      --public-uri URI    the server's CoAP address as devices reach it, e.g. coap://192.0.2.10:5683: the
+                          base of the firmware pull URIs (default coap://COAP-HOST:PORT, 127.0.0.1 if unset)
       --http-port PORT    port of the REST API (default 8080, 0 = any free port)
       --host ADDR         address the REST API listens on (default 127.0.0.1)
       --store SPEC        memory (default) or sqlite:PATH
@@ -121,12 +123,19 @@ export async function runServer(
   let values: ReturnType<typeof parse>['values'];
   let coapPort: number;
   let httpPort: number;
+  let publicUri: string | undefined;
   try {
     values = parse(argv).values;
     coapPort = port(values['coap-port'], 5683);
+    publicUri = values['public-uri']?.replace(/\/+$/, '');
+    if (publicUri !== undefined && !/^coaps?:\/\/[^/?#\s]+$/.test(publicUri)) {
+      throw new Error(
+        `--public-uri must be coap://HOST[:PORT] or coaps://HOST[:PORT], not "${values['public-uri']}"`,
+      );
+    }
     httpPort = port(values['http-port'], 8080);
   } catch (e) {
-    io.stderr.write(`lwm2m server: ${(e as Error).message}\nUsage:\n${SERVER_USAGE}`);
+    io.stderr.write(`lwm2m server: ${(e as Error).message} (\`lwm2m server --help\` lists the options)\n`);
     return 2;
   }
   if (values.help) {
@@ -204,7 +213,7 @@ export async function runServer(
     const firmware = deps.createFirmware?.({
       server,
       endpoint,
-      coapUri: `coap://${hostPort(values['coap-host'] ?? '127.0.0.1', local.port)}`,
+      coapUri: publicUri ?? `coap://${hostPort(values['coap-host'] ?? '127.0.0.1', local.port)}`,
     });
     if (firmware?.close !== undefined) closers.push(() => firmware.close?.());
     const consoleDir = values.console === 'none' ? undefined : (values.console ?? defaultConsoleDir());
@@ -245,6 +254,7 @@ function parse(argv: readonly string[]) {
     options: {
       'coap-port': { type: 'string' },
       'coap-host': { type: 'string' },
+      'public-uri': { type: 'string' },
       'http-port': { type: 'string' },
       host: { type: 'string' },
       store: { type: 'string' },

@@ -190,7 +190,7 @@ export class Lwm2mClient extends Emitter<Lwm2mClientEvents> {
   private bootstrapStatus: 'none' | 'running' | 'failed' = 'none';
 
   constructor(options: Lwm2mClientOptions) {
-    super();
+    super({ errorEvent: true });
     this.options = options;
     this.endpointName = options.endpointName;
     this.version = options.version ?? '1.1';

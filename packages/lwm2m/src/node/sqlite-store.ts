@@ -12,7 +12,7 @@
  *
  * `lwm2m server --store sqlite:PATH` opens `openSqliteStores(PATH)`.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { Lwm2mServerError } from '../server/errors.js';
 import type { ObservationStore, StoredObservation } from '../server/observation/store.js';
 import {
@@ -22,6 +22,7 @@ import {
 } from '../server/registration/store.js';
 import { MemorySecurityStore, validateCredentials } from '../server/security/store.js';
 import type { EndpointCredentials, OscoreSequenceRecord, SecurityStore } from '../server/security/types.js';
+import { requireOptional } from './optional.js';
 
 /** The schema this code writes; a database of a newer schema is refused rather than misread. */
 export const SQLITE_SCHEMA_VERSION = 1;
@@ -288,7 +289,9 @@ class SqliteObservationStore implements ObservationStore {
  * observationStore: s.observations, ... })`. Throws for a database of a newer schema.
  */
 export function openSqliteStores(path: string, options: SqliteStoreOptions = {}): SqliteStores {
-  const db = new Database(path);
+  // an optional peer dependency: a device-only install does not compile it (see optional.ts)
+  const Sqlite = requireOptional<typeof Database>('better-sqlite3', 'openSqliteStores');
+  const db = new Sqlite(path);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

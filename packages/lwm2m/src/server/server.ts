@@ -152,7 +152,7 @@ export class Lwm2mServer extends Emitter<Lwm2mServerEvents> {
   private closed = false;
 
   constructor(options: Lwm2mServerOptions) {
-    super();
+    super({ errorEvent: true });
     this.model = options.model ?? new ObjectRegistry(BUILTIN_OBJECTS);
     this.store = options.store ?? new MemoryRegistrationStore();
     this.observationStore = options.observationStore ?? new MemoryObservationStore();

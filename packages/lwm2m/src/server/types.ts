@@ -117,4 +117,9 @@ export type Lwm2mServerEvents = {
   notification: (event: NotificationEvent) => void;
   compositeNotification: (event: CompositeNotificationEvent) => void;
   send: (event: SendEvent) => void;
+  /**
+   * A listener of another event threw or its promise rejected (an `async` listener, e.g. one that reads
+   * from a device that left meanwhile): reported here instead of crashing the process.
+   */
+  error: (error: Error) => void;
 };

@@ -274,3 +274,30 @@ describe('lwm2m server', () => {
     expect(await s.exit).toBe(0);
   });
 });
+
+describe('lwm2m server --public-uri (issue 17, item 6)', () => {
+  it('is the base of the firmware pull URIs instead of coap://127.0.0.1:PORT', async () => {
+    let context: FirmwareContext | undefined;
+    const s = await started(['--public-uri', 'coap://192.0.2.10:5683/'], (argv, io, signal) =>
+      runServer(argv.slice(1), io, signal, {
+        openStores: () => ({ registrations: new MemoryRegistrationStore() }),
+        createFirmware: (ctx) => {
+          context = ctx;
+          return new FakeFirmwareService();
+        },
+      }),
+    );
+    expect(context?.coapUri).toBe('coap://192.0.2.10:5683');
+    s.stop.abort();
+    expect(await s.exit).toBe(0);
+  });
+
+  it.each(['http://192.0.2.10', 'coap://host/path', 'not a uri'])(
+    'refuses %s: one line, exit 2',
+    async (uri) => {
+      const c = capture();
+      expect(await main(['server', '--public-uri', uri], c.io, AbortSignal.abort())).toBe(2);
+      expect(c.err()).toMatch(/--public-uri must be coap:\/\/HOST\[:PORT\]/);
+    },
+  );
+});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { registered } from '../server/harness.js';
 import { restSetup } from './harness.js';
 
 type JsonNode = {
@@ -363,5 +364,30 @@ describe('REST API: OpenAPI document', () => {
     expect(read.parameters.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(['endpoint', 'objectId', 'instanceId', 'format', 'timeout']),
     );
+  });
+});
+
+describe('REST API: GET /api/clients pages (issue 17, item 6)', () => {
+  it('limit, cursor and prefix; the next cursor in x-next-cursor and Link rel="next" (RFC 8288)', async () => {
+    const s = await restSetup();
+    for (const n of [2, 3, 4]) await registered(s, s.device(n));
+    const names = (body: unknown) => (body as { endpoint: string }[]).map((r) => r.endpoint);
+    const first = await s.call({ method: 'GET', url: '/api/clients?limit=3' });
+    expect(first.statusCode).toBe(200);
+    expect(names(first.json())).toEqual(['dev1', 'dev2', 'dev3']);
+    expect(first.headers['x-next-cursor']).toBe('dev3');
+    expect(first.headers.link).toBe('</api/clients?limit=3&cursor=dev3>; rel="next"');
+    const last = await s.call({ method: 'GET', url: '/api/clients?limit=3&cursor=dev3' });
+    expect(names(last.json())).toEqual(['dev4']);
+    expect(last.headers['x-next-cursor']).toBeUndefined();
+    expect(last.headers.link).toBeUndefined();
+    const prefixed = await s.call({ method: 'GET', url: '/api/clients?prefix=dev2' });
+    expect(names(prefixed.json())).toEqual(['dev2']);
+    const all = await s.call({ method: 'GET', url: '/api/clients' });
+    expect(names(all.json())).toEqual(['dev1', 'dev2', 'dev3', 'dev4']);
+    for (const bad of ['limit=0', 'limit=x', 'limit=100000', 'page=2']) {
+      const r = await s.call({ method: 'GET', url: `/api/clients?${bad}` });
+      expect(r.statusCode, bad).toBe(400);
+    }
   });
 });

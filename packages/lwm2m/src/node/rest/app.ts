@@ -4,8 +4,7 @@
  * "The REST API".
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import swagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BootstrapConfigStore } from '../../bootstrap/types.js';
 import type { ObjectDefinition } from '../../model/definitions.js';
 import { formatLwm2mPath } from '../../model/path.js';
@@ -13,6 +12,7 @@ import { type Lwm2mModel, ObjectRegistry } from '../../model/registry.js';
 import type { FirmwareEvent, FirmwareService } from '../../server/firmware/types.js';
 import type { SecurityStore } from '../../server/security/types.js';
 import type { Lwm2mServer, Lwm2mServerEvents } from '../../server/server.js';
+import { importOptional } from '../optional.js';
 import { clientRoutes, registrationToJson } from './clients.js';
 import { consoleRoutes } from './console.js';
 import { type ErrorBody, errorResponse } from './errors.js';
@@ -85,6 +85,13 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 /** Builds the API, ready but not listening (use `app.inject` in tests, `startRestApi` or `app.listen` to serve). */
 export async function createRestApi(options: RestApiOptions): Promise<FastifyInstance> {
   const { server } = options;
+  // optional peer dependencies: a device-only install has neither (see ../optional.ts)
+  const { default: Fastify } = await importOptional('fastify', 'createRestApi', () => import('fastify'));
+  const { default: swagger } = await importOptional(
+    '@fastify/swagger',
+    'createRestApi',
+    () => import('@fastify/swagger'),
+  );
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1 << 20,

@@ -91,16 +91,38 @@ export function clientRoutes(app: FastifyInstance, server: Lwm2mServer): void {
     return r;
   };
 
-  app.get(
+  // paginated (issue 17): in endpoint-name order, `limit` at a time (default 1000) after `cursor` (the last
+  // endpoint of the previous page), only names starting with `prefix`; the next page's cursor is in the
+  // `x-next-cursor` header and a `Link: <...>; rel="next"` (RFC 8288), absent on the last page
+  app.get<{ Querystring: { limit?: number; cursor?: string; prefix?: string } }>(
     '/api/clients',
     {
       schema: {
-        summary: 'Registered devices',
+        summary: 'Registered devices, by endpoint name, a page at a time',
         tags: ['clients'],
-        response: { 200: { type: 'array', items: ref('Registration') }, ...errors(401) },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: CLIENTS_MAX_LIMIT },
+            cursor: { type: 'string', maxLength: 256 },
+            prefix: { type: 'string', maxLength: 256 },
+          },
+        },
+        response: { 200: { type: 'array', items: ref('Registration') }, ...errors(400, 401) },
       },
     },
-    async () => server.registrations().map(registrationToJson),
+    async (request, reply) => {
+      const { limit = CLIENTS_DEFAULT_LIMIT, cursor, prefix } = request.query;
+      const page = clientsPage(server.registrations(), limit, cursor, prefix);
+      if (page.next !== undefined) {
+        const query = new URLSearchParams({ limit: String(limit), cursor: page.next });
+        if (prefix !== undefined) query.set('prefix', prefix);
+        reply.header('x-next-cursor', page.next);
+        reply.header('link', `</api/clients?${query}>; rel="next"`);
+      }
+      return page.items.map(registrationToJson);
+    },
   );
 
   app.get<{ Params: { endpoint: string } }>(
@@ -544,4 +566,25 @@ function freeInstanceId(r: Registration, objectId: number): number {
   let id = 0;
   while (used.has(id)) id++;
   return id;
+}
+
+const CLIENTS_DEFAULT_LIMIT = 1000;
+const CLIENTS_MAX_LIMIT = 10_000;
+
+/** One page of registrations by endpoint name: those after `cursor` starting with `prefix`, at most `limit`. */
+export function clientsPage<T extends { readonly endpoint: string }>(
+  all: readonly T[],
+  limit: number,
+  cursor?: string,
+  prefix?: string,
+): { items: T[]; next?: string } {
+  const matching = all
+    .filter(
+      (r) =>
+        (prefix === undefined || r.endpoint.startsWith(prefix)) &&
+        (cursor === undefined || r.endpoint > cursor),
+    )
+    .sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
+  const items = matching.slice(0, limit);
+  return matching.length > limit ? { items, next: items[items.length - 1]!.endpoint } : { items };
 }
