@@ -14,4 +14,12 @@ export async function createUdpEndpoint(
   return new CoapEndpoint({ ...options, transport });
 }
 
-export { DtlsClientTransport, type DtlsClientTransportOptions, type DtlsPsk } from './transport/dtls.js';
+export {
+  DtlsClientTransport,
+  type DtlsClientTransportOptions,
+  type DtlsCommonOptions,
+  type DtlsPsk,
+  DtlsServerTransport,
+  type DtlsServerTransportOptions,
+  identityOf,
+} from './transport/dtls.js';
