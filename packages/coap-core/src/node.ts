@@ -21,5 +21,9 @@ export {
   type DtlsPsk,
   DtlsServerTransport,
   type DtlsServerTransportOptions,
+  type EcdsaCredentials,
   identityOf,
+  type PeerIdentity,
+  type PeerVerifier,
+  type PskLookup,
 } from './transport/dtls.js';
