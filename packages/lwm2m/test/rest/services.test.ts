@@ -94,14 +94,21 @@ describe('REST API: credentials (/api/security) and bootstrap configurations (/a
     const psk = { identity: 'dev1-id', key: '00112233445566778899aabbccddeeff' };
     const put = await s.call({ method: 'PUT', url: '/api/security/dev1', payload: { psk } });
     expect(put.statusCode).toBe(200);
-    expect(put.json()).toEqual({ endpoint: 'dev1', psk });
+    // secrets are write-only: the answer names the identity, never the key
+    expect(put.json()).toEqual({ endpoint: 'dev1', psk: { identity: 'dev1-id' } });
     const oscore = { masterSecret: '0102030405060708090a0b0c0d0e0f10', senderId: '01', recipientId: '' };
     await s.call({ method: 'PUT', url: '/api/security/dev2', payload: { endpoint: 'dev2', oscore } });
     expect((await s.call({ method: 'GET', url: '/api/security/dev2' })).json()).toEqual({
       endpoint: 'dev2',
-      oscore,
+      oscore: { senderId: '01', recipientId: '' },
     });
-    expect((await s.call({ method: 'GET', url: '/api/security' })).json()).toHaveLength(2);
+    const rpk = { publicKey: '3059301306072a8648ce3d020106082a8648ce3d03010703420004aa' };
+    const putRpk = await s.call({ method: 'PUT', url: '/api/security/dev5', payload: { rpk } });
+    expect(putRpk.json()).toEqual({ endpoint: 'dev5', rpk });
+    const all = await s.call({ method: 'GET', url: '/api/security' });
+    expect(all.json()).toHaveLength(3);
+    expect(all.body).not.toContain(psk.key);
+    expect(all.body).not.toContain(oscore.masterSecret);
     const taken = await s.call({ method: 'PUT', url: '/api/security/dev3', payload: { psk } });
     expect(taken.statusCode).toBe(409);
     expect(taken.json()).toEqual({ error: 'conflict', message: 'PSK identity "dev1-id" belongs to "dev1"' });

@@ -125,7 +125,8 @@ export const CampaignSchema = {
 export const CredentialsSchema = {
   $id: 'EndpointCredentials',
   type: 'object',
-  description: 'Credentials of one endpoint (keys in hex): a PSK for DTLS and / or an OSCORE context.',
+  description:
+    'Credentials of one endpoint (keys in hex): a PSK or a raw public key for DTLS and / or an OSCORE context.',
   properties: {
     endpoint: { type: 'string', minLength: 1, maxLength: 128 },
     psk: {
@@ -133,6 +134,13 @@ export const CredentialsSchema = {
       required: ['identity', 'key'],
       additionalProperties: false,
       properties: { identity: { type: 'string', minLength: 1, maxLength: 128 }, key: hex },
+    },
+    rpk: {
+      type: 'object',
+      description: "the device's SubjectPublicKeyInfo (DER, hex) for DTLS with raw public keys (RFC 7250)",
+      required: ['publicKey'],
+      additionalProperties: false,
+      properties: { publicKey: hex },
     },
     oscore: {
       type: 'object',
@@ -148,6 +156,30 @@ export const CredentialsSchema = {
     },
   },
   additionalProperties: false,
+} as const;
+
+/** What the API returns about credentials: never a secret (PSK key, OSCORE master secret). */
+export const CredentialsViewSchema = {
+  $id: 'EndpointCredentialsView',
+  type: 'object',
+  description:
+    'Credentials of one endpoint without their secrets (PSK key and OSCORE master secret are write-only).',
+  required: ['endpoint'],
+  properties: {
+    endpoint: { type: 'string' },
+    psk: { type: 'object', required: ['identity'], properties: { identity: { type: 'string' } } },
+    rpk: { type: 'object', required: ['publicKey'], properties: { publicKey: { type: 'string' } } },
+    oscore: {
+      type: 'object',
+      required: ['senderId', 'recipientId'],
+      properties: {
+        senderId: { type: 'string' },
+        recipientId: { type: 'string' },
+        masterSalt: { type: 'string' },
+        idContext: { type: 'string' },
+      },
+    },
+  },
 } as const;
 
 const securityInstance = {
@@ -227,6 +259,7 @@ export const SHARED_SCHEMAS = [
   DeviceCampaignStatusSchema,
   CampaignSchema,
   CredentialsSchema,
+  CredentialsViewSchema,
   BootstrapConfigSchema,
 ] as const;
 

@@ -169,6 +169,25 @@ function firmwareRoutes(app: FastifyInstance, options: ServiceRouteOptions): voi
   );
 }
 
+/** Credentials as the API shows them: the PSK key and the OSCORE master secret are write-only. */
+function withoutSecrets(c: EndpointCredentials) {
+  return {
+    endpoint: c.endpoint,
+    ...(c.psk === undefined ? {} : { psk: { identity: c.psk.identity } }),
+    ...(c.rpk === undefined ? {} : { rpk: { publicKey: c.rpk.publicKey } }),
+    ...(c.oscore === undefined
+      ? {}
+      : {
+          oscore: {
+            senderId: c.oscore.senderId,
+            recipientId: c.oscore.recipientId,
+            ...(c.oscore.masterSalt === undefined ? {} : { masterSalt: c.oscore.masterSalt }),
+            ...(c.oscore.idContext === undefined ? {} : { idContext: c.oscore.idContext }),
+          },
+        }),
+  };
+}
+
 function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined): void {
   const tags = ['security'];
   const security = () => need(store, 'security store');
@@ -179,10 +198,10 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
       schema: {
         summary: 'Credentials of every endpoint',
         tags,
-        response: { 200: { type: 'array', items: ref('EndpointCredentials') }, ...errors(401, 501) },
+        response: { 200: { type: 'array', items: ref('EndpointCredentialsView') }, ...errors(401, 501) },
       },
     },
-    async () => security().list(),
+    async () => security().list().map(withoutSecrets),
   );
 
   app.get<{ Params: { endpoint: string } }>(
@@ -192,13 +211,13 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
         summary: 'Credentials of one endpoint',
         tags,
         params: byEndpoint,
-        response: { 200: ref('EndpointCredentials'), ...errors(401, 404, 501) },
+        response: { 200: ref('EndpointCredentialsView'), ...errors(401, 404, 501) },
       },
     },
     async (req) => {
       const credentials = security().get(req.params.endpoint);
       if (credentials === undefined) throw notFound(`no credentials for "${req.params.endpoint}"`);
-      return credentials;
+      return withoutSecrets(credentials);
     },
   );
 
@@ -210,11 +229,11 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
     {
       schema: {
         summary:
-          'Add or replace the credentials of an endpoint (a PSK identity or OSCORE kid is bound to one endpoint)',
+          'Add or replace the credentials of an endpoint (a PSK identity, raw public key or OSCORE kid is bound to one endpoint); the answer leaves the secrets out',
         tags,
         params: byEndpoint,
         body: ref('EndpointCredentials'),
-        response: { 200: ref('EndpointCredentials'), ...errors(400, 401, 409, 501) },
+        response: { 200: ref('EndpointCredentialsView'), ...errors(400, 401, 409, 501) },
       },
     },
     async (req) => {
@@ -223,10 +242,11 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
       const body = req.body;
       if (body.endpoint !== undefined && body.endpoint !== endpoint)
         throw badRequest(`the body names endpoint "${body.endpoint}", the path "${endpoint}"`);
-      if (body.psk === undefined && body.oscore === undefined) throw badRequest('give psk and / or oscore');
+      if (body.psk === undefined && body.rpk === undefined && body.oscore === undefined)
+        throw badRequest('give psk, rpk and / or oscore');
       const credentials: EndpointCredentials = { ...body, endpoint };
       refused(409, 'conflict', () => store.put(credentials));
-      return credentials;
+      return withoutSecrets(credentials);
     },
   );
 
