@@ -112,7 +112,9 @@ describe.skipIf(!available)('Leshan client -> lwm2m server --coaps-port (DTLS PS
     try {
       await client.waitFor('registered', 40_000);
       expect(await readManufacturer(name)).toMatch(/^200 .*Leshan Demo Device/);
-      const reg = await (await fetch(`${api}/api/clients/${name}`)).json();
+      const reg = (await (await fetch(`${api}/api/clients/${name}`)).json()) as {
+        registration: { endpoint: string };
+      };
       expect(reg.registration.endpoint).toBe(name);
     } finally {
       await client.stop();
