@@ -1,5 +1,5 @@
 /** Key files for DTLS (Node adapter): EC P-256 private keys and public keys, PEM or DER. */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { EcdsaCredentials } from '@thimble/coap-core/node';
 
@@ -35,5 +35,14 @@ export function loadPublicKey(path: string): Uint8Array {
     return u8(k.export({ format: 'der', type: 'spki' }));
   } catch (e) {
     throw new Error(`${path}: not a public key: ${(e as Error).message}`);
+  }
+}
+
+/** The first certificate of a PEM file (or a DER certificate), DER. */
+export function loadCertificate(path: string): Uint8Array {
+  try {
+    return u8(new X509Certificate(readFileSync(path)).raw);
+  } catch (e) {
+    throw new Error(`${path}: not a certificate: ${(e as Error).message}`);
   }
 }
