@@ -89,14 +89,16 @@ export function installExampleDevice(client: Lwm2mClient, options: ExampleDevice
   let timeOffset = 0;
   const nowSeconds = () => Math.floor(Date.now() / 1000) + timeOffset;
   if (options.bootstrap) {
-    // Security (0): the bootstrap-server account, NoSec; the bootstrap server writes the rest
+    // Security (0): the bootstrap-server account (NoSec, or DTLS with `security`); the bootstrap server
+    // writes the rest
+    const sec = options.security;
     client.addInstance(0, 0, {
       0: options.serverUri,
       1: true,
-      2: 3,
-      3: new Uint8Array(0),
-      4: new Uint8Array(0),
-      5: new Uint8Array(0),
+      2: sec?.mode ?? 3,
+      3: sec?.identity ?? new Uint8Array(0),
+      4: sec?.serverKey ?? new Uint8Array(0),
+      5: sec?.key ?? new Uint8Array(0),
     });
   } else {
     // Security (0): NoSec, PSK or OSCORE towards the server (TS Core 1.1 Appendix E.1, E.5)
