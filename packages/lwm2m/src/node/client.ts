@@ -4,7 +4,7 @@
  * store of its state.
  */
 
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -58,7 +58,7 @@ export function dtlsKeyOptions(mode: number, keys: DtlsKeys): DtlsClientTranspor
   return {
     ecdsa: {
       privateKey: keys.privateKey,
-      publicKey: u8(createPublicKey(own.publicKey).export({ format: 'der', type: 'spki' }) as Buffer),
+      publicKey: u8(own.publicKey.export({ format: 'der', type: 'spki' }) as Buffer),
       certificateChain: [keys.own],
     },
     // the server's chain must end in /0/x/4 or be signed by it
