@@ -104,7 +104,9 @@ export class DualTransport implements Transport {
   }
 
   send(data: Uint8Array, peer: Peer): void {
-    if (peer.identity !== undefined || this.secured.has(peerKey(peer))) this.secure.send(data, peer);
+    // no string key per datagram while no DTLS peer is known (the common NoSec case)
+    if (peer.identity !== undefined || (this.secured.size > 0 && this.secured.has(peerKey(peer))))
+      this.secure.send(data, peer);
     else this.plain.send(data, peer);
   }
 
