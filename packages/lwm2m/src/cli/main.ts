@@ -108,7 +108,7 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   ].filter(Boolean).length;
   if (dtls !== modes > 0 || modes > 1) {
     io.stderr.write(
-      'lwm2m client: coaps:// needs one of --psk-identity/--psk-key, --rpk-key/--server-key or --cert/--key/--ca, and they need coaps://\n',
+      'lwm2m client: coaps:// needs --psk-identity and --psk-key (or --rpk-key/--server-key, or --cert/--key/--ca), and they need coaps://\n',
     );
     return 2;
   }
