@@ -11,7 +11,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { findLeshanJar, leshanServerDemoArgs } from '@thimble/test-support/leshan';
 import { Code, encodeMessage, MessageType, OptionNumber } from '../packages/coap-core/src/index.js';
 import { connect } from '../packages/dtls/src/node.js';
@@ -179,7 +182,9 @@ async function startLeshan() {
     webPort,
     jvm: ['-Xmx512m'],
   });
-  const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // the demo writes data/security.data and Californium.properties into its working directory
+  const cwd = mkdtempSync(join(tmpdir(), 'thimble-bench-leshan-'));
+  const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const api = `http://127.0.0.1:${webPort}/api`;
   for (let i = 0; i < 240; i++) {
     try {
