@@ -10,7 +10,7 @@
 
 /** Which packages each package may import (besides itself): the package layers, bottom up. */
 const allowedPackages = {
-  'coap-core': [],
+  'coap-core': ['dtls'],
   oscore: ['coap-core'],
   lwm2m: ['coap-core', 'oscore'],
   'coap-cli': ['coap-core', 'oscore'],
@@ -27,6 +27,14 @@ const ABOVE_THE_CODEC = '(messaging|endpoint|stack|security|server|client|observ
 
 /** The folders of packages/<pkg>/src/ that a folder must not import, one rule each. */
 const folderRules = [
+  {
+    name: 'coap-core-dtls-only-in-the-node-adapter',
+    comment:
+      'coap-core: only the DTLS Node adapter (transport/dtls.ts) imports @thimble/dtls; the portable core stays free of it.',
+    from: '^packages/coap-core/src/',
+    fromNot: '^packages/coap-core/src/transport/dtls[.]ts$',
+    to: '^packages/dtls/',
+  },
   {
     name: 'coap-core-message-is-a-base',
     comment:

@@ -26,9 +26,11 @@ import {
   type TraceHook,
   type Transport,
 } from '@thimble/coap-core';
-import { DtlsClientTransport, UdpTransport } from '@thimble/coap-core/node';
+import { DtlsClientTransport, DtlsServerTransport, UdpTransport } from '@thimble/coap-core/node';
+import { DTLS_OPTIONS, type DtlsCredentials, dtlsCredentials } from './dtls.js';
 import { loadCliOscore, OscoreSetupError } from './oscore.js';
 import { type FileServer, serveDirectory } from './serve.js';
+import { CliFailure, noInput, systemMessage, UsageError } from './usage.js';
 import { VERSION } from './version.js';
 
 export interface CliIo {
@@ -42,7 +44,7 @@ const SYNOPSIS = `Usage:
   coap observe URI [--count N] [--duration SECONDS] [options]
   coap discover URI [options]
   coap get --group coap://224.0.1.187/.well-known/core [--duration SECONDS]
-  coap serve DIR [--host H] [--port P] [--writable [--max-files N] [--max-bytes N]] [--oscore CONTEXT_DIR [--outer-block-size N]] [--group ADDR [--interface IF] [--leisure SECONDS]]
+  coap serve DIR [--host H] [--port P] [--writable [--max-files N] [--max-bytes N]] [--dtls-port P DTLS credentials] [--oscore CONTEXT_DIR [--outer-block-size N]] [--group ADDR [--interface IF] [--leisure SECONDS]]
   coap --version | coap --help | coap COMMAND --help
 `;
 
@@ -56,6 +58,12 @@ const REQUEST_OPTIONS = `Request options:
       --timeout SECONDS       give up after this long (default 30)
       --psk-identity ID       DTLS PSK identity (coaps://)
       --psk-key HEX           DTLS pre-shared key, hex
+      --psk-text TEXT         DTLS pre-shared key as text (UTF-8), instead of --psk-key
+      --rpk-key FILE          our EC P-256 private key (PEM) for DTLS with raw public keys (RFC 7250)
+      --rpk-peer FILE         the peer's trusted public key (PEM)
+      --cert FILE --key FILE  our certificate chain and its private key (PEM) for DTLS with X.509
+      --ca FILE               trusted CA certificates (PEM) for the peer's certificate
+      --cid                   use a DTLS Connection ID (RFC 9146)
       --oscore CONTEXT_DIR    protect the request with OSCORE (RFC 8613); the directory holds an
                               aiocoap-style settings.json and the sequence number state
       --outer-block-size N    with --oscore: send a protected request larger than N bytes in Outer
@@ -77,6 +85,9 @@ const SERVE_OPTIONS = `Serve options:
       --max-bytes N           with --writable: most bytes all files may hold (default 268435456)
       --group ADDR            also answer group requests sent to this multicast address (RFC 7252 §8)
       --leisure SECONDS       longest random delay before answering a group request (default 5)
+      --dtls-port P           also serve coaps:// on this port (5684 is the default coaps port) with the
+                              DTLS credentials above: --psk-identity with --psk-key/--psk-text (one client
+                              identity), --rpk-key [--rpk-peer], --cert/--key [--ca], --cid
       --oscore CONTEXT_DIR    also accept OSCORE-protected requests with this security context
       --outer-block-size N    with --oscore: send protected responses larger than N bytes in Outer
                               Block2 blocks of N (16-1024; RFC 8613 §4.1.3.4.2)
@@ -118,47 +129,6 @@ const METHODS: Record<string, Method> = {
 const isCommand = (word: string): boolean =>
   word === 'serve' || word === 'discover' || word === 'observe' || Object.hasOwn(METHODS, word);
 
-/** A mistake of the user's: one line on stderr, no stack trace, and the exit code (see EXIT_CODES). */
-class CliFailure extends Error {
-  constructor(
-    message: string,
-    readonly code: number,
-  ) {
-    super(message);
-  }
-}
-
-/** A usage error (exit 64): the line and where to find the options. */
-class UsageError extends CliFailure {
-  constructor(message: string) {
-    super(message, 64);
-  }
-}
-
-/** A file or directory given on the command line cannot be read (exit 66, EX_NOINPUT). */
-const noInput = (what: string, e: unknown): CliFailure => new CliFailure(`${what}: ${systemMessage(e)}`, 66);
-
-function systemMessage(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  switch (err.code) {
-    case 'ENOENT':
-      return 'no such file or directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'ENOTDIR':
-      return 'not a directory';
-    case 'EADDRINUSE':
-      return 'address already in use';
-    case 'EADDRNOTAVAIL':
-      return 'address not available';
-    default:
-      return err.message ?? String(e);
-  }
-}
-
 function blockSizeArg(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const size = Number(value);
@@ -192,6 +162,8 @@ export interface RunningServer {
   readonly endpoint: CoapEndpoint;
   /** The unicast file server (its pollers, for tests and metrics). */
   readonly files: FileServer;
+  /** The coaps:// endpoint when `dtls` was given. */
+  readonly dtlsEndpoint?: CoapEndpoint;
   close(): Promise<void>;
 }
 
@@ -218,6 +190,8 @@ export interface FileServerStartOptions {
   readonly serverSecurity?: ServerSecurity;
   /** Outer Block-wise on protected messages (RFC 8613 §4.1.3.4.2; see `coap serve --outer-block-size`). */
   readonly outerBlockwise?: OuterBlockwiseOptions;
+  /** Also serve coaps:// on this port (0: any) with these credentials (see `coap serve --dtls-port`). */
+  readonly dtls?: { readonly port: number; readonly credentials: DtlsCredentials };
 }
 
 /** Starts the file server of `coap serve`. */
@@ -259,12 +233,29 @@ export async function startFileServer(
     // a group request is never a write (RFC 7252 §8.1 allows only safe methods to be useful here)
     groupFiles = await serveDirectory(groupEndpoint, dir, { ...fileOptions, writable: false });
   }
+  let dtlsEndpoint: CoapEndpoint | undefined;
+  let dtlsFiles: { close(): void } | undefined;
+  if (options.dtls !== undefined) {
+    const { psk, cid, ...trust } = options.dtls.credentials;
+    const dtlsTransport = await DtlsServerTransport.listen({
+      ...trust,
+      address: host,
+      port: options.dtls.port,
+      pskLookup: psk === undefined ? undefined : (id) => (id === psk.identity ? psk.key : undefined),
+      connectionIdLength: cid ? 6 : 0,
+    });
+    dtlsEndpoint = new CoapEndpoint({ transport: dtlsTransport, parameters });
+    dtlsFiles = await serveDirectory(dtlsEndpoint, dir);
+  }
   return {
     endpoint,
     files,
+    dtlsEndpoint,
     close: async () => {
       files.close();
       groupFiles?.close();
+      dtlsFiles?.close();
+      await dtlsEndpoint?.close();
       await groupEndpoint?.close();
       await endpoint.close();
     },
@@ -325,8 +316,8 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     accept: { type: 'string', short: 'A' },
     non: { type: 'boolean' },
     timeout: { type: 'string' },
-    'psk-identity': { type: 'string' },
-    'psk-key': { type: 'string' },
+    ...DTLS_OPTIONS,
+    'dtls-port': { type: 'string' },
     verbose: { type: 'boolean', short: 'v' },
     'block-size': { type: 'string', short: 'b' },
     count: { type: 'string' },
@@ -379,10 +370,27 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
     };
     const maxFiles = count(values['max-files'], '--max-files');
     const maxBytes = count(values['max-bytes'], '--max-bytes');
+    let dtls: FileServerStartOptions['dtls'];
+    if (values['dtls-port'] !== undefined) {
+      const dtlsPort = Number(values['dtls-port']);
+      if (!Number.isInteger(dtlsPort) || dtlsPort < 0 || dtlsPort > 65535)
+        throw new UsageError(`invalid port ${values['dtls-port']}`);
+      const credentials = dtlsCredentials(values);
+      if (credentials === undefined) {
+        throw new UsageError(
+          '--dtls-port needs credentials: --psk-identity/--psk-key, --rpk-key or --cert/--key',
+        );
+      }
+      if (credentials.psk === undefined && credentials.ecdsa === undefined) {
+        throw new UsageError('--dtls-port needs our own credential: a PSK, --rpk-key or --cert/--key');
+      }
+      dtls = { port: dtlsPort, credentials };
+    }
     const host = values.host ?? '127.0.0.1';
     let server: RunningServer;
     try {
       server = await startFileServer(dir, host, port, {
+        dtls,
         writable: values.writable === true,
         ...(maxFiles === undefined ? {} : { maxFiles }),
         ...(maxBytes === undefined ? {} : { maxBytes }),
@@ -405,6 +413,9 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
         ? ''
         : ` (OSCORE context ${values.oscore}${oscore.restarted ? ', restarted: Echo recovery' : ''})`;
     io.stderr.write(`coap: serving ${dir} on coap://${formatPeer(server.endpoint.local)}${secured}\n`);
+    if (server.dtlsEndpoint !== undefined) {
+      io.stderr.write(`coap: serving ${dir} on coaps://${formatPeer(server.dtlsEndpoint.local)}\n`);
+    }
     await new Promise<void>((resolve) => {
       if (signal === undefined) return; // runs until the process ends
       if (signal.aborted) resolve();
@@ -459,17 +470,16 @@ async function run(argv: readonly string[], io: CliIo, signal?: AbortSignal): Pr
   const oscore = values.oscore === undefined ? undefined : await oscoreOf(values.oscore);
   let transport: Transport;
   if (scheme === 'coaps') {
-    if (values['psk-identity'] === undefined || values['psk-key'] === undefined) {
-      throw new UsageError('coaps:// needs --psk-identity and --psk-key');
+    const credentials = dtlsCredentials(values);
+    if (credentials === undefined) {
+      throw new UsageError(
+        'coaps:// needs DTLS credentials: --psk-identity with --psk-key/--psk-text, --rpk-key, or --cert/--key/--ca',
+      );
     }
-    let key: Uint8Array;
-    try {
-      key = fromHex(values['psk-key']);
-    } catch {
-      throw new UsageError('--psk-key must be hex');
-    }
+    const { cid, ...rest } = credentials;
     transport = new DtlsClientTransport({
-      psk: { identity: values['psk-identity'], key },
+      ...rest,
+      connectionId: cid,
       handshakeTimeout: Math.min(timeoutSeconds * 800, 10_000),
     });
   } else if (scheme === 'coap') {

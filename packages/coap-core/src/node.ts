@@ -14,4 +14,16 @@ export async function createUdpEndpoint(
   return new CoapEndpoint({ ...options, transport });
 }
 
-export { DtlsClientTransport, type DtlsClientTransportOptions, type DtlsPsk } from './transport/dtls.js';
+export {
+  DtlsClientTransport,
+  type DtlsClientTransportOptions,
+  type DtlsCommonOptions,
+  type DtlsPsk,
+  DtlsServerTransport,
+  type DtlsServerTransportOptions,
+  type EcdsaCredentials,
+  identityOf,
+  type PeerIdentity,
+  type PeerVerifier,
+  type PskLookup,
+} from './transport/dtls.js';

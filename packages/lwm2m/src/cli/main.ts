@@ -17,6 +17,7 @@ import {
   type ExampleSecurity,
   installExampleDevice,
 } from '../node/example-device.js';
+import { loadCertificate, loadEcdsaKey, loadPublicKey } from '../node/keys.js';
 import { BOOTSTRAP_SERVER_USAGE, bootstrapServerMain } from './bootstrap-server.js';
 import { EXIT_CODES, HELP_HINT, VERSION } from './exit.js';
 import { FIRMWARE_USAGE, runFirmware } from './firmware.js';
@@ -30,6 +31,8 @@ export type { CliIo } from './io.js';
 const USAGE = `Usage:
   lwm2m client --endpoint NAME --server coap://HOST:PORT [options]
   lwm2m client --endpoint NAME --server coaps://HOST:PORT --psk-identity ID --psk-key HEX [options]
+  lwm2m client --endpoint NAME --server coaps://HOST:PORT --rpk-key KEY.pem --server-key SERVER.pem [options]
+  lwm2m client --endpoint NAME --server coaps://HOST:PORT --cert CERT.pem --key KEY.pem --ca CA.pem [options]
 ${SERVER_USAGE.split('\n')[0]}
 ${FIRMWARE_USAGE.split('\n')[0]}
   lwm2m fleet --count N --server coap://HOST:PORT [options]   (lwm2m fleet --help)
@@ -39,6 +42,12 @@ Client options:
   -s, --server URI        LwM2M server, coap://HOST:PORT (NoSec, or OSCORE) or coaps://HOST:PORT (DTLS PSK)
       --psk-identity ID   DTLS PSK identity (Security Mode PSK; needs coaps://)
       --psk-key HEX       DTLS pre-shared key, hex
+      --rpk-key FILE      our EC P-256 private key, PEM (Security Mode RPK, RFC 7250; needs coaps://)
+      --server-key FILE   with --rpk-key: the server's public key, PEM
+      --cert FILE         our certificate, PEM (Security Mode Certificate; with --key and --ca)
+      --key FILE          the certificate's private key, PEM
+      --ca FILE           the server's certificate or its CA certificate, PEM
+      --no-cid            do not offer a DTLS Connection ID (RFC 9146; offered by default)
       --oscore FILE       OSCORE context (aiocoap settings.json format: sender-id_hex, recipient-id_hex,
                           secret_hex, salt_hex, id-context_hex, algorithm) for object 21; needs coap://
       --state-dir DIR     keep the bootstrap result, registrations and OSCORE sequence numbers in DIR;
@@ -98,8 +107,47 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
   }
   const dtls = serverUri.startsWith('coaps:');
   const { 'psk-identity': pskIdentity, 'psk-key': pskKey, oscore: oscoreFile } = args.values;
-  if (dtls !== (pskIdentity !== undefined && pskKey !== undefined)) {
-    io.stderr.write('lwm2m client: coaps:// needs --psk-identity and --psk-key, and they need coaps://\n');
+  const v = args.values;
+  const modes = [
+    pskIdentity !== undefined || pskKey !== undefined,
+    v['rpk-key'] !== undefined || v['server-key'] !== undefined,
+    v.cert !== undefined || v.key !== undefined || v.ca !== undefined,
+  ].filter(Boolean).length;
+  if (dtls !== modes > 0 || modes > 1) {
+    io.stderr.write(
+      'lwm2m client: coaps:// needs --psk-identity and --psk-key (or --rpk-key/--server-key, or --cert/--key/--ca), and they need coaps://\n',
+    );
+    return 2;
+  }
+  let keyed: ExampleSecurity | undefined;
+  try {
+    if (v['rpk-key'] !== undefined || v['server-key'] !== undefined) {
+      if (v['rpk-key'] === undefined || v['server-key'] === undefined)
+        throw new Error('--rpk-key and --server-key go together');
+      const own = loadEcdsaKey(v['rpk-key']);
+      keyed = {
+        mode: 1,
+        identity: own.publicKey,
+        serverKey: loadPublicKey(v['server-key']),
+        key: own.privateKey,
+      };
+    } else if (v.cert !== undefined || v.key !== undefined || v.ca !== undefined) {
+      if (v.cert === undefined || v.key === undefined || v.ca === undefined)
+        throw new Error('--cert, --key and --ca go together');
+      const own = loadEcdsaKey(v.key);
+      keyed = {
+        mode: 2,
+        identity: loadCertificate(v.cert),
+        serverKey: loadCertificate(v.ca),
+        key: own.privateKey,
+      };
+    }
+  } catch (e) {
+    io.stderr.write(`lwm2m client: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (dtls && keyed === undefined && (pskIdentity === undefined || pskKey === undefined)) {
+    io.stderr.write('lwm2m client: --psk-identity and --psk-key go together\n');
     return 2;
   }
   let pskBytes: Uint8Array | undefined;
@@ -148,15 +196,17 @@ export async function main(argv: readonly string[], io: CliIo, signal?: AbortSig
       return 69;
     }
   }
-  const security: ExampleSecurity | undefined = dtls
-    ? { mode: 0, identity: new TextEncoder().encode(pskIdentity!), key: pskBytes! }
-    : oscore !== undefined
-      ? { mode: 3, oscore }
-      : undefined;
+  const security: ExampleSecurity | undefined = keyed
+    ? keyed
+    : dtls
+      ? { mode: 0, identity: new TextEncoder().encode(pskIdentity!), key: pskBytes! }
+      : oscore !== undefined
+        ? { mode: 3, oscore }
+        : undefined;
   const client = new Lwm2mClient({
     endpointName: name,
     endpoint,
-    transports: nodeServerTransports({ address: args.values.host, port }),
+    transports: nodeServerTransports({ address: args.values.host, port, connectionId: v['no-cid'] !== true }),
     oscoreCrypto: nodeCrypto,
     stateStore:
       args.values['state-dir'] === undefined ? undefined : new FileClientStateStore(args.values['state-dir']),
@@ -236,6 +286,12 @@ function parse(argv: readonly string[]) {
       interval: { type: 'string' },
       'psk-identity': { type: 'string' },
       'psk-key': { type: 'string' },
+      'rpk-key': { type: 'string' },
+      'server-key': { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      ca: { type: 'string' },
+      'no-cid': { type: 'boolean' },
       oscore: { type: 'string' },
       'state-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -6,17 +6,19 @@
  * persistent store or a `FirmwareService` is wired in one place (`serverCommandDeps`).
  */
 import { parseArgs } from 'node:util';
-import type { CoapEndpoint } from '@thimble/coap-core';
+import type { CoapEndpoint, Transport } from '@thimble/coap-core';
 import { UdpTransport } from '@thimble/coap-core/node';
 import { nodeCrypto } from '@thimble/oscore/node';
 import type { BootstrapConfigStore } from '../bootstrap/types.js';
 import { BUILTIN_OBJECTS } from '../model/builtin.js';
 import { ObjectRegistry } from '../model/registry.js';
 import { addObjectDefinitionFiles } from '../node/ddf.js';
+import { loadEcdsaKey } from '../node/keys.js';
 import { loadRegistryModels } from '../node/registry-models.js';
 import { createRestApi, startRestApi } from '../node/rest/app.js';
 import { isLoopbackHost, RequestGuard } from '../node/rest/guard.js';
 import { CoapMessageLog } from '../node/rest/message-log.js';
+import { DualTransport, generateServerKey, listenDtls } from '../node/secure-transport.js';
 import { openSqliteStores } from '../node/sqlite-store.js';
 import { FirmwareCampaigns } from '../server/firmware/campaign.js';
 import type { FirmwareService } from '../server/firmware/types.js';
@@ -73,7 +75,7 @@ export const serverCommandDeps: ServerCommandDeps = {
   createFirmware: ({ server, coapUri }) => new FirmwareCampaigns({ server, publicUri: coapUri }),
 };
 
-export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
+export const SERVER_USAGE = `  lwm2m server [--coap-port 5683] [--http-port 8080] [--coaps-port 5684|off] [--host 127.0.0.1] [--store memory|sqlite:PATH] [--token T]
                [--allowed-host NAME]... [--cors-origin ORIGIN]... [--console DIR|none] [--require-security]
                [--allow-nosec-takeover] [--models DIR]...
 
@@ -82,6 +84,11 @@ Server options:
       --coap-host ADDR    address the CoAP socket binds (default: every interface)
       --public-uri URI    the server's CoAP address as devices reach it, e.g. coap://192.0.2.10:5683: the
                           base of the firmware pull URIs (default coap://COAP-HOST:PORT, 127.0.0.1 if unset)
+      --coaps-port PORT   DTLS port (coaps://) for devices with PSK or RPK credentials in the security
+                          store (/api/security); default 5684, or --coap-port + 1 when --coap-port is
+                          given (0 with 0); "off" serves no DTLS
+      --dtls-key FILE     the server's EC P-256 private key (PEM) for RPK devices (default: a new key,
+                          its public key is logged)
       --http-port PORT    port of the REST API (default 8080, 0 = any free port)
       --host ADDR         address the REST API listens on (default 127.0.0.1)
       --store SPEC        memory (default) or sqlite:PATH
@@ -124,6 +131,8 @@ export async function runServer(
   let coapPort: number;
   let httpPort: number;
   let publicUri: string | undefined;
+  let coapsPort: number | undefined;
+  let dtlsKey: ReturnType<typeof loadEcdsaKey> | undefined;
   try {
     values = parse(argv).values;
     coapPort = port(values['coap-port'], 5683);
@@ -133,6 +142,19 @@ export async function runServer(
         `--public-uri must be coap://HOST[:PORT] or coaps://HOST[:PORT], not "${values['public-uri']}"`,
       );
     }
+    const coapsText = values['coaps-port'];
+    coapsPort =
+      coapsText === 'off'
+        ? undefined
+        : coapsText !== undefined
+          ? port(coapsText, 5684)
+          : values['coap-port'] === undefined
+            ? 5684
+            : coapPort === 0
+              ? 0
+              : coapPort + 1;
+    if (coapsPort !== undefined && coapsPort > 65535) throw new Error(`no port above ${coapPort} for coaps`);
+    dtlsKey = values['dtls-key'] === undefined ? undefined : loadEcdsaKey(values['dtls-key']);
     httpPort = port(values['http-port'], 8080);
   } catch (e) {
     io.stderr.write(`lwm2m server: ${(e as Error).message} (\`lwm2m server --help\` lists the options)\n`);
@@ -184,8 +206,26 @@ export async function runServer(
   try {
     // the console's per-device CoAP log: logs only the devices someone watches
     const messageLog = new CoapMessageLog();
-    const transport = await UdpTransport.bind({ address: values['coap-host'], port: coapPort });
-    closers.push(() => transport.close());
+    const udp = await UdpTransport.bind({ address: values['coap-host'], port: coapPort });
+    let transport: Transport = udp;
+    closers.push(() => udp.close());
+    if (coapsPort !== undefined) {
+      if (stores.security === undefined) throw new Error('--coaps-port needs a store with credentials');
+      const serverKey = dtlsKey ?? generateServerKey();
+      const dtls = await listenDtls({
+        security: stores.security,
+        ecdsa: serverKey,
+        address: values['coap-host'] ?? (udp.local.address.includes(':') ? '::' : '0.0.0.0'),
+        port: coapsPort,
+        onLog: (m, p) => log(`dtls ${hostPort(p.address, p.port)}: ${m}`),
+      });
+      closers.push(() => dtls.close());
+      transport = new DualTransport(udp, dtls);
+      const pub = Buffer.from(serverKey.publicKey).toString('hex');
+      log(
+        `coaps (DTLS: PSK, RPK) on udp ${hostPort(dtls.local.address, dtls.local.port)}, server public key ${pub}`,
+      );
+    }
     // the server builds its endpoint on the socket (with the OSCORE layer when there are credentials)
     // the model: built-in objects, the OMA registry's common objects, then --models folders (they win)
     const model = new ObjectRegistry(BUILTIN_OBJECTS);
@@ -209,7 +249,7 @@ export async function runServer(
     server.on('updated', (r) => log(`updated "${r.endpoint}"`));
     server.on('deregistered', (r) => log(`de-registered "${r.endpoint}"`));
     server.on('expired', (r) => log(`expired "${r.endpoint}"`));
-    const local = endpoint.transport.local;
+    const local = udp.local;
     const firmware = deps.createFirmware?.({
       server,
       endpoint,
@@ -255,6 +295,8 @@ function parse(argv: readonly string[]) {
       'coap-port': { type: 'string' },
       'coap-host': { type: 'string' },
       'public-uri': { type: 'string' },
+      'coaps-port': { type: 'string' },
+      'dtls-key': { type: 'string' },
       'http-port': { type: 'string' },
       host: { type: 'string' },
       store: { type: 'string' },

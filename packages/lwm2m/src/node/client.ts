@@ -1,7 +1,10 @@
 /**
- * Node adapters of the LwM2M client: transports towards its servers (UDP for `coap://`, DTLS with a
- * pre-shared key for `coaps://`, on node-dtls-client) and the file store of its state.
+ * Node adapters of the LwM2M client: transports towards its servers (UDP for `coap://`, DTLS for
+ * `coaps://` with a pre-shared key, a raw public key or a certificate, on @thimble/dtls) and the file
+ * store of its state.
  */
+
+import { X509Certificate } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -14,10 +17,15 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Transport } from '@thimble/coap-core';
-import { DtlsClientTransport, UdpTransport } from '@thimble/coap-core/node';
+import { DtlsClientTransport, type DtlsClientTransportOptions, UdpTransport } from '@thimble/coap-core/node';
 import type { SequenceNumberStore } from '@thimble/oscore';
 import { FileSequenceStore } from '@thimble/oscore/node';
-import type { ServerTransportFactory, ServerTransportRequest } from '../client/registration/servers.js';
+import {
+  type DtlsKeys,
+  SecurityMode,
+  type ServerTransportFactory,
+  type ServerTransportRequest,
+} from '../client/registration/servers.js';
 import type { ClientState, ClientStateStore } from '../client/state/state.js';
 
 export interface NodeServerTransportOptions {
@@ -27,6 +35,35 @@ export interface NodeServerTransportOptions {
   readonly port?: number;
   /** DTLS handshake timeout, ms (default 5,000). */
   readonly handshakeTimeout?: number;
+  /** Offer a DTLS Connection ID (RFC 9146), so a NAT rebinding keeps the session (default true). */
+  readonly connectionId?: boolean;
+}
+
+function u8(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/**
+ * DTLS options for Security Modes RPK and Certificate (TS Core 1.1 §7.1.2, §7.1.3): our key, and trust in
+ * exactly the server key (RPK) or in a chain that ends in /0/x/4 or was issued by it (Certificate).
+ */
+export function dtlsKeyOptions(mode: number, keys: DtlsKeys): DtlsClientTransportOptions {
+  if (mode === SecurityMode.RawPublicKey) {
+    return {
+      ecdsa: { privateKey: keys.privateKey, publicKey: keys.own },
+      trustedPublicKeys: [keys.server],
+    };
+  }
+  const own = new X509Certificate(keys.own);
+  return {
+    ecdsa: {
+      privateKey: keys.privateKey,
+      publicKey: u8(own.publicKey.export({ format: 'der', type: 'spki' }) as Buffer),
+      certificateChain: [keys.own],
+    },
+    // the server's chain must end in /0/x/4 or be signed by it
+    trustAnchors: [keys.server],
+  };
 }
 
 /**
@@ -37,9 +74,19 @@ export function nodeServerTransports(options: NodeServerTransportOptions = {}): 
   let portUsed = false;
   return async (request: ServerTransportRequest): Promise<Transport> => {
     if (request.scheme === 'coaps') {
-      if (request.psk === undefined)
-        throw new Error(`server ${request.account.shortServerId}: coaps:// needs a PSK identity and key`);
-      return new DtlsClientTransport({ psk: request.psk, handshakeTimeout: options.handshakeTimeout });
+      const common = {
+        handshakeTimeout: options.handshakeTimeout,
+        connectionId: options.connectionId ?? true,
+      };
+      const mode = request.securityMode ?? SecurityMode.PreSharedKey;
+      if (mode === SecurityMode.PreSharedKey) {
+        if (request.psk === undefined)
+          throw new Error(`server ${request.account.shortServerId}: coaps:// needs a PSK identity and key`);
+        return new DtlsClientTransport({ ...common, psk: request.psk });
+      }
+      if (request.keys === undefined)
+        throw new Error(`server ${request.account.shortServerId}: Security Mode ${mode} needs its keys`);
+      return new DtlsClientTransport({ ...common, ...dtlsKeyOptions(mode, request.keys) });
     }
     const port = portUsed ? 0 : (options.port ?? 0);
     portUsed = true;

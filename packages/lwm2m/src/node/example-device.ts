@@ -23,10 +23,13 @@ import { httpPackageFetcher } from './firmware-http.js';
 
 /** How the example device secures its server account (Security object, TS Core 1.1 Appendix E.1). */
 export interface ExampleSecurity {
-  /** /0/x/2: 0 PSK (DTLS), 3 NoSec. */
-  readonly mode: 0 | 3;
-  /** PSK identity (/0/x/3) and key (/0/x/5). */
+  /** /0/x/2: 0 PSK, 1 RPK, 2 Certificate (DTLS), 3 NoSec. */
+  readonly mode: 0 | 1 | 2 | 3;
+  /** /0/x/3: the PSK identity, or our public key (RPK) or certificate (Certificate), DER. */
   readonly identity?: Uint8Array;
+  /** /0/x/4: the server's public key (RPK), or its certificate or CA certificate (Certificate), DER. */
+  readonly serverKey?: Uint8Array;
+  /** /0/x/5: the PSK, or our private key (PKCS#8 DER). */
   readonly key?: Uint8Array;
   /** An OSCORE context: written to /21/0, linked from /0/0/17. */
   readonly oscore?: ContextSettings;
@@ -86,14 +89,16 @@ export function installExampleDevice(client: Lwm2mClient, options: ExampleDevice
   let timeOffset = 0;
   const nowSeconds = () => Math.floor(Date.now() / 1000) + timeOffset;
   if (options.bootstrap) {
-    // Security (0): the bootstrap-server account, NoSec; the bootstrap server writes the rest
+    // Security (0): the bootstrap-server account (NoSec, or DTLS with `security`); the bootstrap server
+    // writes the rest
+    const sec = options.security;
     client.addInstance(0, 0, {
       0: options.serverUri,
       1: true,
-      2: 3,
-      3: new Uint8Array(0),
-      4: new Uint8Array(0),
-      5: new Uint8Array(0),
+      2: sec?.mode ?? 3,
+      3: sec?.identity ?? new Uint8Array(0),
+      4: sec?.serverKey ?? new Uint8Array(0),
+      5: sec?.key ?? new Uint8Array(0),
     });
   } else {
     // Security (0): NoSec, PSK or OSCORE towards the server (TS Core 1.1 Appendix E.1, E.5)
@@ -116,7 +121,7 @@ export function installExampleDevice(client: Lwm2mClient, options: ExampleDevice
       1: false,
       2: sec?.mode ?? 3,
       3: sec?.identity ?? new Uint8Array(0),
-      4: new Uint8Array(0),
+      4: sec?.serverKey ?? new Uint8Array(0),
       5: sec?.key ?? new Uint8Array(0),
       10: SHORT_SERVER_ID,
     };

@@ -202,6 +202,10 @@ class SqliteSecurityStore implements SecurityStore {
     return this.cache.getByPskIdentity(identity);
   }
 
+  getByRpk(publicKeyHex: string): EndpointCredentials | undefined {
+    return this.cache.getByRpk(publicKeyHex);
+  }
+
   getByOscoreKid(kidHex: string): EndpointCredentials | undefined {
     return this.cache.getByOscoreKid(kidHex);
   }

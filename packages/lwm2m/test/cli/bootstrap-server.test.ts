@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createUdpEndpoint } from '@thimble/coap-core/node';
+import { CoapEndpoint, formatCode, fromHex } from '@thimble/coap-core';
+import { createUdpEndpoint, DtlsClientTransport } from '@thimble/coap-core/node';
 import { Lwm2mServer } from '@thimble/lwm2m';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -126,4 +127,72 @@ describe('lwm2m bootstrap-server command', () => {
       await lwm2mEndpoint.close();
     }
   });
+  it("serves Bootstrap-Requests over DTLS PSK (--coaps-port): the session identity must be the endpoint's bootstrap-server identity (Core §6.1.3)", async () => {
+    const lwm2mEndpoint = await createUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    const lwm2m = new Lwm2mServer({ endpoint: lwm2mEndpoint });
+    const serverPort = lwm2mEndpoint.transport.local.port;
+    const dir = mkdtempSync(join(tmpdir(), 'thimble-cli-bs-dtls-'));
+    dirs.push(dir);
+    const file = join(dir, 'bootstrap.json');
+    const account = (identity: string) => ({
+      0: {
+        uri: 'coaps://127.0.0.1:5784',
+        bootstrapServer: true,
+        securityMode: 'psk',
+        pskIdentity: identity,
+        pskKey: '000102030405060708090a0b0c0d0e0f',
+      },
+      1: {
+        uri: `coap://127.0.0.1:${serverPort}`,
+        bootstrapServer: false,
+        securityMode: 'nosec',
+        shortServerId: 7,
+      },
+    });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        'bs-dtls': { security: account('bs-dtls-id'), servers: { 0: { shortServerId: 7, lifetime: 45 } } },
+        'bs-other': { security: account('bs-other-id'), servers: { 0: { shortServerId: 7, lifetime: 45 } } },
+      }),
+    );
+    const bsIo = capture();
+    const stopBs = new AbortController();
+    const bsRun = main(
+      ['bootstrap-server', '--coap-port', '0', '--coaps-port', '0', '--host', '127.0.0.1', '--config', file],
+      bsIo.io,
+      stopBs.signal,
+    );
+    await waitFor(() => /coaps on 127\.0\.0\.1:(\d+)/.test(bsIo.out())).catch((e) => {
+      throw new Error(`${e}\nbs:${bsIo.out()}${bsIo.err()}`);
+    });
+    const coaps = Number(/coaps on 127\.0\.0\.1:(\d+)/.exec(bsIo.out())![1]);
+    const request = async (ep: string, identity: string) => {
+      const endpoint = new CoapEndpoint({
+        transport: new DtlsClientTransport({
+          psk: { identity, key: fromHex('000102030405060708090a0b0c0d0e0f') },
+        }),
+      });
+      try {
+        const r = await endpoint.post(`coaps://127.0.0.1:${coaps}/bs?ep=${ep}`);
+        return formatCode(r.code);
+      } finally {
+        await endpoint.close();
+      }
+    };
+    try {
+      // another endpoint's identity may not bootstrap as bs-dtls; its own may
+      expect(await request('bs-dtls', 'bs-other-id')).toBe('4.03');
+      expect(bsIo.out()).toContain('refused: credentials not bound to this endpoint');
+      expect(await request('bs-dtls', 'bs-dtls-id')).toBe('2.04');
+      await waitFor(() => bsIo.out().includes('bs-dtls: Bootstrap-Request from 127.0.0.1:'));
+      // an unknown identity gets no DTLS session at all
+      await expect(request('bs-dtls', 'nobody')).rejects.toThrow(/DTLS/);
+    } finally {
+      stopBs.abort();
+      expect(await bsRun).toBe(0);
+      lwm2m.close();
+      await lwm2mEndpoint.close();
+    }
+  }, 30_000);
 });

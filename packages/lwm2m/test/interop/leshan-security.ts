@@ -10,7 +10,10 @@
  * has no OSCORE branch) and its CoAP server has no OSCORE layer, so there is no OSCORE test against it;
  * the last test pins that the API refuses an OSCORE entry, so a Leshan that starts accepting one is noticed.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { systemClock, toHex } from '@thimble/coap-core';
 import { Lwm2mClient, Lwm2mClientError } from '@thimble/lwm2m';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +170,77 @@ export function describeDtlsInterop(current: () => Leshan): void {
       }
       expect(await run).toBe(0);
       expect(out).toContain('de-registered');
+      await rest('DELETE', `${leshan.api}/security/clients/${name}`).catch(() => undefined);
+    }, 60_000);
+
+    it('the lwm2m client command registers in Security Mode RPK (--rpk-key/--server-key, §7.1.2); Leshan reads, writes and observes it', async () => {
+      const name = `${EP}-rpk`;
+      const dir = mkdtempSync(join(tmpdir(), 'thimble-leshan-rpk-'));
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      writeFileSync(join(dir, 'client.key'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
+      const spkiHex = Buffer.from(publicKey.export({ format: 'der', type: 'spki' })).toString('hex');
+      // the demo's own public key is what the client pins (/0/x/4)
+      const server = (await rest('GET', `${leshan.api}/server/security`)).json as {
+        certificate?: { pubkey?: { b64Der?: string } };
+        pubkey?: { b64Der?: string };
+      };
+      const serverDer = server.pubkey?.b64Der ?? server.certificate?.pubkey?.b64Der;
+      expect(serverDer, JSON.stringify(server)).toBeTypeOf('string');
+      writeFileSync(
+        join(dir, 'server.pub'),
+        `-----BEGIN PUBLIC KEY-----\n${serverDer}\n-----END PUBLIC KEY-----\n`,
+      );
+      const put = await rest('PUT', `${leshan.api}/security/clients`, {
+        endpoint: name,
+        rpk: { key: spkiHex },
+      });
+      expect(put.status).toBe(200);
+      let out = '';
+      const io = {
+        stdout: { write: (d: string) => (out += d) },
+        stderr: { write: (d: string) => (out += d) },
+      };
+      const stop = new AbortController();
+      const run = main(
+        [
+          'client',
+          '-e',
+          name,
+          '-s',
+          `coaps://127.0.0.1:${leshan.coapsPort}`,
+          '--rpk-key',
+          join(dir, 'client.key'),
+          '--server-key',
+          join(dir, 'server.pub'),
+          '--host',
+          '127.0.0.1',
+          '-l',
+          '60',
+          '--interval',
+          '0',
+        ],
+        io,
+        stop.signal,
+      );
+      try {
+        await eventually(() => out.includes('registered at'), 30_000, `CLI registered:\n${out}`);
+        expect(await listed(leshan, name)).toBe(true);
+        const base = `${leshan.api}/clients/${name}`;
+        const read = await rest('GET', `${base}/3/0/0`);
+        expect(read.status).toBe(200);
+        expect(read.json.content?.value).toBe('Thimble');
+        const write = await rest('PUT', `${base}/3/0/14?format=TEXT`, { id: 14, value: '+02:00' });
+        expect(write.json.status, JSON.stringify(write.json)).toBe('CHANGED(204)');
+        expect((await rest('GET', `${base}/3/0/14`)).json.content?.value).toBe('+02:00');
+        const observe = await rest('POST', `${base}/3/0/13/observe`);
+        expect(observe.status, JSON.stringify(observe.json)).toBe(200);
+        expect(JSON.stringify(observe.json)).toContain('CONTENT');
+        const info = (await rest('GET', base)).json as Record<string, unknown>;
+        expect(JSON.stringify(info)).toContain('"secure":true');
+      } finally {
+        stop.abort();
+      }
+      expect(await run).toBe(0);
       await rest('DELETE', `${leshan.api}/security/clients/${name}`).catch(() => undefined);
     }, 60_000);
 

@@ -156,6 +156,9 @@ export class FakeSecurityStore implements SecurityStore {
   getByOscoreKid(kidHex: string): EndpointCredentials | undefined {
     return this.list().find((c) => c.oscore?.recipientId === kidHex);
   }
+  getByRpk(publicKeyHex: string): EndpointCredentials | undefined {
+    return this.list().find((c) => c.rpk?.publicKey === publicKeyHex);
+  }
   put(credentials: EndpointCredentials): void {
     const psk = credentials.psk && this.getByPskIdentity(credentials.psk.identity);
     if (psk !== undefined && psk.endpoint !== credentials.endpoint)

@@ -113,7 +113,13 @@ describe('REST API: credentials (/api/security) and bootstrap configurations (/a
       endpoint: 'dev2',
       oscore: { senderId: '01', recipientId: '', masterSecretFingerprint: sha256Hex16(oscore.masterSecret) },
     });
-    expect((await s.call({ method: 'GET', url: '/api/security' })).json()).toHaveLength(2);
+    const rpk = { publicKey: '3059301306072a8648ce3d020106082a8648ce3d03010703420004aa' };
+    const putRpk = await s.call({ method: 'PUT', url: '/api/security/dev5', payload: { rpk } });
+    expect(putRpk.json()).toEqual({ endpoint: 'dev5', rpk });
+    const all = await s.call({ method: 'GET', url: '/api/security' });
+    expect(all.json()).toHaveLength(3);
+    expect(all.body).not.toContain(psk.key);
+    expect(all.body).not.toContain(oscore.masterSecret);
     const taken = await s.call({ method: 'PUT', url: '/api/security/dev3', payload: { psk } });
     expect(taken.statusCode).toBe(409);
     expect(taken.json()).toEqual({ error: 'conflict', message: 'PSK identity "dev1-id" belongs to "dev1"' });

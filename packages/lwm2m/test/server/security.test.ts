@@ -147,6 +147,27 @@ describe('PSK identities (the secure transport hook, Peer.identity)', () => {
     expect(s.server.registrations().map((x) => x.endpoint)).toEqual(['dev1']);
   });
 
+  it('RPK: a session with a bound raw public key (Peer.identity rpk:<hex>) registers only under its endpoint', async () => {
+    const security = new MemorySecurityStore();
+    security.put({ endpoint: 'dev-rpk', rpk: { publicKey: 'AABBCC' } });
+    security.put({ endpoint: 'dev1', psk: { identity: 'id-1', key: '0011' } });
+    expect(security.getByRpk('aabbcc')?.endpoint).toBe('dev-rpk');
+    const s = serverSetup({ server: { security } });
+    const dev = s.device(1, { endpointName: 'dev-rpk' }, { identity: 'rpk:aabbcc' });
+    const r = await registered(s, dev);
+    expect(r.authentication).toBe('rpk');
+    const other = rawAt(s, '10.0.4.1', 'rpk:aabbcc');
+    expect(text(await register(s, other, 'dev1'))).toBe('4.03');
+    const stranger = rawAt(s, '10.0.4.2', 'rpk:ddeeff');
+    expect(text(await register(s, stranger, 'dev-rpk'))).toBe('4.03');
+    // a certificate identity is bound to nothing yet: refused for an endpoint with credentials
+    const cert = rawAt(s, '10.0.4.3', 'x509:CN=dev-rpk');
+    expect(text(await register(s, cert, 'dev-rpk'))).toBe('4.03');
+    // a PSK identity may not pose as a key or certificate identity
+    expect(() => security.put({ endpoint: 'x', psk: { identity: 'rpk:aabbcc', key: '00' } })).toThrow(/rpk:/);
+    expect(() => security.put({ endpoint: 'y', rpk: { publicKey: 'aabbcc' } })).toThrow(/another endpoint/);
+  });
+
   it('refuses NoSec for an endpoint with credentials, and keeps NoSec for the others', async () => {
     const s = pskSetup();
     const plain = rawAt(s, '10.0.3.3');

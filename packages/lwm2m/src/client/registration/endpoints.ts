@@ -41,7 +41,7 @@ function refuse(account: ServerAccount, what: string): never {
 /**
  * The endpoint towards one server: the shared `endpoint` for NoSec, else a new endpoint over a transport
  * from `transports` (DTLS for Security Mode PSK), with OSCORE layered on when /0/x/17 links an object 21
- * instance. `owned`: the caller closes it when done. Certificate and raw-public-key modes are refused.
+ * instance. `owned`: the caller closes it when done. DTLS for Security Modes PSK, RPK and Certificate.
  */
 export async function openServerEndpoint(
   account: ServerAccount,
@@ -49,11 +49,18 @@ export async function openServerEndpoint(
 ): Promise<{ endpoint: CoapEndpoint; owned: boolean }> {
   const { scheme, host, port } = uriHostPort(account.uri);
   const mode = account.securityMode;
-  if (mode !== SecurityMode.NoSec && mode !== SecurityMode.PreSharedKey)
-    refuse(account, `Security Mode ${mode} (certificates / raw public keys) is not supported`);
-  const dtls = mode === SecurityMode.PreSharedKey;
-  if (dtls && account.psk === undefined)
+  if (
+    mode !== SecurityMode.NoSec &&
+    mode !== SecurityMode.PreSharedKey &&
+    mode !== SecurityMode.RawPublicKey &&
+    mode !== SecurityMode.Certificate
+  )
+    refuse(account, `Security Mode ${mode} (certificates with EST) is not supported`);
+  const dtls = mode !== SecurityMode.NoSec;
+  if (mode === SecurityMode.PreSharedKey && account.psk === undefined)
     refuse(account, 'PSK mode without identity (/0/x/3) and key (/0/x/5)');
+  if (mode !== SecurityMode.NoSec && mode !== SecurityMode.PreSharedKey && account.keys === undefined)
+    refuse(account, `Security Mode ${mode} without /0/x/3, /0/x/4 and /0/x/5`);
   if ((scheme === 'coaps') !== dtls) refuse(account, `${scheme}:// does not match Security Mode ${mode}`);
   if (!dtls && account.oscore === undefined && ctx.endpoint !== undefined)
     return { endpoint: ctx.endpoint, owned: false };
@@ -66,7 +73,15 @@ export async function openServerEndpoint(
     clientSecurity = oscoreClient(context);
     serverSecurity = oscoreServer([context]);
   }
-  const transport = await factory({ account, scheme, host, port, psk: dtls ? account.psk : undefined });
+  const transport = await factory({
+    account,
+    scheme,
+    host,
+    port,
+    psk: mode === SecurityMode.PreSharedKey ? account.psk : undefined,
+    securityMode: mode,
+    keys: dtls ? account.keys : undefined,
+  });
   return {
     endpoint: new CoapEndpoint({
       transport,

@@ -96,8 +96,24 @@ export interface ServerAccount {
   readonly securityMode: number;
   /** Security Mode PSK: identity (/0/x/3, UTF-8) and key (/0/x/5). */
   readonly psk: { readonly identity: string; readonly key: Uint8Array } | undefined;
+  /**
+   * Security Modes RPK (1) and Certificate (2): /0/x/3 (our SubjectPublicKeyInfo, or our X.509 certificate,
+   * DER), /0/x/4 (the server's SubjectPublicKeyInfo, or its certificate or CA certificate, DER) and /0/x/5
+   * (our private key, PKCS#8 DER). TS Core 1.1 §7.1.2, §7.1.3, Appendix E.1.
+   */
+  readonly keys?: DtlsKeys | undefined;
   /** /0/x/17 links to an OSCORE (21) instance. */
   readonly oscore: OscoreAccount | undefined;
+}
+
+/** The key material of Security Modes RPK and Certificate (see `ServerAccount.keys`). */
+export interface DtlsKeys {
+  /** /0/x/3: our public key (RPK) or certificate (Certificate mode), DER. */
+  readonly own: Uint8Array;
+  /** /0/x/4: the server's public key (RPK), or its certificate or a CA certificate (Certificate mode), DER. */
+  readonly server: Uint8Array;
+  /** /0/x/5: our private key, PKCS#8 DER. */
+  readonly privateKey: Uint8Array;
 }
 
 /** What a transport factory is asked for: the transport towards one server. */
@@ -109,6 +125,10 @@ export interface ServerTransportRequest {
   readonly port: number;
   /** DTLS pre-shared key (Security Mode 0). */
   readonly psk: { readonly identity: string; readonly key: Uint8Array } | undefined;
+  /** /0/x/2 (0 PSK, 1 RPK, 2 Certificate, 3 NoSec). */
+  readonly securityMode?: number;
+  /** DTLS keys (Security Modes 1 and 2). */
+  readonly keys?: DtlsKeys | undefined;
 }
 
 /**
@@ -194,6 +214,8 @@ export function resolveServerAccounts(objects: InstanceStore, fallbackUri?: stri
     const securityMode = typeof mode === 'number' ? mode : SecurityMode.NoSec;
     const identity = bytes(single(sec, 3));
     const key = bytes(single(sec, 5));
+    const serverKey = bytes(single(sec, 4));
+    const withKeys = securityMode === SecurityMode.RawPublicKey || securityMode === SecurityMode.Certificate;
     out.push({
       shortServerId: typeof ssid === 'number' ? ssid : out.length + 1,
       uri: trim(out.length === 0 && fallbackUri !== undefined ? fallbackUri : (single(sec, 0) as string)),
@@ -203,6 +225,16 @@ export function resolveServerAccounts(objects: InstanceStore, fallbackUri?: stri
       psk:
         securityMode === SecurityMode.PreSharedKey && identity !== undefined && key !== undefined
           ? { identity: utf8Decode(identity), key }
+          : undefined,
+      keys:
+        withKeys &&
+        identity !== undefined &&
+        identity.length > 0 &&
+        key !== undefined &&
+        key.length > 0 &&
+        serverKey !== undefined &&
+        serverKey.length > 0
+          ? { own: identity, server: serverKey, privateKey: key }
           : undefined,
       oscore: oscoreOf(objects, single(sec, 17)),
     });

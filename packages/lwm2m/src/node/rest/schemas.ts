@@ -126,7 +126,8 @@ export const CampaignSchema = {
 export const CredentialsSchema = {
   $id: 'EndpointCredentials',
   type: 'object',
-  description: 'Credentials of one endpoint (keys in hex): a PSK for DTLS and / or an OSCORE context.',
+  description:
+    'Credentials of one endpoint (keys in hex): a PSK or a raw public key for DTLS and / or an OSCORE context.',
   properties: {
     endpoint: { type: 'string', minLength: 1, maxLength: 128 },
     psk: {
@@ -134,6 +135,13 @@ export const CredentialsSchema = {
       required: ['identity', 'key'],
       additionalProperties: false,
       properties: { identity: { type: 'string', minLength: 1, maxLength: 128 }, key: hex },
+    },
+    rpk: {
+      type: 'object',
+      description: "the device's SubjectPublicKeyInfo (DER, hex) for DTLS with raw public keys (RFC 7250)",
+      required: ['publicKey'],
+      additionalProperties: false,
+      properties: { publicKey: hex },
     },
     oscore: {
       type: 'object',
@@ -167,6 +175,7 @@ export const CredentialsViewSchema = {
       type: 'object',
       properties: { identity: { type: 'string' }, keyFingerprint: fingerprint },
     },
+    rpk: { type: 'object', required: ['publicKey'], properties: { publicKey: { type: 'string' } } },
     oscore: {
       type: 'object',
       properties: {

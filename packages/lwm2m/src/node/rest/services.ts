@@ -44,6 +44,8 @@ export function credentialsView(c: EndpointCredentials) {
     ...(c.psk === undefined
       ? {}
       : { psk: { identity: c.psk.identity, keyFingerprint: fingerprintOf(c.psk.key) } }),
+    // a raw public key is no secret: shown whole
+    ...(c.rpk === undefined ? {} : { rpk: { publicKey: c.rpk.publicKey } }),
     ...(c.oscore === undefined
       ? {}
       : {
@@ -324,7 +326,8 @@ function securityRoutes(app: FastifyInstance, store: SecurityStore | undefined):
       const body = req.body;
       if (body.endpoint !== undefined && body.endpoint !== endpoint)
         throw badRequest(`the body names endpoint "${body.endpoint}", the path "${endpoint}"`);
-      if (body.psk === undefined && body.oscore === undefined) throw badRequest('give psk and / or oscore');
+      if (body.psk === undefined && body.rpk === undefined && body.oscore === undefined)
+        throw badRequest('give psk, rpk and / or oscore');
       const credentials: EndpointCredentials = { ...body, endpoint };
       refused(409, 'conflict', () => store.put(credentials));
       return credentialsView(credentials);

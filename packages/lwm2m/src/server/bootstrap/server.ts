@@ -168,6 +168,16 @@ export class Lwm2mBootstrapServer extends Emitter<Lwm2mBootstrapServerEvents> {
     const config = this.store.get(ep);
     // Core 1.1 §6.1.3 / Transport 1.1 §6.1: "4.00 Bad Request: Unknown Endpoint Client Name"
     if (config === undefined) return reject(Code.BadRequest, 'unknown endpoint client name');
+    // over DTLS the session's PSK identity must be this endpoint's bootstrap-server identity (Core §6.1.3):
+    // the ep a request claims is not enough
+    const identity = req.peer.identity;
+    if (
+      identity !== undefined &&
+      !Object.values(config.security).some(
+        (s) => s.bootstrapServer && s.securityMode === 'psk' && s.pskIdentity === identity,
+      )
+    )
+      return reject(Code.Forbidden, 'credentials not bound to this endpoint');
     const old = this.sessions.get(ep);
     if (old !== undefined) this.end(old, 'replaced by a new Bootstrap-Request');
     if (this.sessions.size >= this.limits.maxSessions)

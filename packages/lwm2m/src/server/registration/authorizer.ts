@@ -5,8 +5,11 @@
 import { type CoapRequest, Code, type ResponseInit } from '@thimble/coap-core';
 import type { SecurityStore } from '../security/types.js';
 
-/** How a request was authenticated: by its OSCORE context, by the secure transport's identity, or not. */
-export type Authentication = 'oscore' | 'psk' | undefined;
+/**
+ * How a request was authenticated: by its OSCORE context, by the DTLS session's PSK identity or raw
+ * public key, or not.
+ */
+export type Authentication = 'oscore' | 'psk' | 'rpk' | undefined;
 
 export type AuthorizationResult =
   | { readonly refused: ResponseInit }
@@ -41,11 +44,18 @@ export class RegistrationAuthorizer {
       if (bound?.endpoint !== endpoint) return forbidden('credentials not bound to this endpoint');
       by = 'oscore';
     }
+    // the DTLS session's identity (coap-core's `Peer.identity`): `rpk:<SPKI hex>` for a raw public key
+    // (RFC 7250), `x509:<subject>` for a certificate, else the PSK identity; never the payload's claim
     const identity = req.peer.identity;
     if (identity !== undefined) {
-      if (store.getByPskIdentity(identity)?.endpoint !== endpoint)
-        return forbidden('credentials not bound to this endpoint');
-      by ??= 'psk';
+      const rpk = identity.startsWith('rpk:');
+      const bound = rpk
+        ? store.getByRpk(identity.slice(4))
+        : identity.startsWith('x509:')
+          ? undefined
+          : store.getByPskIdentity(identity);
+      if (bound?.endpoint !== endpoint) return forbidden('credentials not bound to this endpoint');
+      by ??= rpk ? 'rpk' : 'psk';
     }
     if (by === undefined && store.get(endpoint) !== undefined)
       return forbidden('this endpoint must use its credentials');

@@ -31,7 +31,7 @@ export interface Registration {
    * (`SecurityStore`): `oscore` (device-management requests are then protected with its context) or `psk`
    * (the secure transport's identity). Absent for NoSec.
    */
-  readonly authentication?: 'oscore' | 'psk';
+  readonly authentication?: 'oscore' | 'psk' | 'rpk';
   /** Alternate path of the objects (`/` when none). */
   readonly rootPath: string;
   /** Content formats announced with `ct` on the root link. */

@@ -10,6 +10,7 @@ import type {
   OscoreCredential,
   OscoreSequenceRecord,
   PskCredential,
+  RpkCredential,
   SecurityStore,
 } from './types.js';
 
@@ -47,7 +48,16 @@ export function validateCredentials(input: EndpointCredentials): EndpointCredent
     const identity = input.psk?.identity;
     if (typeof identity !== 'string' || identity.length === 0 || identity.length > 128)
       return invalid('psk.identity must be text of 1-128 characters');
+    // `Peer.identity` of a DTLS session is the PSK identity as is, `rpk:`/`x509:` for keys and certificates
+    if (identity.startsWith('rpk:') || identity.startsWith('x509:'))
+      return invalid('psk.identity must not start with rpk: or x509:');
     psk = { identity, key: hex('psk.key', input.psk.key, { max: 64 }) };
+  }
+  let rpk: RpkCredential | undefined;
+  if (input.rpk !== undefined) {
+    if (input.rpk === null || typeof input.rpk !== 'object') return invalid('rpk must be an object');
+    // a P-256 SubjectPublicKeyInfo is 91 bytes; allow other curves' sizes up to 256
+    rpk = { publicKey: hex('rpk.publicKey', input.rpk.publicKey, { max: 256 }) };
   }
   let oscore: OscoreCredential | undefined;
   if (input.oscore !== undefined) {
@@ -66,10 +76,12 @@ export function validateCredentials(input: EndpointCredentials): EndpointCredent
       ...(idContext === undefined ? {} : { idContext }),
     };
   }
-  if (psk === undefined && oscore === undefined) return invalid('credentials need psk or oscore');
+  if (psk === undefined && rpk === undefined && oscore === undefined)
+    return invalid('credentials need psk, rpk or oscore');
   return {
     endpoint,
     ...(psk === undefined ? {} : { psk }),
+    ...(rpk === undefined ? {} : { rpk }),
     ...(oscore === undefined ? {} : { oscore }),
   };
 }
@@ -94,6 +106,7 @@ export class MemorySecurityStore implements SecurityStore {
   private readonly byEndpoint = new Map<string, EndpointCredentials>();
   private readonly byIdentity = new Map<string, string>();
   private readonly byKid = new Map<string, string>();
+  private readonly byRpk = new Map<string, string>();
   private readonly sequences = new MemorySequenceRecords();
 
   constructor(options: { maxEntries?: number } = {}) {
@@ -110,6 +123,11 @@ export class MemorySecurityStore implements SecurityStore {
 
   getByPskIdentity(identity: string): EndpointCredentials | undefined {
     const endpoint = this.byIdentity.get(identity);
+    return endpoint === undefined ? undefined : this.byEndpoint.get(endpoint);
+  }
+
+  getByRpk(publicKeyHex: string): EndpointCredentials | undefined {
+    const endpoint = this.byRpk.get(publicKeyHex.toLowerCase());
     return endpoint === undefined ? undefined : this.byEndpoint.get(endpoint);
   }
 
@@ -140,6 +158,8 @@ export class MemorySecurityStore implements SecurityStore {
     };
     if (other(this.byIdentity, identity))
       throw new Lwm2mServerError('conflict', `PSK identity "${identity}" is bound to another endpoint`);
+    if (other(this.byRpk, c.rpk?.publicKey))
+      throw new Lwm2mServerError('conflict', 'the raw public key is bound to another endpoint');
     if (other(this.byKid, kid))
       throw new Lwm2mServerError('conflict', `OSCORE recipient id ${kid} is bound to another endpoint`);
     const previous = this.byEndpoint.get(c.endpoint);
@@ -154,6 +174,7 @@ export class MemorySecurityStore implements SecurityStore {
     if (previous !== undefined) this.unindex(previous);
     this.byEndpoint.set(c.endpoint, c);
     if (c.psk !== undefined) this.byIdentity.set(c.psk.identity, c.endpoint);
+    if (c.rpk !== undefined) this.byRpk.set(c.rpk.publicKey, c.endpoint);
     if (c.oscore !== undefined) this.byKid.set(c.oscore.recipientId, c.endpoint);
   }
 
@@ -176,6 +197,8 @@ export class MemorySecurityStore implements SecurityStore {
   private unindex(c: EndpointCredentials): void {
     if (c.psk !== undefined && this.byIdentity.get(c.psk.identity) === c.endpoint)
       this.byIdentity.delete(c.psk.identity);
+    if (c.rpk !== undefined && this.byRpk.get(c.rpk.publicKey) === c.endpoint)
+      this.byRpk.delete(c.rpk.publicKey);
     if (c.oscore !== undefined && this.byKid.get(c.oscore.recipientId) === c.endpoint)
       this.byKid.delete(c.oscore.recipientId);
   }

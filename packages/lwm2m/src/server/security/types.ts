@@ -11,6 +11,12 @@ export interface PskCredential {
   readonly key: string;
 }
 
+/** A device's raw public key for DTLS with RFC 7250 (Security mode 1, RPK). */
+export interface RpkCredential {
+  /** The device's SubjectPublicKeyInfo (DER) in hex. */
+  readonly publicKey: string;
+}
+
 export interface OscoreCredential {
   readonly masterSecret: string;
   /** Server's sender id (hex), the device's recipient id. */
@@ -24,6 +30,7 @@ export interface OscoreCredential {
 export interface EndpointCredentials {
   readonly endpoint: string;
   readonly psk?: PskCredential;
+  readonly rpk?: RpkCredential;
   readonly oscore?: OscoreCredential;
 }
 
@@ -40,6 +47,8 @@ export interface OscoreSequenceRecord {
 export interface SecurityStore {
   get(endpoint: string): EndpointCredentials | undefined;
   getByPskIdentity(identity: string): EndpointCredentials | undefined;
+  /** By the device's raw public key (SubjectPublicKeyInfo DER, hex). */
+  getByRpk(publicKeyHex: string): EndpointCredentials | undefined;
   /** By the server's recipient id (the kid in the device's requests), hex. */
   getByOscoreKid(kidHex: string): EndpointCredentials | undefined;
   /** Adds or replaces; throws an `Error` when the PSK identity or kid is already bound to another endpoint. */
