@@ -16,12 +16,14 @@
  */
 import type { Clock } from '../clock.js';
 import { Code, MessageType } from '../message/constants.js';
+import type { CoapMessage } from '../message/decode.js';
 import { encodedLength } from '../message/encode.js';
 import { OptionNumber } from '../message/options.js';
 import type { InboundExchange, OutgoingMessage } from '../messaging/message-layer.js';
 import type { Random } from '../random.js';
+import type { ClientExchange } from '../stack/exchange.js';
 import { AbstractLayer, ExchangeWrapper } from '../stack/layer.js';
-import { peerKey } from '../transport/types.js';
+import { type Peer, peerKey } from '../transport/types.js';
 import { toHex } from '../util/bytes.js';
 import { SecuredExchange } from './layer.js';
 
@@ -119,6 +121,22 @@ export class AmplificationLayer extends AbstractLayer {
     const sent = this.echoes.get(hex);
     if (sent === undefined || sent.peer !== key || sent.expires <= now) return false;
     this.echoes.delete(hex);
+    this.verify(key, now);
+    return true;
+  }
+
+  /**
+   * A response to one of our requests, matched by its random token (RFC 7252 §5.3.1) and peer below, shows
+   * that the peer receives what we send to its address: it is verified as if it had echoed a value (a device
+   * that answered the LwM2M server's Write of a Package URI may then pull the image at full size).
+   */
+  override receiveResponse(exchange: ClientExchange, message: CoapMessage, peer: Peer): void {
+    if (this.options !== undefined && peer.identity === undefined)
+      this.verify(peerKey(peer), this.clock.now());
+    this.upper.receiveResponse(exchange, message, peer);
+  }
+
+  private verify(key: string, now: number): void {
     this.verified.delete(key);
     while (this.verified.size >= this.maxVerified) {
       const oldest = this.verified.keys().next().value;
@@ -126,7 +144,6 @@ export class AmplificationLayer extends AbstractLayer {
       this.verified.delete(oldest);
     }
     this.verified.set(key, now + this.verifiedLifetime);
-    return true;
   }
 
   /** A fresh Echo value for `peer`, remembered until it is used or expires. */

@@ -167,4 +167,28 @@ describe('amplification limit (RFC 9175 §2.4)', () => {
     expect(res.code).toBe(Code.Content);
     expect(s.server.amplificationChallenges).toBe(0);
   });
+  it('a peer that answered one of our requests (token matched) is verified: it gets the full answer unchallenged', async () => {
+    const s = setup(true);
+    const device = (address: string, seed: number) => {
+      const d = new CoapEndpoint({
+        transport: s.network.bind(address, 40000),
+        clock: s.clock,
+        random: seededRandom(seed),
+      });
+      d.route('PUT', '/5/0/1', () => ({ code: Code.Changed }));
+      return d;
+    };
+    // a device the server never reached is challenged (our client answers the Echo by itself)
+    const other = device('10.0.0.5', 6);
+    expect((await drive(s.clock, other.get('coap://10.0.0.1/big'))).code).toBe(Code.Content);
+    expect(s.server.amplificationChallenges).toBe(1);
+    // the server's request reaches this device at its address and its response comes back with our token
+    const reached = device('10.0.0.4', 5);
+    const put = await drive(s.clock, s.server.put('coap://10.0.0.4:40000/5/0/1', 'coap://10.0.0.1/big'));
+    expect(put.code).toBe(Code.Changed);
+    const res = await drive(s.clock, reached.get('coap://10.0.0.1/big'));
+    expect(res.code).toBe(Code.Content);
+    expect(new TextDecoder().decode(res.payload)).toBe(BIG);
+    expect(s.server.amplificationChallenges).toBe(1);
+  });
 });
