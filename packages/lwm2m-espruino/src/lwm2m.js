@@ -700,10 +700,11 @@ function rx(b, ri) {
       watch = watch.filter((w) => {
         return w.m != m.m;
       });
-    if (!x) return;
     // an empty ACK stops the retransmissions: the response comes separately (RFC 7252 §5.2.2)
-    if (m.t == 2 && !m.c && !x.a) return (x.tm = clr(x.tm));
-    done(x, m.t == 3 ? undefined : m);
+    if (x && m.t == 2 && !m.c && !x.a) return (x.tm = clr(x.tm));
+    if (x) done(x, m.t == 3 ? undefined : m);
+    // an empty message or a response is never answered as a request (RFC 7252 §4.2, §4.3)
+    return;
   }
   if (m.c > 31) return;
   // a request: a duplicate gets the answer it had (RFC 7252 §4.5)
@@ -939,6 +940,12 @@ function full(m, p, h, cf) {
     if (recs.length && recs[0][0] == 0) {
       id = recs[0][1];
       m.p = recs[0][2];
+    }
+    // in SenML JSON the instance id is in the records' names: bn + n = /object/instance/resource
+    if (cf == SENML) {
+      var e0 = JSON.parse(m.p)[0] || {};
+      var q = ((e0.bn || '') + (e0.n || '')).split('/');
+      if (q[2]) id = Number(q[2]);
     }
     if (h[id]) return [BAD_REQUEST];
     var res = {};
