@@ -707,6 +707,11 @@ function rx(b, ri) {
     return;
   }
   if (m.c > 31) return;
+  /*FULL*/
+  // queue mode: asleep, the client does not listen (the server keeps its requests for the next Update)
+  if (asleep) return;
+  wake();
+  /*END*/
   // a request: a duplicate gets the answer it had (RFC 7252 §4.5)
   var key = ri.port + ':' + m.m;
   var d = ring.filter((y) => {
@@ -756,6 +761,10 @@ function register() {
   var q = ['ep=' + o.endpoint, 'lt=' + lifetime, 'lwm2m=1.0', 'b=' + objs[1][0][7]];
   /*FULL*/
   q[2] = 'lwm2m=1.1';
+  // queue mode in 1.1 is the Q parameter, the binding stays U (Core 1.1 §6.2.1.1)
+  if (o.queue) q[3] = 'b=U';
+  if (o.queue) q.push('Q');
+  wake();
   /*END*/
   req(
     2,
@@ -767,6 +776,9 @@ function register() {
     ),
     links(),
     (r) => {
+      /*FULL*/
+      wake();
+      /*END*/
       if (!r || r.c != CREATED) return retry(r);
       loc = all(r, 8);
       schedule('registered', '/' + loc.join('/'));
@@ -780,7 +792,13 @@ function update(withObjects) {
   var op = [];
   if (withObjects) op.push([12, C(LINK)]);
   if (ltChanged) op.push([15, 'lt=' + lifetime]);
+  /*FULL*/
+  wake();
+  /*END*/
   req(2, loc, op, withObjects ? links() : '', (r) => {
+    /*FULL*/
+    wake();
+    /*END*/
     if (r && r.c == CHANGED) schedule('updated');
     else if (r && r.c >= BAD_REQUEST) register();
     else retry(r);
@@ -788,7 +806,23 @@ function update(withObjects) {
 }
 
 /*FULL*/
-// ---- full profile: SenML JSON, Create/Delete, Firmware Update (object 5), Send
+// ---- full profile: SenML JSON, Create/Delete, Firmware Update (object 5), Send, queue mode
+
+// Queue mode (LwM2M TS Core 1.1 §6.5, Transport §6.5): awake for `o.awake` seconds (default 93,
+// MAX_TRANSMIT_WAIT) after the client last heard from or spoke to the server, then asleep: requests are
+// not answered until the next Register or Update wakes the client.
+var asleep = 0;
+var awakeTimer;
+
+function wake() {
+  if (!o.queue) return;
+  asleep = 0;
+  clr(awakeTimer);
+  awakeTimer = setTimeout(() => {
+    asleep = 1;
+    emit('sleep');
+  }, (o.awake || 93) * 1000);
+}
 
 /** SenML JSON (RFC 8428, LwM2M TS Core 1.1 §7.4.4) of path `p` at `h`: full names, no base name. */
 function senml(p, h) {
@@ -1081,6 +1115,9 @@ function start() {
 function stop(cb) {
   clr(ticker);
   clr(regTimer);
+  /*FULL*/
+  awakeTimer = clr(awakeTimer);
+  /*END*/
   function end() {
     pending.forEach((x) => {
       clr(x.tm);
