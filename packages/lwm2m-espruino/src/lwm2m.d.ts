@@ -38,8 +38,14 @@ export interface Lwm2mClientOptions {
   localPort?: number;
   /** full: host/port are the bootstrap server's: client-initiated bootstrap first (Core §6.1.3), then Register. */
   bootstrap?: boolean;
-  /** Registers with binding UQ (queue mode, Core §6.5); the client itself does not sleep yet. */
+  /**
+   * Queue mode (Core §6.5): core registers with binding UQ (LwM2M 1.0) and does not sleep; full registers
+   * with the Q parameter (1.1) and sleeps `awake` seconds after it last heard from the server, answering
+   * nothing until its next Update.
+   */
   queue?: boolean;
+  /** full: seconds the client stays awake in queue mode (Transport §6.5); 93 when absent. */
+  awake?: number;
   /** full: the largest image taken when the server does not say its size (Size1/Size2); 131072 when absent. */
   firmwareMax?: number;
   /** full: runs on Execute /5/0/2 with the image in Storage; `done(ok)` gives Update Result 1 or 8. */
@@ -71,7 +77,7 @@ export declare class Lwm2mClient {
   /** full: Send (LwM2M TS Core 1.1 §6.4.3): the values of `paths` as SenML JSON to the server. */
   send(paths: string[], done?: (ok: boolean) => void): void;
   on(event: 'registered', listener: (location: string) => void): void;
-  on(event: 'updated' | 'deregistered' | 'bootstrapped', listener: () => void): void;
+  on(event: 'updated' | 'deregistered' | 'bootstrapped' | 'sleep', listener: () => void): void;
   on(event: 'error', listener: (reason: string) => void): void;
   on(event: 'operation', listener: (operation: OperationEvent) => void): void;
   /** full: the Firmware Update state (5/0/3) changed: 0 idle, 1 downloading, 2 downloaded, 3 updating. */

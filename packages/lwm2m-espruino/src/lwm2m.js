@@ -700,12 +700,18 @@ function rx(b, ri) {
       watch = watch.filter((w) => {
         return w.m != m.m;
       });
-    if (!x) return;
     // an empty ACK stops the retransmissions: the response comes separately (RFC 7252 §5.2.2)
-    if (m.t == 2 && !m.c && !x.a) return (x.tm = clr(x.tm));
-    done(x, m.t == 3 ? undefined : m);
+    if (x && m.t == 2 && !m.c && !x.a) return (x.tm = clr(x.tm));
+    if (x) done(x, m.t == 3 ? undefined : m);
+    // an empty message or a response is never answered as a request (RFC 7252 §4.2, §4.3)
+    return;
   }
   if (m.c > 31) return;
+  /*FULL*/
+  // queue mode: asleep, the client does not listen (the server keeps its requests for the next Update)
+  if (asleep) return;
+  wake();
+  /*END*/
   // a request: a duplicate gets the answer it had (RFC 7252 §4.5)
   var key = ri.port + ':' + m.m;
   var d = ring.filter((y) => {
@@ -755,6 +761,10 @@ function register() {
   var q = ['ep=' + o.endpoint, 'lt=' + lifetime, 'lwm2m=1.0', 'b=' + objs[1][0][7]];
   /*FULL*/
   q[2] = 'lwm2m=1.1';
+  // queue mode in 1.1 is the Q parameter, the binding stays U (Core 1.1 §6.2.1.1)
+  if (o.queue) q[3] = 'b=U';
+  if (o.queue) q.push('Q');
+  wake();
   /*END*/
   req(
     2,
@@ -766,6 +776,9 @@ function register() {
     ),
     links(),
     (r) => {
+      /*FULL*/
+      wake();
+      /*END*/
       if (!r || r.c != CREATED) return retry(r);
       loc = all(r, 8);
       schedule('registered', '/' + loc.join('/'));
@@ -779,7 +792,13 @@ function update(withObjects) {
   var op = [];
   if (withObjects) op.push([12, C(LINK)]);
   if (ltChanged) op.push([15, 'lt=' + lifetime]);
+  /*FULL*/
+  wake();
+  /*END*/
   req(2, loc, op, withObjects ? links() : '', (r) => {
+    /*FULL*/
+    wake();
+    /*END*/
     if (r && r.c == CHANGED) schedule('updated');
     else if (r && r.c >= BAD_REQUEST) register();
     else retry(r);
@@ -787,7 +806,23 @@ function update(withObjects) {
 }
 
 /*FULL*/
-// ---- full profile: SenML JSON, Create/Delete, Firmware Update (object 5), Send
+// ---- full profile: SenML JSON, Create/Delete, Firmware Update (object 5), Send, queue mode
+
+// Queue mode (LwM2M TS Core 1.1 §6.5, Transport §6.5): awake for `o.awake` seconds (default 93,
+// MAX_TRANSMIT_WAIT) after the client last heard from or spoke to the server, then asleep: requests are
+// not answered until the next Register or Update wakes the client.
+var asleep = 0;
+var awakeTimer;
+
+function wake() {
+  if (!o.queue) return;
+  asleep = 0;
+  clr(awakeTimer);
+  awakeTimer = setTimeout(() => {
+    asleep = 1;
+    emit('sleep');
+  }, (o.awake || 93) * 1000);
+}
 
 /** SenML JSON (RFC 8428, LwM2M TS Core 1.1 §7.4.4) of path `p` at `h`: full names, no base name. */
 function senml(p, h) {
@@ -940,6 +975,12 @@ function full(m, p, h, cf) {
       id = recs[0][1];
       m.p = recs[0][2];
     }
+    // in SenML JSON the instance id is in the records' names: bn + n = /object/instance/resource
+    if (cf == SENML) {
+      var e0 = JSON.parse(m.p)[0] || {};
+      var q = ((e0.bn || '') + (e0.n || '')).split('/');
+      if (q[2]) id = Number(q[2]);
+    }
     if (h[id]) return [BAD_REQUEST];
     var res = {};
     try {
@@ -1074,6 +1115,9 @@ function start() {
 function stop(cb) {
   clr(ticker);
   clr(regTimer);
+  /*FULL*/
+  awakeTimer = clr(awakeTimer);
+  /*END*/
   function end() {
     pending.forEach((x) => {
       clr(x.tm);

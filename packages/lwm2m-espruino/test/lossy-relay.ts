@@ -23,7 +23,46 @@ export interface LossyRelay {
   close(): void;
 }
 
-export async function startLossyRelay(target: number, loss: number, seed: number): Promise<LossyRelay> {
+/** A one-line summary of a CoAP datagram (RFC 7252 §3 header, Block1/Block2 options) for the relay log. */
+export function describeCoap(d: Uint8Array): string {
+  if (d.length < 4) return `short ${d.length}`;
+  const t = ['CON', 'NON', 'ACK', 'RST'][(d[0]! >> 4) & 3];
+  const code = `${d[1]! >> 5}.${String(d[1]! & 31).padStart(2, '0')}`;
+  const mid = (d[2]! << 8) | d[3]!;
+  let i = 4 + (d[0]! & 15);
+  let n = 0;
+  const blocks: string[] = [];
+  while (i < d.length && d[i] !== 255) {
+    let delta = d[i]! >> 4;
+    let len = d[i]! & 15;
+    i++;
+    if (delta === 13) delta = d[i++]! + 13;
+    else if (delta === 14) {
+      delta = ((d[i]! << 8) | d[i + 1]!) + 269;
+      i += 2;
+    }
+    if (len === 13) len = d[i++]! + 13;
+    else if (len === 14) {
+      len = ((d[i]! << 8) | d[i + 1]!) + 269;
+      i += 2;
+    }
+    n += delta;
+    if (n === 27 || n === 23) {
+      let v = 0;
+      for (let j = 0; j < len; j++) v = v * 256 + d[i + j]!;
+      blocks.push(`${n === 27 ? 'B1' : 'B2'}:${v >> 4}${v & 8 ? '+' : ''}`);
+    }
+    i += len;
+  }
+  return `${t} ${code} mid=${mid} ${blocks.join(' ')} ${d.length}B`;
+}
+
+export async function startLossyRelay(
+  target: number,
+  loss: number,
+  seed: number,
+  log?: (line: string) => void,
+): Promise<LossyRelay> {
   const random = seeded(seed);
   const front = createSocket('udp4');
   const backs = new Map<string, Socket>();
@@ -42,13 +81,17 @@ export async function startLossyRelay(target: number, loss: number, seed: number
     if (back === undefined) {
       const b = createSocket('udp4');
       b.on('message', (answer) => {
-        if (pass()) front.send(answer, rinfo.port, rinfo.address);
+        const ok = pass();
+        log?.(`${ok ? '<-' : '<x'} ${describeCoap(answer)}`);
+        if (ok) front.send(answer, rinfo.port, rinfo.address);
       });
       b.bind(0, '127.0.0.1');
       backs.set(key, b);
       back = b;
     }
-    if (pass()) back.send(msg, target, '127.0.0.1');
+    const ok = pass();
+    log?.(`${ok ? '->' : 'x>'} ${describeCoap(msg)}`);
+    if (ok) back.send(msg, target, '127.0.0.1');
   });
   await new Promise<void>((r) => front.bind(0, '127.0.0.1', r));
   return {
