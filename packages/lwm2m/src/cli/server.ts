@@ -209,8 +209,10 @@ export async function runServer(
     const udp = await UdpTransport.bind({ address: values['coap-host'], port: coapPort });
     let transport: Transport = udp;
     closers.push(() => udp.close());
-    if (coapsPort !== undefined) {
-      if (stores.security === undefined) throw new Error('--coaps-port needs a store with credentials');
+    // DTLS needs credentials: a store without a security part serves no coaps:// unless it was asked for
+    if (coapsPort !== undefined && stores.security === undefined && values['coaps-port'] !== undefined)
+      throw new Error('--coaps-port needs a store with credentials');
+    if (coapsPort !== undefined && stores.security !== undefined) {
       const serverKey = dtlsKey ?? generateServerKey();
       const dtls = await listenDtls({
         security: stores.security,

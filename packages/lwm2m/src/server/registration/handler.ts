@@ -68,6 +68,8 @@ const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 export class RegistrationHandler {
   /** Peer address → registration id, for Send (which names no registration). */
   private readonly byPeer = new Map<string, string>();
+  /** Live NoSec registrations per IP address (the bound of `maxNoSecPerAddress`, kept without a scan). */
+  private readonly noSecByAddress = new Map<string, number>();
   private sweepTimer: ReturnType<Clock['setTimeout']> | undefined;
   private closed = false;
   private readonly policy: ResolvedRegistrationPolicy;
@@ -85,7 +87,7 @@ export class RegistrationHandler {
     this.policy = policy;
     this.rate = new RegisterRateLimiter(policy.registerRate, policy.maxTrackedSources, clock);
     // a persistent store may come back with registrations: index them and let expiry run
-    for (const r of store.list()) this.byPeer.set(peerKey(r.peer), r.id);
+    for (const r of store.list()) this.index(r);
     this.armSweep();
   }
 
@@ -133,7 +135,7 @@ export class RegistrationHandler {
     };
     const replaced = this.store.put(registration);
     if (replaced !== undefined) this.unindex(replaced);
-    this.byPeer.set(peerKey(registration.peer), registration.id);
+    this.index(registration);
     this.armSweep();
     this.listener.registered(registration, replaced);
     return {
@@ -179,9 +181,8 @@ export class RegistrationHandler {
       expiresAt: this.expiry(lifetime, now),
     };
     this.store.put(registration);
-    const oldKey = peerKey(previous.peer);
-    if (this.byPeer.get(oldKey) === id) this.byPeer.delete(oldKey);
-    this.byPeer.set(peerKey(registration.peer), id);
+    this.unindex(previous);
+    this.index(registration);
     this.listener.updated(registration, previous);
     return { code: Code.Changed };
   }
@@ -217,14 +218,14 @@ export class RegistrationHandler {
     ) {
       return { code: Code.Forbidden, payload: 'endpoint registered from another address' };
     }
+    // the host itself (a local fleet, tests, a UDP proxy or balancer on this host) is not limited: loopback
+    // sources cannot be spoofed from the network, and a local proxy would make every device one source
+    if (isLoopbackAddress(address)) return undefined;
     const retryAfter = this.rate.take(address);
     if (retryAfter !== undefined)
       return { code: Code.TooManyRequests, maxAge: retryAfter, payload: 'too many registrations' };
     if (!live || existing.peer.address !== address) {
-      let fromHere = 0;
-      for (const r of this.store.list())
-        if (r.authentication === undefined && r.peer.address === address && r.expiresAt > now) fromHere++;
-      if (fromHere >= this.policy.maxNoSecPerAddress)
+      if ((this.noSecByAddress.get(address) ?? 0) >= this.policy.maxNoSecPerAddress)
         return { code: Code.Forbidden, payload: 'too many registrations from this address' };
     }
     return undefined;
@@ -242,9 +243,20 @@ export class RegistrationHandler {
     return now + (lifetime + this.limits.expiryGrace) * 1000;
   }
 
+  private index(r: Registration): void {
+    this.byPeer.set(peerKey(r.peer), r.id);
+    if (r.authentication === undefined)
+      this.noSecByAddress.set(r.peer.address, (this.noSecByAddress.get(r.peer.address) ?? 0) + 1);
+  }
+
   private unindex(r: Registration): void {
     const key = peerKey(r.peer);
     if (this.byPeer.get(key) === r.id) this.byPeer.delete(key);
+    if (r.authentication === undefined) {
+      const n = (this.noSecByAddress.get(r.peer.address) ?? 1) - 1;
+      if (n <= 0) this.noSecByAddress.delete(r.peer.address);
+      else this.noSecByAddress.set(r.peer.address, n);
+    }
   }
 
   /** Expiry: a periodic sweep on the injected clock, armed only while there are registrations. */
@@ -266,4 +278,9 @@ export class RegistrationHandler {
       this.listener.expired(r);
     }
   }
+}
+
+/** 127.0.0.0/8, ::1 and their IPv4-mapped forms: the host itself. */
+function isLoopbackAddress(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 }
