@@ -159,6 +159,26 @@ describe('amplification limit (RFC 9175 §2.4)', () => {
     expect(s.server.observerTotal('/big')).toBe(1);
   });
 
+  it('our client observing unverified gets the whole representation, then the observation ends (RFC 7641 §3.2, RFC 7959 §2.4)', async () => {
+    const s = setup(true);
+    s.server.route('GET', '/observed/with/a/longer/path', () => ({ code: Code.Content, payload: BIG }), {
+      observable: true,
+    });
+    const client = new CoapEndpoint({
+      transport: s.network.bind('10.0.0.2', 40000),
+      clock: s.clock,
+      random: seededRandom(2),
+    });
+    const obs = await drive(s.clock, client.observe('coap://10.0.0.1/observed/with/a/longer/path'));
+    const it = obs[Symbol.asyncIterator]();
+    const first = await drive(s.clock, it.next());
+    expect(new TextDecoder().decode(first.value!.payload)).toBe(BIG);
+    await s.clock.advance(1000);
+    expect(obs.done).toBe(true);
+    expect(s.server.observerTotal()).toBe(0);
+    expect(s.server.amplificationCuts).toBe(1);
+  });
+
   it('RFC 9175 §2.4 + RFC 7959 §2.4: an unverified GET of 1,000 bytes gets its first block within 3×, with M, Size2, ETag and Echo', async () => {
     const s = setup(true);
     const r = await s.send(['big', 'with', 'a', 'longer', 'path']);
