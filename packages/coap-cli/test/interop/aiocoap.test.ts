@@ -53,5 +53,13 @@ describe.skipIf(!available)(
       expect(server.endpoint.amplificationCuts).toBeGreaterThan(before);
       expect(server.endpoint.amplificationChallenges).toBe(0);
     });
+
+    it('--observe of the large file: the whole body, then "not observable" (a cut registration drops Observe, RFC 7641 §3.2)', async () => {
+      const r = await runPeer(AIOCOAP.client, ['--observe', `${base}/large.txt`]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(LARGE);
+      expect(r.stderr).toContain('NotObservable');
+      expect(server.endpoint.observerTotal()).toBe(0);
+    });
   },
 );
