@@ -152,6 +152,20 @@ export class BlockwiseClient {
   }
 
   private async downloadFrom(p: Prepared, first: CoapResponse): Promise<CoapResponse> {
+    const echo = first.message.getOption(OptionNumber.Echo);
+    if (echo !== undefined && decodeBlock(first.message.getUint(OptionNumber.Block2)!).num === 0) {
+      // RFC 9175 §2.4: a first block carrying Echo was cut small because our address is not verified;
+      // repeating the request with the value verifies it, and the answer comes at the server's full size
+      const again = await this.requests.send(
+        p,
+        [...p.options, { number: OptionNumber.Echo, value: echo.slice() }],
+        p.payload,
+      );
+      if (again.code === first.code) {
+        if (again.message.getUint(OptionNumber.Block2) === undefined) return again;
+        first = again;
+      }
+    }
     const block = decodeBlock(first.message.getUint(OptionNumber.Block2)!);
     if (block.num !== 0)
       throw new CoapRequestError('invalid-request', 'Block2 transfer did not start at block 0');

@@ -125,6 +125,11 @@ export class CoapEndpoint {
     return this.stack.amplification.challenges;
   }
 
+  /** Responses cut to a smaller first Block2 block instead (amplification mitigation, RFC 9175 §2.4). */
+  get amplificationCuts(): number {
+    return this.stack.amplification.cuts;
+  }
+
   get serverSecurity(): ServerSecurity | undefined {
     return this.stack.security.server;
   }

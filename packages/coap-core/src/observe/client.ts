@@ -238,6 +238,19 @@ export class ObserveClient {
       if (seq === undefined || !response.ok) {
         // not (or no longer) observed: this is the last response (§3.2)
         endObservation();
+        const block = response.ok ? message.getUint(OptionNumber.Block2) : undefined;
+        if (block !== undefined && decodeBlock(block).more) {
+          // a first block only (e.g. an amplification-limited answer, RFC 9175 §2.4): the rest with plain
+          // GETs (RFC 7959 §2.4), then the observation ends with the whole representation
+          this.requests.blockwise.download({ ...p, options: p.options }, response).then(
+            (full) => {
+              deliver(full);
+              observation.end();
+            },
+            (e: unknown) => observation.fail(e as Error),
+          );
+          return;
+        }
         deliver(response);
         observation.end();
         return;
