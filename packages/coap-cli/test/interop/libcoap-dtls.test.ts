@@ -37,6 +37,7 @@ describe.skipIf(!available)('libcoap coap-client (DTLS PSK) -> coap serve --dtls
     const dir = mkdtempSync(join(tmpdir(), 'thimble-serve-dtls-'));
     writeFileSync(join(dir, 'hello.txt'), 'hello over coaps');
     server = await startFileServer(dir, '127.0.0.1', 0, {
+      writable: true, // the PUT below (coap serve is read-only unless --writable)
       dtls: {
         port: 0,
         credentials: dtlsCredentials({ 'psk-identity': 'libcoap', 'psk-text': KEY })!,
