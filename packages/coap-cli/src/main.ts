@@ -245,7 +245,7 @@ export async function startFileServer(
       connectionIdLength: cid ? 6 : 0,
     });
     dtlsEndpoint = new CoapEndpoint({ transport: dtlsTransport, parameters });
-    dtlsFiles = await serveDirectory(dtlsEndpoint, dir);
+    dtlsFiles = await serveDirectory(dtlsEndpoint, dir, fileOptions);
   }
   return {
     endpoint,

@@ -83,7 +83,7 @@ describe.skipIf(!available)('libcoap coap-client (DTLS PSK) -> coap serve --dtls
         '--psk-text',
         KEY,
       );
-      expect([back.code, back.stdout]).toEqual([0, `written by ${client}`]);
+      expect([back.code, back.stdout], back.stderr).toEqual([0, `written by ${client}`]);
     });
 
     it(`${client} with a wrong key gets no answer`, async () => {
