@@ -31,5 +31,5 @@ export interface CryptoProvider {
   hkdfExpand(hash: HkdfHash, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 }
 
-/** Randomness, injected (DESIGN: tests run on seeded randomness). Returns `length` random bytes. */
+/** Randomness, injected (docs/ARCHITECTURE.md, "Portable core": tests run on seeded randomness). Returns `length` random bytes. */
 export type RandomSource = (length: number) => Uint8Array;

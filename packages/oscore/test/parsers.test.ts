@@ -23,7 +23,7 @@ function typedOnly(f: () => unknown, reasons: readonly string[]): void {
   }
 }
 
-describe('parsers over arbitrary input (DESIGN: bad input is normal input)', () => {
+describe('parsers over arbitrary input (docs/ARCHITECTURE.md, "Bad input is normal input")', () => {
   it('decodePlaintext (RFC 8613 §5.3): arbitrary bytes parse or fail with malformed-plaintext', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), (b) =>

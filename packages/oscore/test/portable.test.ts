@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const src = fileURLToPath(new URL('../src/', import.meta.url));
 
-describe('portable core (DESIGN: house rules)', () => {
+describe('portable core (docs/ARCHITECTURE.md, "House rules")', () => {
   const portable = readdirSync(src).filter((f) => f.endsWith('.ts') && f !== 'node.ts');
   it.each(portable)('src/%s uses no Buffer and no node: imports', (file) => {
     const text = readFileSync(`${src}${file}`, 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '');

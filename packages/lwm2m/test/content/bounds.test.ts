@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 const model = new ObjectRegistry(BUILTIN_OBJECTS);
 
-describe('bounded work on large payloads (DESIGN: bounded everything)', () => {
+describe('bounded work on large payloads (docs/ARCHITECTURE.md, "Bounded everything")', () => {
   it('SenML JSON: 60,000 resource instances decode in linear time (an O(n²) build takes seconds)', () => {
     const n = 60000;
     const records = Array.from({ length: n }, (_, i) => `{"n":"/3/0/11/${i}","v":${i % 33}}`);

@@ -55,7 +55,7 @@ const decoders: [string, (bytes: Uint8Array) => unknown][] = [
   ['LwM2M CBOR composite (11544)', (b) => decodeComposite(11544, b, model)],
 ];
 
-describe(`CBOR nesting is bounded explicitly at ${MAX_CBOR_DEPTH} levels (RFC 8949 §3; DESIGN: bad input is normal input)`, () => {
+describe(`CBOR nesting is bounded explicitly at ${MAX_CBOR_DEPTH} levels (RFC 8949 §3; docs/ARCHITECTURE.md, "Bad input is normal input")`, () => {
   for (const [name, decode] of decoders) {
     it(`${name}: ${MAX_CBOR_DEPTH + 1} nested arrays are refused as too-deep`, () => {
       expect(reasonOf(() => decode(nestedArrays(MAX_CBOR_DEPTH + 1)))).toBe('too-deep');

@@ -203,7 +203,7 @@ describe('TLV structure', () => {
   });
 });
 
-describe("TLV into a caller's buffer (DESIGN: encoding writes into a caller's buffer)", () => {
+describe("TLV into a caller's buffer (docs/ARCHITECTURE.md, zero-copy: encoding writes into a caller's buffer)", () => {
   it('writes at an offset, returns the length, and refuses before writing when it does not fit', () => {
     const n = multipleResource(6, 'Integer', [1, 5]);
     const target = new Uint8Array(12).fill(0xee);
